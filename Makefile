@@ -1,0 +1,34 @@
+# Two entry points (see README): `make run` and `make test`. Each creates .venv and installs
+# what it needs from pyproject.toml, so both work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= out/deit_tiny
+
+.PHONY: run test lint bench clean
+
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[train]'
+	touch $@
+
+$(VENV)/.test: $(VENV)/.base
+	$(BIN)/pip install -q -e '.[train,test]'
+	touch $@
+
+run: $(VENV)/.base
+	$(BIN)/python -m vitality_model.train --dataset digits --attention vitality
+
+test: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/attention_cpu.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

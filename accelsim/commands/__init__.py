@@ -1,0 +1,1 @@
+"""One module per `accelsim` subcommand, each with ``add_parser(parser)`` and ``handle(args)``."""

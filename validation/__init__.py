@@ -1,0 +1,1 @@
+"""validation: cross-checks of the simulator against SCALE-Sim, analytic bounds and the paper."""

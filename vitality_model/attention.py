@@ -1,0 +1,145 @@
+"""Attention kernels: softmax, the paper's linear Taylor attention, ViTALiTy, Sanger and ELU+1.
+
+Every kernel takes ``q, k, v`` shaped ``(..., n, d)`` (any leading batch/head dims) and applies
+the ``1/sqrt(d)`` scaling itself. The Taylor kernel is written as the six steps of the paper's
+Algorithm 1, one torch op per step, so that a tracer sees (and a simulator can map) each step to
+the accelerator unit the paper assigns it:
+
+====  ==========================================  ============================================
+step  operation                                   unit in the ViTALiTy accelerator
+====  ==========================================  ============================================
+1     k_mean = mean_tokens(K); K^ = K - k_mean    accumulator + divider (shared /n) + adder
+2     G = K^^T V                                  SA-General
+3     k^_sum = sum_tokens(K^); v_sum = sum(V)     accumulator array
+4     t_D = n sqrt(d) + Q k^_sum^T                SA-Diag + adder array
+5     T_N = sqrt(d) v_sum + Q G                   SA-General + adder array
+6     Z = T_N / t_D (row-wise)                    divider array, per-row divisor mode
+====  ==========================================  ============================================
+
+Where the authors' released code differs from the paper (keys centred over features, no v_sum, no
+denominator, sparse branch at inference), we follow the paper; see docs/model.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+#: Sanger's published mask threshold (and the ViTALiTy code's default).
+DEFAULT_THRESHOLD = 2e-3
+#: Bits of the quantised Q and K used to predict the sparse mask.
+DEFAULT_QUANT_BITS = 4
+
+
+def softmax_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Vanilla attention ``softmax(Q K^T / sqrt(d)) V`` (torch's fused SDPA kernel)."""
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+def taylor_attention(q: Tensor, k: Tensor, v: Tensor, *, exact_denominator: bool = True) -> Tensor:
+    """Linear first-order Taylor attention with row-mean centring (the paper's Algorithm 1).
+
+    Equal, in exact arithmetic, to explicit n x n attention in which every row of
+    ``Q K^T / sqrt(d)`` is centred on its mean, ``exp(x)`` is replaced by ``1 + x`` and rows are
+    normalised to sum to one; it costs ``2 n d^2 + n d`` multiplications per head instead of
+    ``2 n^2 d``.
+
+    ``exact_denominator=False`` drops step 4: since ``k^_sum`` is zero in exact arithmetic the
+    denominator becomes the constant ``n sqrt(d)`` (an ablation of the SA-Diag sub-array).
+    """
+    n, d = k.shape[-2], k.shape[-1]
+    sqrt_d = math.sqrt(d)
+    k_mean = k.mean(dim=-2, keepdim=True)  # step 1: column sums / n
+    k_hat = k - k_mean  # step 1: centre keys over tokens
+    g = k_hat.transpose(-2, -1) @ v  # step 2: global context matrix, d x d
+    v_sum = v.sum(dim=-2, keepdim=True)  # step 3
+    if exact_denominator:
+        k_hat_sum = k_hat.sum(dim=-2, keepdim=True)  # step 3
+        t_d = q @ k_hat_sum.transpose(-2, -1) + n * sqrt_d  # step 4: n x 1
+    else:
+        t_d = torch.full((1,), n * sqrt_d, dtype=q.dtype, device=q.device)
+    t_n = q @ g + sqrt_d * v_sum  # step 5: n x d
+    return t_n / t_d  # step 6: row-wise division
+
+
+def quantize_symmetric(x: Tensor, bits: int) -> Tensor:
+    """Fake-quantise ``x`` to signed ``bits``-bit integers with one scale per tensor.
+
+    The straight-through estimator keeps gradients flowing as if no rounding happened, which is
+    how a quantised mask predictor is trained.
+    """
+    if bits < 2:
+        raise ValueError(f"quantisation needs at least 2 bits, got {bits}")
+    levels = 2 ** (bits - 1) - 1
+    scale = x.detach().abs().amax().clamp_min(1e-12) / levels
+    xq = torch.round(x / scale).clamp(-levels, levels) * scale
+    return x + (xq - x).detach()
+
+
+def sanger_mask(q: Tensor, k: Tensor, *, threshold: float, bits: int) -> tuple[Tensor, Tensor]:
+    """Predict the sparse attention pattern from ``bits``-bit Q and K (Sanger's step 1).
+
+    Returns the low-precision probabilities and the boolean mask of entries above ``threshold``.
+    Each row keeps at least its largest entry, so no row is ever empty.
+    """
+    d = q.shape[-1]
+    scores = quantize_symmetric(q, bits) @ quantize_symmetric(k, bits).transpose(-2, -1)
+    probs = torch.softmax(scores / math.sqrt(d), dim=-1)
+    row_max = probs.amax(dim=-1, keepdim=True)
+    mask = (probs > threshold) | (probs == row_max)
+    return probs, mask
+
+
+def sanger_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    bits: int = DEFAULT_QUANT_BITS,
+) -> Tensor:
+    """Sanger's sparse attention: a low-bit mask prediction, then full-precision softmax
+    attention restricted to the predicted entries."""
+    _, mask = sanger_mask(q, k, threshold=threshold, bits=bits)
+    d = q.shape[-1]
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(d)
+    scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def vitality_sparse_branch(
+    q: Tensor, k: Tensor, v: Tensor, *, threshold: float, bits: int
+) -> Tensor:
+    """The training-only sparse part of ViTALiTy: thresholded low-bit softmax map times V."""
+    probs, mask = sanger_mask(q, k, threshold=threshold, bits=bits)
+    return (probs * mask) @ v
+
+
+def elu_linear_attention(q: Tensor, k: Tensor, v: Tensor, eps: float = 1e-6) -> Tensor:
+    """Kernelised linear attention with ``phi(x) = elu(x) + 1`` (Katharopoulos et al., ICML 2020)."""
+    phi_q = F.elu(q) + 1
+    phi_k = F.elu(k) + 1
+    kv = phi_k.transpose(-2, -1) @ v
+    denom = phi_q @ phi_k.sum(dim=-2, keepdim=True).transpose(-2, -1)
+    return (phi_q @ kv) / (denom + eps)
+
+
+#: Attention variants by name, with a one-line description each (for errors and `--help`).
+ATTENTIONS: dict[str, str] = {
+    "softmax": "vanilla softmax attention (torch SDPA)",
+    "taylor": "the paper's linear Taylor attention, Algorithm 1 (low-rank part only)",
+    "vitality": "taylor + Sanger-style sparse branch while training; taylor alone in eval mode",
+    "sanger": "Sanger sparse attention: 4-bit mask prediction, masked softmax",
+    "linear_elu": "ELU+1 kernel linear attention (Katharopoulos et al. 2020)",
+}
+
+
+def check_attention(name: str) -> str:
+    """Return ``name`` if it is a known attention variant, else raise a ValueError listing them."""
+    if name not in ATTENTIONS:
+        valid = ", ".join(sorted(ATTENTIONS))
+        raise ValueError(f"unknown attention {name!r}; valid names: {valid}")
+    return name

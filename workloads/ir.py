@@ -1,0 +1,328 @@
+"""The operator-graph IR: one ``OpKind`` enum, one ``Op`` record with its ``Cost``, the ``OpGraph``.
+
+No torch here: a saved graph loads, and simulates, without it.
+
+Conventions
+-----------
+* A node is one tensor operation; an edge carries one tensor from producer to consumer.
+* Shapes are lists of ints. A matmul computes ``out[b, m, n] = sum_k A[b, m, k] B[b, k, n]`` with
+  ``batch`` = product of the leading dims of the output (heads x images for attention matmuls,
+  1 for a linear layer whose token and image dims are folded into ``m``).
+* "Rows" of a tensor are its second-to-last dim folded with every leading dim; a vector op
+  processes ``rows x row_len`` elements. ``reduce_len`` is the length of the reduced axis.
+* ``weight_inputs`` lists the input positions fed by parameters or constants (read from DRAM,
+  never produced on chip); every other input either comes from an edge or is a graph input.
+* Edges carry ``input`` (the consumer's input position) and ``rows_aligned``: true when row ``r``
+  of the consumer's input is row ``r`` of the producer's output (through any views folded on
+  the way), so the consumer may start on a row tile as soon as the producer finished it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import networkx as nx
+
+from .errors import WorkloadError
+
+FORMAT = "accelsim.opgraph/1"
+
+
+class OpKind(str, Enum):
+    """Every kind of operation in a graph. ``Op.fn`` names the exact function within a kind."""
+
+    # -- tensor-core work: runs on systolic arrays ------------------------------------------
+    MATMUL = "matmul"  # fn "matmul" (dense); batched, linear and im2col conv alike
+    SPARSE_MATMUL = "sparse_matmul"  # fn "sparse_matmul": only `density` of the MACs happen
+    # -- vector work: runs on vector arrays (accumulator, divider, adder, softmax unit ...) ----
+    ELEMENTWISE = "elementwise"  # fn: add, sub, mul, div, neg, sqrt, rsqrt, where, ...
+    REDUCE = "reduce"  # fn: sum, mean, max (over `reduce_len` elements per output)
+    SOFTMAX = "softmax"  # fn "softmax": max, sub, exp, sum, div along rows
+    LAYERNORM = "layernorm"  # fn "layernorm": mean, var, normalise, affine along rows
+    ACTIVATION = "activation"  # fn: gelu, relu, elu, silu, tanh, sigmoid
+    EXP = "exp"  # fn "exp"
+    QUANTIZE = "quantize"  # fn "quantize": scale, round, clamp (low-bit mask prediction)
+    THRESHOLD = "threshold"  # fn "threshold": compare-and-mask (Sanger's sparse pattern)
+    # -- free: folded away by the mapper, kept so the graph stays connected -----------------
+    VIEW = "view"  # fn: reshape, transpose, permute, slice, cat, expand, ...
+
+    @property
+    def is_matmul(self) -> bool:
+        return self in (OpKind.MATMUL, OpKind.SPARSE_MATMUL)
+
+    @property
+    def is_free(self) -> bool:
+        return self is OpKind.VIEW
+
+
+#: Op groups, used to colour reports and to delimit "attention" (between the QKV projection and
+#: the output projection) in comparisons.
+GROUPS = ("attention", "projection", "mlp", "other")
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Bit widths: operands (activations, weights) and accumulators (partial sums)."""
+
+    operand_bits: int = 8
+    accumulator_bits: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("operand_bits", "accumulator_bits"):
+            bits = getattr(self, name)
+            if bits <= 0 or (bits % 8 and bits not in (1, 2, 4)):
+                raise WorkloadError(f"{name} must be 1, 2, 4 or a positive multiple of 8, got {bits}")
+
+    @property
+    def operand_bytes(self) -> float:
+        return self.operand_bits / 8
+
+    @property
+    def accumulator_bytes(self) -> float:
+        return self.accumulator_bits / 8
+
+
+@dataclass
+class Cost:
+    """What one op costs, independent of any hardware: used by the simulator and the analytic
+    bound alike. ``element_ops`` counts scalar vector operations by type (add, mul, div, exp,
+    max, cmp, sqrt, gelu ...); bytes are at the graph's precision."""
+
+    macs: int = 0
+    element_ops: dict[str, int] = field(default_factory=dict)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    weight_bytes: int = 0
+
+    @property
+    def exps(self) -> int:
+        return self.element_ops.get("exp", 0)
+
+    @property
+    def divisions(self) -> int:
+        return self.element_ops.get("div", 0)
+
+
+def numel(shape: Iterable[int]) -> int:
+    return math.prod(shape)
+
+
+def rows_of(shape: list[int]) -> int:
+    """Rows of a tensor: every dim but the last, folded (1 for a scalar or vector)."""
+    return numel(shape[:-1]) if len(shape) > 1 else 1
+
+
+@dataclass
+class Op:
+    """One node of the graph. See the module docstring for the shape conventions."""
+
+    name: str
+    kind: OpKind
+    fn: str
+    input_shapes: list[list[int]]
+    output_shape: list[int]
+    scope: str = ""
+    layer: int | None = None
+    head: int | None = None
+    group: str = "other"
+    weight_inputs: list[int] = field(default_factory=list)
+    # matmul dims (0 when not a matmul)
+    m: int = 0
+    n: int = 0
+    k: int = 0
+    batch: int = 1
+    density: float = 1.0
+    reduce_len: int = 0
+    cost: Cost = field(default_factory=Cost)
+
+    @property
+    def out_rows(self) -> int:
+        """Rows of the output the op produces (the axis the mapper tiles along)."""
+        return self.batch * self.m if self.kind.is_matmul else rows_of(self.output_shape)
+
+    @property
+    def out_elements(self) -> int:
+        return numel(self.output_shape)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["kind"] = self.kind.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Op:
+        d = dict(d)
+        try:
+            d["kind"] = OpKind(d["kind"])
+            d["cost"] = Cost(**d.get("cost", {}))
+            return cls(**d)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WorkloadError(f"op {d.get('name', '?')!r}: {exc}") from None
+
+
+def matmul_cost(m: int, n: int, k: int, batch: int, density: float, precision: Precision,
+                weight_inputs: list[int]) -> Cost:
+    """Cost of ``batch`` products of (m x k) by (k x n) at the given density."""
+    ob = precision.operand_bytes
+    a_bytes = int(batch * m * k * ob)
+    b_bytes = int(batch * k * n * ob) if 1 not in weight_inputs else int(k * n * ob)
+    return Cost(
+        macs=int(round(batch * m * n * k * density)),
+        bytes_in=a_bytes + b_bytes,
+        bytes_out=int(batch * m * n * ob),
+        weight_bytes=b_bytes if 1 in weight_inputs else 0,
+    )
+
+
+def vector_cost(input_shapes: list[list[int]], output_shape: list[int],
+                element_ops: dict[str, int], precision: Precision,
+                weight_inputs: list[int]) -> Cost:
+    """Cost of a vector op: its scalar operations and operand bytes in and out."""
+    ob = precision.operand_bytes
+    sizes = [numel(s) for s in input_shapes]
+    return Cost(
+        element_ops={k: int(v) for k, v in sorted(element_ops.items()) if v},
+        bytes_in=int(sum(sizes) * ob),
+        bytes_out=int(numel(output_shape) * ob),
+        weight_bytes=int(sum(sizes[i] for i in weight_inputs) * ob),
+    )
+
+
+class OpGraph:
+    """A directed acyclic graph of ``Op`` nodes (``networkx.DiGraph`` underneath).
+
+    Node key = op name; node attribute ``op`` = the ``Op``. Edge attributes: ``input`` (the
+    consumer's input position) and ``rows_aligned``. Iteration order is the insertion order,
+    which builders keep topological; ``to_json`` writes that order, so a round trip is identical.
+    """
+
+    def __init__(self, meta: dict | None = None) -> None:
+        self.g = nx.DiGraph()
+        self.meta: dict = dict(meta or {})
+
+    # -- building -----------------------------------------------------------------------------
+    def add_op(self, op: Op) -> Op:
+        if op.name in self.g:
+            raise WorkloadError(f"duplicate op name {op.name!r}")
+        self.g.add_node(op.name, op=op)
+        return op
+
+    def add_edge(self, src: str, dst: str, *, input: int, rows_aligned: bool = False) -> None:
+        for name in (src, dst):
+            if name not in self.g:
+                raise WorkloadError(f"edge names unknown op {name!r}")
+        self.g.add_edge(src, dst, input=input, rows_aligned=rows_aligned)
+
+    # -- reading ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.g.number_of_nodes()
+
+    def __iter__(self) -> Iterator[Op]:
+        for name in self.g.nodes:
+            yield self.g.nodes[name]["op"]
+
+    def op(self, name: str) -> Op:
+        return self.g.nodes[name]["op"]
+
+    def predecessors(self, name: str) -> list[tuple[str, dict]]:
+        """(producer name, edge attributes) for every input edge of ``name``, stable order."""
+        return [(p, self.g.edges[p, name]) for p in self.g.predecessors(name)]
+
+    def successors(self, name: str) -> list[str]:
+        return list(self.g.successors(name))
+
+    @property
+    def precision(self) -> Precision:
+        return Precision(**self.meta.get("precision", {}))
+
+    def total_macs(self) -> int:
+        return sum(op.cost.macs for op in self)
+
+    def macs_by_kind(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for op in self:
+            if op.cost.macs:
+                out[op.kind.value] = out.get(op.kind.value, 0) + op.cost.macs
+        return dict(sorted(out.items()))
+
+    def check(self) -> None:
+        """Raise WorkloadError unless the graph is a DAG whose edges name valid input slots."""
+        if not nx.is_directed_acyclic_graph(self.g):
+            cycle = nx.find_cycle(self.g)
+            raise WorkloadError(f"op graph has a cycle through {cycle[0][0]!r}")
+        for src, dst, data in self.g.edges(data=True):
+            op = self.op(dst)
+            if not 0 <= data["input"] < max(1, len(op.input_shapes)):
+                raise WorkloadError(f"edge {src!r} -> {dst!r}: input {data['input']} out of range")
+
+    # -- JSON ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "meta": self.meta,
+            "nodes": [op.to_dict() for op in self],
+            "edges": [
+                {"src": s, "dst": d, "input": a["input"], "rows_aligned": a["rows_aligned"]}
+                for s, d, a in self.g.edges(data=True)
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n"
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the graph atomically (temp file in the same directory, then rename)."""
+        write_atomic(Path(path), self.to_json())
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "<graph>") -> OpGraph:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise WorkloadError(f"{source}: not an op graph (format {found!r}, want {FORMAT!r})")
+        graph = cls(data.get("meta", {}))
+        try:
+            for node in data["nodes"]:
+                graph.add_op(Op.from_dict(node))
+            for e in data["edges"]:
+                graph.add_edge(e["src"], e["dst"], input=e["input"],
+                               rows_aligned=e.get("rows_aligned", False))
+        except (KeyError, TypeError) as exc:
+            raise WorkloadError(f"{source}: malformed op graph ({exc})") from None
+        except WorkloadError as exc:
+            raise WorkloadError(f"{source}: {exc}") from None
+        graph.check()
+        return graph
+
+
+def load(path: str | os.PathLike) -> OpGraph:
+    """Load a graph saved by ``OpGraph.save`` (no torch needed)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise WorkloadError(f"{p}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise WorkloadError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    return OpGraph.from_dict(data, source=str(p))
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same directory and a rename, so a
+    reader never sees a half-written file and a failure leaves the old file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(text, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
