@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import networkx as nx
@@ -35,7 +35,7 @@ from .errors import WorkloadError
 FORMAT = "accelsim.opgraph/1"
 
 
-class OpKind(str, Enum):
+class OpKind(StrEnum):
     """Every kind of operation in a graph. ``Op.fn`` names the exact function within a kind."""
 
     # -- tensor-core work: runs on systolic arrays ------------------------------------------
@@ -174,7 +174,7 @@ def matmul_cost(m: int, n: int, k: int, batch: int, density: float, precision: P
     a_bytes = int(batch * m * k * ob)
     b_bytes = int(batch * k * n * ob) if 1 not in weight_inputs else int(k * n * ob)
     return Cost(
-        macs=int(round(batch * m * n * k * density)),
+        macs=round(batch * m * n * k * density),
         bytes_in=a_bytes + b_bytes,
         bytes_out=int(batch * m * n * ob),
         weight_bytes=b_bytes if 1 in weight_inputs else 0,
