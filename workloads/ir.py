@@ -141,6 +141,9 @@ class Op:
     density: float = 1.0
     reduce_len: int = 0
     cost: Cost = field(default_factory=Cost)
+    #: Free-form facts that fit no field: the traced aten op (``aten``), quantizer ``bits``,
+    #: ``unknown`` (an op the tracer could not map), ``index`` of an unbind/split output ...
+    attrs: dict = field(default_factory=dict)
 
     @property
     def out_rows(self) -> int:
@@ -241,6 +244,18 @@ class OpGraph:
     @property
     def precision(self) -> Precision:
         return Precision(**self.meta.get("precision", {}))
+
+    def compute_ops(self) -> list[Op]:
+        """Every op that is not a free view (what ``trace --json`` counts as ``ops``)."""
+        return [op for op in self if not op.kind.is_free]
+
+    def input_sources(self, name: str) -> list[str]:
+        """Where each input of op ``name`` comes from: "edge" (another op), "weight" (a
+        parameter or constant, in ``weight_inputs``) or "input" (a graph input, from DRAM)."""
+        op = self.op(name)
+        fed = {a["input"] for _, a in self.predecessors(name)}
+        return ["edge" if i in fed else "weight" if i in op.weight_inputs else "input"
+                for i in range(len(op.input_shapes))]
 
     def total_macs(self) -> int:
         return sum(op.cost.macs for op in self)

@@ -1,15 +1,51 @@
-"""`accelsim arch`: not implemented yet (see the issue tracker)."""
+"""`accelsim arch list | show NAME | validate FILE | schema`.
+
+``show`` prints YAML that ``validate`` accepts (every field explicit, ``--set`` applied);
+``validate`` prints ``ok: NAME (N PEs, C chunks)`` or exits 2 with the one-line error.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from accelsim.errors import InputError
+import sys
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="arch_command", metavar="ACTION",
+                                parser_class=type(parser))
+    sub.required = True
+    sub.add_parser("list", help="preset names with one-line descriptions")
+    for name, help_text in (("show", "print an architecture as YAML"),
+                            ("validate", "check an architecture file")):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("arch", metavar="NAME" if name == "show" else "FILE",
+                       help="preset name, .yaml/.yml/.json file, or scalesim:PATH.cfg")
+        p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                       help="override a field by its dotted path, e.g. clock_mhz=1000")
+    sub.add_parser("schema", help="print the JSON Schema of an architecture file")
 
 
 def handle(args: argparse.Namespace) -> int:
-    raise InputError("'accelsim arch' is not implemented yet")
+    import arch
+
+    if args.arch_command == "list":
+        names = arch.presets()
+        width = max(map(len, names), default=0)
+        for name in names:
+            a = arch.load(name)
+            print(f"{name:<{width}}  {_first_sentence(a.description)} ({a.pes} PEs, "
+                  f"{a.chunks.count} chunks, {a.clock_mhz:g} MHz)")
+    elif args.arch_command == "show":
+        sys.stdout.write(arch.to_yaml(arch.load(args.arch, overrides=args.set)))
+    elif args.arch_command == "validate":
+        a = arch.load(args.arch, overrides=args.set)
+        print(f"ok: {a.name} ({a.pes} PEs, {a.chunks.count} chunk{'s' * (a.chunks.count != 1)})")
+    else:
+        sys.stdout.write(arch.schema_json())
+    return 0
+
+
+def _first_sentence(text: str) -> str:
+    line = " ".join(text.split())
+    head, sep, _ = line.partition(": ")
+    return head if sep and len(head) > 8 else line[:100]

@@ -1,0 +1,41 @@
+"""Python entry point: ``accelsim.simulate(arch, graph) -> SimResult``.
+
+The run reads as its stages: load arch -> load or trace workload -> map -> simulate -> summarise.
+"""
+
+from __future__ import annotations
+
+import time
+
+from arch.schema import Architecture
+from workloads.ir import OpGraph
+
+from .engine import Engine
+from .mapper import map_graph
+from .result import SimResult, build_summary
+
+
+def simulate(arch: Architecture | str, graph: OpGraph | str, *,
+             keep_intervals: bool = True) -> SimResult:
+    """Simulate ``graph`` on ``arch``.
+
+    ``arch`` is an ``Architecture`` or anything ``arch.load`` accepts (preset name, YAML/JSON
+    path, ``scalesim:PATH.cfg``); ``graph`` an ``OpGraph`` or a workload spec
+    (``workloads.resolve``: zoo name, graph JSON, ``gemm:M,N,K``, ``scalesim:TOPO.csv``).
+    ``keep_intervals=False`` skips the per-interval log (faster; no timeline or trace then).
+    """
+    if isinstance(arch, str):
+        from arch import load
+
+        arch = load(arch)
+    if isinstance(graph, str):
+        from workloads import resolve
+
+        graph = resolve(graph)
+    t0 = time.perf_counter()
+    plan = map_graph(arch, graph)
+    engine = Engine(arch, plan, keep_intervals=keep_intervals)
+    record = engine.run()
+    wall = time.perf_counter() - t0
+    summary = build_summary(arch, graph, plan, record, engine.op_actions, wall)
+    return SimResult(summary, record, plan, arch)

@@ -1,0 +1,363 @@
+"""The SimPy engine: replays a Plan on the architecture's components.
+
+Processes (per unit instance of every chunk, plus one DMA engine):
+
+* **DMA** walks the weight blocks in order, waits for room in the weight buffer, streams each
+  block DRAM -> weight SRAM; room is returned when the block's last tile has computed.
+* **loader** (one per unit) stages its tiles' operands in order, at most ``prefetch_depth``
+  tiles ahead: waits for the tile's weight block and for its producer tiles, then streams its
+  inputs (DRAM -> input SRAM -> NoC, SRAM -> NoC) into the unit.
+* **unit** runs its tiles in order: stalled on *dependency* while producer tiles are not done,
+  on *input* while operands are still arriving, busy for the tile's closed-form cycles, stalled
+  on *output* while its output queue (``prefetch_depth`` tiles) is full.
+* **writer** (one per unit) drains results over the NoC into SRAM (or on to DRAM), then marks
+  the tile done, which releases the tiles waiting for it.
+
+The engine only records what happens (``RunRecord``); ``accelsim.result`` turns that into the
+summary, and reports read the summary and the recorded intervals, never the components.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import networkx as nx
+import simpy
+
+from arch.schema import Architecture
+
+from .components import Recorder, Server, dram_channels, noc_link, sram_port, transfer
+from .errors import DeadlockError, InputError
+from .plan import Plan
+
+
+@dataclass
+class RunRecord:
+    """What a simulation produced: timing per tile and op, component intervals, traffic."""
+
+    makespan: int
+    units: dict[str, Recorder]
+    servers: dict[str, Server]
+    tile_start: list[int]
+    tile_end: list[int]  # compute end
+    tile_done: list[int]  # output written
+    sram_occupancy: dict[str, list[tuple[int, int]]]  # sram -> [(cycle, bytes)]
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)  # memory -> action -> n
+    events: int = 0
+
+
+class _Tee:
+    """Adds to two counters at once: the component's total and the op's share."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: dict[str, int], b: dict[str, int]) -> None:
+        self.a, self.b = a, b
+
+    def __getitem__(self, key: str) -> int:
+        return self.a[key]
+
+    def __setitem__(self, key: str, value: int) -> None:
+        delta = value - self.a[key]
+        self.a[key] = value
+        self.b[key] += delta
+
+
+class Routes:
+    """Memory paths from DRAM to every unit instance, built from the architecture graph."""
+
+    def __init__(self, arch: Architecture) -> None:
+        self.arch = arch
+        g = nx.DiGraph()
+        chunk_units = list(arch.chunks.units)
+        for conn in arch.connections:
+            for src, dst in self._expand(conn.src, conn.dst, chunk_units):
+                g.add_edge(src, dst)
+        self.g = g
+        drams = [n for n, m in arch.memories.items() if m.type == "dram"]
+        if len(drams) != 1:
+            raise InputError(f"architecture {arch.name!r} needs exactly one DRAM, has {drams}")
+        self.dram = drams[0]
+
+    def _expand(self, src: str, dst: str, units: list[str]) -> list[tuple[str, str]]:
+        def names(n: str, c: int) -> str:
+            return f"chunk{c}.{n[6:]}" if n.startswith("chunk.") else n
+
+        if not (src.startswith("chunk.") or dst.startswith("chunk.")):
+            return [(src, dst)]
+        return [(names(src, c), names(dst, c)) for c in range(self.arch.chunks.count)]
+
+    def sram_for(self, role: str, unit: str) -> str:
+        """The first SRAM (by name) holding ``role`` that lies between DRAM and ``unit``."""
+        for name in sorted(self.arch.memories):
+            mem = self.arch.memories[name]
+            if (mem.type == "sram" and role in mem.holds and name in self.g
+                    and nx.has_path(self.g, self.dram, name) and unit in self.g
+                    and nx.has_path(self.g, name, unit)):
+                return name
+        raise InputError(f"no SRAM holding {role!r} data lies between DRAM and {unit!r}")
+
+    def path(self, src: str, dst: str) -> list[str]:
+        """Memory components on the shortest path from ``src`` to ``dst`` (both included)."""
+        try:
+            nodes = nx.shortest_path(self.g, src, dst)
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            raise InputError(f"no connection path from {src!r} to {dst!r}") from None
+        return [n for n in nodes if n in self.arch.memories]
+
+
+class Engine:
+    """One simulation of ``plan`` on ``arch``; call ``run()`` once."""
+
+    def __init__(self, arch: Architecture, plan: Plan, keep_intervals: bool = True) -> None:
+        self.arch, self.plan = arch, plan
+        self.env = simpy.Environment()
+        clock = arch.clock_mhz
+        self.dram: list[Server] = []
+        self.mem: dict[str, Server] = {}
+        for name, spec in arch.memories.items():
+            if spec.type == "dram":
+                self.dram = dram_channels(name, spec, clock, keep_intervals)
+            elif spec.type == "sram":
+                self.mem[name] = sram_port(name, spec, keep_intervals)
+            else:
+                self.mem[name] = noc_link(name, spec, keep_intervals)
+        self.routes = Routes(arch)
+        self.units = {u: Recorder(u, u.split(".", 1)[1], keep_intervals) for u in plan.queues}
+        n = len(plan.tiles)
+        self.pending = [len(t.deps) for t in plan.tiles]
+        self.deps_ev = [self.env.event() for _ in range(n)]
+        self.ready = [self.env.event() for _ in range(n)]
+        for i, p in enumerate(self.pending):
+            if p == 0:
+                self.deps_ev[i].succeed()
+        self.dependents = plan.dependents()
+        self.start = [-1] * n
+        self.end = [-1] * n
+        self.done = [-1] * n
+        self.completed = 0
+        self.op_left = [len(op.tiles) for op in plan.ops]
+        self.block_ready = [self.env.event() for _ in plan.weight_blocks]
+        self.actions: dict[str, dict[str, int]] = {
+            name: defaultdict(int) for name in arch.memories
+        }
+        self.op_actions: list[dict[str, dict[str, int]]] = [{} for _ in plan.ops]
+        self._setup_memory_paths()
+
+    # -- paths --------------------------------------------------------------------------------
+    def _stages(self, names: list[str]) -> list[Server]:
+        out: list[Server] = []
+        for n in names:
+            if n == self.routes.dram:
+                out.append(min(self.dram, key=lambda s: (s.free_at, s.name)))
+            else:
+                out.append(self.mem[n])
+        return out
+
+    def _setup_memory_paths(self) -> None:
+        r = self.routes
+        self.paths: dict[str, dict[str, list[str]]] = {}
+        for inst, queue in self.plan.queues.items():
+            if not queue:
+                continue
+            s_in, s_w, s_out = (r.sram_for(role, inst) for role in ("input", "weight", "output"))
+            self.paths[inst] = {
+                "dram_in": r.path(r.dram, s_in) + r.path(s_in, inst)[1:],
+                "weight": r.path(s_w, inst),
+                "sram_in": r.path(s_out, inst),
+                "reread": r.path(s_in, inst),
+                "out": list(reversed(r.path(s_out, inst))),
+                "spill": list(reversed(r.path(s_out, inst))) + list(reversed(r.path(r.dram, s_out)))[1:],
+                "dma": r.path(r.dram, s_w),
+            }
+        cap = self.plan.weight_capacity_bytes
+        for b in self.plan.weight_blocks:
+            if b.bytes > cap:
+                op = self.plan.ops[b.op].name
+                raise InputError(f"op {op!r} needs {b.bytes} weight bytes staged at once but the "
+                                 f"weight buffer holds {cap}; enlarge the SRAM")
+        self.wbuf = simpy.Container(self.env, capacity=max(1, cap), init=max(1, cap))
+        self.occupancy: dict[str, list[tuple[int, int]]] = {"weights": [(0, 0)],
+                                                            "activations": [(0, 0)]}
+
+    def _move(self, kind: str, inst: str, nbytes: int, op: int) -> int:
+        """Stream ``nbytes`` of op ``op`` along the ``kind`` path of ``inst``; returns the
+        finish cycle."""
+        names = self.paths[inst][kind]
+        self._count(kind, names, nbytes, op)
+        return transfer(self._stages(names), int(self.env.now), nbytes, self.plan.ops[op].name)
+
+    def _count(self, kind: str, names: list[str], nbytes: int, op: int) -> None:
+        """Count the actions a transfer performs, per memory component (for energy)."""
+        for n in names:
+            spec = self.arch.memories[n]
+            acts = self._acts(n, op)
+            if spec.type == "dram":
+                acts["read_bytes" if kind in ("dram_in", "dma") else "write_bytes"] += nbytes
+            elif spec.type == "noc":
+                acts["byte_hops"] += nbytes * spec.hops
+            elif kind in ("sram_in", "weight", "reread") and n == names[0]:
+                acts["read_bytes"] += nbytes  # data resident there
+            elif kind in ("out", "dma") and n == names[-1]:
+                acts["write_bytes"] += nbytes  # data lands there
+            else:  # a stream passing through: written, then read
+                acts["read_bytes"] += nbytes
+                acts["write_bytes"] += nbytes
+
+    def _acts(self, mem: str, op: int) -> _Tee:
+        return _Tee(self.actions[mem], self.op_actions[op].setdefault(mem, defaultdict(int)))
+
+    # -- processes ------------------------------------------------------------------------
+    def _dma(self):
+        env = self.env
+        for b in self.plan.weight_blocks:
+            ev = self.block_ready[b.index]
+            if b.bytes <= 0:
+                ev.succeed()
+                continue
+            yield self.wbuf.get(b.bytes)
+            self._level("weights", b.bytes)
+            names = self.paths_any("dma")
+            self._count("dma", names, b.bytes, b.op)
+            end = transfer(self._stages(names), int(env.now), b.bytes,
+                           f"dma {self.plan.ops[b.op].name}")
+            env.timeout(end - env.now).callbacks.append(lambda _e, ev=ev: ev.succeed())
+
+    def paths_any(self, kind: str) -> list[str]:
+        return next(iter(self.paths.values()))[kind]
+
+    def _level(self, which: str, delta: int) -> None:
+        series = self.occupancy[which]
+        level = series[-1][1] + delta
+        now = int(self.env.now)
+        if series[-1][0] == now:
+            series[-1] = (now, level)
+        else:
+            series.append((now, level))
+
+    def _loader(self, inst: str, queue: list[int], slots: simpy.Container):
+        env, tiles = self.env, self.plan.tiles
+        for ti in queue:
+            yield slots.get(1)
+            t = tiles[ti]
+            if t.weight_block >= 0 and not self.block_ready[t.weight_block].triggered:
+                yield self.block_ready[t.weight_block]
+            if self.pending[ti]:
+                yield self.deps_ev[ti]
+            end = int(env.now)
+            if t.dram_in_bytes:
+                end = max(end, self._move("dram_in", inst, t.dram_in_bytes, t.op))
+            if t.reread_bytes:
+                end = max(end, self._move("reread", inst, t.reread_bytes, t.op))
+            if t.sram_in_bytes:
+                end = max(end, self._move("sram_in", inst, t.sram_in_bytes, t.op))
+            if t.weight_in_bytes:
+                end = max(end, self._move("weight", inst, t.weight_in_bytes, t.op))
+            if end > env.now:
+                yield env.timeout(end - env.now)
+            self.ready[ti].succeed()
+
+    def _unit(self, inst: str, queue: list[int], slots: simpy.Container, outq: simpy.Store):
+        env, tiles, rec = self.env, self.plan.tiles, self.units[inst]
+        for ti in queue:
+            t = tiles[ti]
+            label = self.plan.ops[t.op].name
+            t0 = int(env.now)
+            if self.pending[ti]:
+                yield self.deps_ev[ti]
+                rec.stall(t0, int(env.now), "dependency", label)
+            t1 = int(env.now)
+            if not self.ready[ti].triggered:
+                yield self.ready[ti]
+                rec.stall(t1, int(env.now), "input", label)
+            start = int(env.now)
+            self.start[ti] = start
+            self._on_start(t)
+            if t.cycles:
+                yield env.timeout(t.cycles)
+            self.end[ti] = int(env.now)
+            rec.busy(start, self.end[ti], label)
+            slots.put(1)
+            t2 = int(env.now)
+            if len(outq.items) >= outq.capacity:
+                yield outq.put(ti)
+                rec.stall(t2, int(env.now), "output", label)
+            else:
+                outq.put(ti)
+
+    def _writer(self, inst: str, count: int, outq: simpy.Store):
+        env, tiles = self.env, self.plan.tiles
+        for _ in range(count):
+            ti = yield outq.get()
+            t = tiles[ti]
+            if t.out_bytes:
+                end = self._move("spill" if t.out_dram else "out", inst, t.out_bytes, t.op)
+                if end > env.now:
+                    yield env.timeout(end - env.now)
+            self._complete(ti)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _on_start(self, t) -> None:
+        """An op's output occupies SRAM from when its first tile starts."""
+        op = self.plan.ops[t.op]
+        if op.resident and t.index == op.tiles[0]:
+            self._level("activations", op.out_bytes)
+
+    def _complete(self, ti: int) -> None:
+        self.done[ti] = int(self.env.now)
+        self.completed += 1
+        for d in self.dependents[ti]:
+            self.pending[d] -= 1
+            if self.pending[d] == 0:
+                self.deps_ev[d].succeed()
+        t = self.plan.tiles[ti]
+        for b in self._blocks_ending.get(ti, ()):
+            self.wbuf.put(b.bytes)
+            self._level("weights", -b.bytes)
+        self.op_left[t.op] -= 1
+        if self.op_left[t.op] == 0:
+            for p in self._frees.get(t.op, ()):
+                self._level("activations", -self.plan.ops[p].out_bytes)
+
+    def run(self) -> RunRecord:
+        plan, env = self.plan, self.env
+        self._blocks_ending: dict[int, list] = {}
+        for b in plan.weight_blocks:
+            self._blocks_ending.setdefault(b.last_tile, []).append(b)
+        self._frees: dict[int, list[int]] = {}
+        for op in plan.ops:
+            if op.resident and op.last_consumer >= 0:
+                self._frees.setdefault(op.last_consumer, []).append(op.index)
+        depth = self.arch.mapping.prefetch_depth
+        env.process(self._dma())
+        for inst, queue in plan.queues.items():
+            if not queue:
+                continue
+            slots = simpy.Container(env, capacity=depth, init=depth)
+            outq = simpy.Store(env, capacity=depth)
+            env.process(self._loader(inst, queue, slots))
+            env.process(self._unit(inst, queue, slots, outq))
+            env.process(self._writer(inst, len(queue), outq))
+        env.run()
+        if self.completed < len(plan.tiles):
+            raise DeadlockError(self._deadlock_message())
+        makespan = max(self.done, default=0)
+        servers = {s.name: s for s in self.dram} | dict(self.mem)
+        return RunRecord(makespan, self.units, servers, self.start, self.end, self.done,
+                         self.occupancy,
+                         {k: dict(v) for k, v in self.actions.items()}, next(env._eid))
+
+    def _deadlock_message(self) -> str:
+        blocked = []
+        for inst, queue in self.plan.queues.items():
+            waiting = [ti for ti in queue if self.done[ti] < 0]
+            if not waiting:
+                continue
+            ti = waiting[0]
+            t = self.plan.tiles[ti]
+            why = ("producer tiles" if self.pending[ti] else
+                   "weights" if t.weight_block >= 0 and not self.block_ready[t.weight_block].triggered
+                   else "operands")
+            blocked.append(f"{inst} (op {self.plan.ops[t.op].name!r}, waiting for {why})")
+        return "simulation deadlocked; blocked: " + "; ".join(blocked)

@@ -1,0 +1,420 @@
+"""The mapper: an OpGraph on an Architecture becomes a Plan of tiles (see ``accelsim.plan``).
+
+Stages, each a method: fold views (find every compute op's real producers), choose the unit
+type for each op, split it across chunks (heads to chunks; otherwise output columns for weight
+matmuls, rows for the rest), cut each chunk's share into row tiles (and weight-sized column
+blocks), decide which outputs stay in SRAM, and link tiles by data dependencies:
+
+* a consumer row tile waits only for the producer tiles holding its rows when the edge path is
+  ``rows_aligned`` and both see the same rows per group (the paper's intra-layer pipeline: the
+  adder/divider arrays post-process rows as they leave the systolic arrays);
+* otherwise it waits for the whole producer slice of its group (head), or the whole producer;
+* with ``mapping.intra_layer_pipeline`` off, every op also waits for the previous one to finish.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from arch.schema import Architecture, SystolicArray, VectorArray
+from workloads.ir import Op, OpGraph, OpKind, numel
+
+from .errors import InputError
+from .plan import OpPlan, Plan, Tile, WeightBlock
+from .timing import systolic_compute_cycles, systolic_operand_reads, vector_cycles
+
+#: Row tiles per (chunk, group) slice when ``mapping.tile_rows`` is 0 (auto).
+AUTO_TILES_PER_SLICE = 8
+#: Smallest auto row tile, unit: rows.
+MIN_TILE_ROWS = 64
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one input of a compute op comes from: a compute op, a weight or a graph input."""
+
+    producer: int | None  # index of the producing compute op
+    aligned: bool
+    kind: str  # "op" | "weight" | "input"
+
+
+@dataclass
+class Geometry:
+    """How an op's work is laid out: ``groups`` x ``rows`` streamed rows of ``row_len``."""
+
+    groups: int
+    rows: int
+    row_len: int
+    out_rows: int  # output rows per group (differs from rows when reducing over rows)
+    reduces_rows: bool
+
+
+def split_evenly(total: int, weights: list[int]) -> list[int]:
+    """Integers proportional to ``weights`` that add up to ``total`` exactly (largest remainder,
+    ties to the earlier entry), so tiling never changes an op's total."""
+    wsum = sum(weights)
+    if wsum == 0:
+        return [0] * len(weights)
+    exact = [total * w / wsum for w in weights]
+    out = [math.floor(x) for x in exact]
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - out[i]), i))
+    for i in order[: total - sum(out)]:
+        out[i] += 1
+    return out
+
+
+def bands(lo: int, hi: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(hi, a + size)) for a in range(lo, hi, size)]
+
+
+def geometry(op: Op) -> Geometry:
+    if op.kind.is_matmul:
+        return Geometry(op.batch, op.m, op.n, op.m, False)
+    out = op.output_shape
+    src = op.input_shapes[0] if op.input_shapes else out
+    reduces_rows = (
+        op.kind is OpKind.REDUCE and len(src) >= 2 and len(out) >= 1
+        and numel(out[:-1]) < numel(src[:-1]) and out[-1] == src[-1]
+    )
+    shape = src if reduces_rows else out
+    if len(shape) < 2:
+        return Geometry(1, 1, numel(shape), 1, reduces_rows)
+    groups, rows = numel(shape[:-2]), shape[-2]
+    out_rows = max(1, numel(out[:-1]) // max(1, groups)) if reduces_rows else rows
+    return Geometry(groups, rows, shape[-1], out_rows, reduces_rows)
+
+
+def map_groups(g: int, consumer_groups: int, producer_groups: int) -> range:
+    """Producer groups a consumer group reads (heads of an image, or the image of a head)."""
+    if producer_groups == consumer_groups:
+        return range(g, g + 1)
+    if consumer_groups % producer_groups == 0:
+        p = g // (consumer_groups // producer_groups)
+        return range(p, p + 1)
+    if producer_groups % consumer_groups == 0:
+        r = producer_groups // consumer_groups
+        return range(g * r, (g + 1) * r)
+    return range(producer_groups)
+
+
+class Mapper:
+    """Turns ``graph`` into a ``Plan`` for ``arch``; one instance per mapping."""
+
+    def __init__(self, arch: Architecture, graph: OpGraph) -> None:
+        self.arch = arch
+        self.graph = graph
+        self.ob = arch.precision.operand_bits / 8
+        self.chunks = arch.chunks.count
+        self.ops: list[Op] = [op for op in graph if not op.kind.is_free]
+        self.index = {op.name: i for i, op in enumerate(self.ops)}
+        self._view_memo: dict[str, list[Source]] = {}
+        self.folded_views = len(graph) - len(self.ops)
+
+    # -- stage 1: fold views ---------------------------------------------------------------
+    def sources(self, name: str, i: int) -> list[Source]:
+        """Sources of input ``i`` of op ``name``, looking through view ops."""
+        op = self.graph.op(name)
+        edges = [(p, a) for p, a in self.graph.predecessors(name) if a["input"] == i]
+        if not edges:
+            return [Source(None, False, "weight" if i in op.weight_inputs else "input")]
+        out: list[Source] = []
+        for p, attrs in edges:
+            if self.graph.op(p).kind.is_free:
+                out += [Source(s.producer, s.aligned and attrs["rows_aligned"], s.kind)
+                        for s in self._view_sources(p)]
+            else:
+                out.append(Source(self.index[p], bool(attrs["rows_aligned"]), "op"))
+        return out
+
+    def _view_sources(self, name: str) -> list[Source]:
+        if name not in self._view_memo:
+            view = self.graph.op(name)
+            n_inputs = max(1, len(view.input_shapes))
+            self._view_memo[name] = [s for i in range(n_inputs) for s in self.sources(name, i)]
+        return self._view_memo[name]
+
+    # -- stage 2: choose units ---------------------------------------------------------------
+    def unit_for(self, op: Op, srcs: list[list[Source]]) -> str:
+        fns = [self._fn(op, srcs)]
+        if fns[0] in ("matvec", "lowbit_matmul"):
+            fns.append("matmul")
+        for fn in fns:
+            for name, unit in self.arch.chunks.units.items():
+                if isinstance(unit, SystolicArray) and fn in unit.fns:
+                    return name
+                if isinstance(unit, VectorArray) and fn in unit.fns:
+                    return name
+        raise InputError(
+            f"architecture {self.arch.name!r} has no unit that runs {fns[0]!r} (op {op.name!r})"
+        )
+
+    def _fn(self, op: Op, srcs: list[list[Source]]) -> str:
+        if op.kind is OpKind.MATMUL:
+            if op.n == 1:
+                return "matvec"
+            quantized = all(
+                s.producer is not None and self.ops[s.producer].kind is OpKind.QUANTIZE
+                for ss in srcs[:2] for s in ss
+            )
+            return "lowbit_matmul" if quantized and len(srcs) >= 2 else "matmul"
+        if op.kind is OpKind.SPARSE_MATMUL:
+            return "sparse_matmul"
+        return op.fn
+
+    # -- the whole mapping -------------------------------------------------------------------
+    def map(self) -> Plan:
+        srcs = [[self.sources(op.name, i) for i in range(max(1, len(op.input_shapes)))]
+                for op in self.ops]
+        units = [self.unit_for(op, s) for op, s in zip(self.ops, srcs, strict=True)]
+        plans = [
+            OpPlan(i, op.name, op.kind.value, self._fn(op, srcs[i]), op.group, op.layer,
+                   units[i], op.cost.macs, out_bytes=int(op.out_elements * self.ob))
+            for i, op in enumerate(self.ops)
+        ]
+        act_cap, w_cap = self._capacities()
+        self._plan_residency(plans, srcs, act_cap)
+        tiles: list[Tile] = []
+        blocks: list[WeightBlock] = []
+        queues: dict[str, list[int]] = {
+            f"chunk{c}.{u}": [] for c in range(self.chunks) for u in self.arch.chunks.units
+        }
+        geoms = [geometry(op) for op in self.ops]
+        by_group: list[dict[int, list[Tile]]] = []
+        for i, op in enumerate(self.ops):
+            new = self._tile_op(op, plans[i], geoms[i], srcs[i], plans, len(tiles), blocks, w_cap)
+            seen: set[str] = set()
+            for t in new:
+                t.deps = self._deps(t, geoms, srcs[i], by_group, t.unit not in seen)
+                seen.add(t.unit)
+                queues[t.unit].append(t.index)
+            plans[i].tiles = [t.index for t in new]
+            tiles += new
+            groups: dict[int, list[Tile]] = {}
+            for t in new:
+                groups.setdefault(t.group, []).append(t)
+            by_group.append(groups)
+        for b in blocks:
+            b.last_tile = max(t for t in plans[b.op].tiles if tiles[t].weight_block == b.index)
+        return Plan(plans, tiles, blocks, queues, act_cap, w_cap, self.folded_views)
+
+    def _capacities(self) -> tuple[int, int]:
+        """Bytes of SRAM for resident activations, and for staged weights (double-buffered)."""
+        frac = getattr(self.arch.mapping, "weight_buffer_fraction", 0.5)
+        act = weight = 0
+        for mem in self.arch.memories.values():
+            if mem.type != "sram":
+                continue
+            cap = mem.capacity_bytes
+            if "output" in mem.holds and "weight" in mem.holds:
+                act += int(cap * (1 - frac))
+                weight += int(cap * frac)
+            elif "output" in mem.holds:
+                act += cap
+            elif "weight" in mem.holds:
+                weight += cap
+        return act, weight
+
+    def _plan_residency(self, plans: list[OpPlan], srcs: list[list[list[Source]]],
+                        capacity: int) -> None:
+        """Keep an output in SRAM while it fits beside the live ones; else spill it to DRAM."""
+        for j, per_input in enumerate(srcs):
+            for ss in per_input:
+                for s in ss:
+                    if s.producer is not None:
+                        plans[s.producer].last_consumer = max(plans[s.producer].last_consumer, j)
+        live: list[OpPlan] = []
+        for p in plans:
+            live = [q for q in live if q.last_consumer >= p.index]
+            used = sum(q.out_bytes for q in live)
+            p.resident = p.last_consumer >= 0 and used + p.out_bytes <= capacity
+            if p.resident:
+                live.append(p)
+
+    # -- stage 3: partition and tile ---------------------------------------------------------
+    def _parts(self, op: Op, geo: Geometry, weight_b: bool) -> list[tuple[int, list[int], tuple[int, int], tuple[int, int]]]:
+        """(chunk, groups, row range, column range) for each chunk that gets work."""
+        c_count = self.chunks
+        cols = (0, geo.row_len)
+        if geo.groups > 1:
+            return [(c, list(range(c, geo.groups, c_count)), (0, geo.rows), cols)
+                    for c in range(min(c_count, geo.groups))]
+        if op.kind.is_matmul and weight_b:
+            width = math.ceil(op.n / c_count)
+            return [(c, [0], (0, geo.rows), (lo, hi))
+                    for c, (lo, hi) in enumerate(bands(0, op.n, width))]
+        height = math.ceil(geo.rows / c_count)
+        return [(c, [0], r, cols) for c, r in enumerate(bands(0, geo.rows, height))]
+
+    def _tile_rows(self, rows: int) -> int:
+        if self.arch.mapping.tile_rows:
+            return self.arch.mapping.tile_rows
+        return max(MIN_TILE_ROWS, math.ceil(rows / AUTO_TILES_PER_SLICE))
+
+    def _tile_op(self, op: Op, plan: OpPlan, geo: Geometry, srcs: list[list[Source]],
+                 plans: list[OpPlan], first: int, blocks: list[WeightBlock],
+                 w_cap: int) -> list[Tile]:
+        unit = self.arch.chunks.units[plan.unit]
+        kinds = [self._input_kind(ss, plans) for ss in srcs]
+        weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
+        out: list[Tile] = []
+        for chunk, groups, (r0, r1), (c0, c1) in self._parts(op, geo, weight_b):
+            inst = f"chunk{chunk}.{plan.unit}"
+            row_bands = bands(r0, r1, self._tile_rows(r1 - r0))
+            if op.kind.is_matmul:
+                assert isinstance(unit, SystolicArray)
+                col_blocks = self._col_blocks(op, unit, (c0, c1), weight_b, w_cap)
+                weight_a = kinds[0] == "weight"
+                for g in groups:
+                    # cycles of the chunk's whole slice, spread over its column blocks and row
+                    # bands, so that tiling never changes an op's compute cycles
+                    total = self._matmul_cycles(op, unit, r1 - r0, c1 - c0)
+                    cells = [(cb, band) for cb in col_blocks for band in row_bands]
+                    cycles = iter(split_evenly(
+                        total, [(cb[1] - cb[0]) * (b - a) for cb, (a, b) in cells]))
+                    for cb in col_blocks:
+                        block = -1
+                        if weight_a or weight_b:
+                            block = len(blocks)
+                            nbytes = (op.k * (cb[1] - cb[0]) if weight_b else 0) + (
+                                (r1 - r0) * op.k if weight_a else 0)
+                            blocks.append(WeightBlock(block, plan.index, int(nbytes * self.ob)))
+                        out += self._matmul_tiles(op, plan, unit, inst, g, row_bands, cb,
+                                                  kinds, block, first + len(out),
+                                                  [next(cycles) for _ in row_bands])
+            else:
+                assert isinstance(unit, VectorArray)
+                block = -1
+                if any(k == "weight" for k in kinds):
+                    block = len(blocks)
+                    wbytes = sum(numel(op.input_shapes[i]) for i, k in enumerate(kinds)
+                                 if k == "weight" and i < len(op.input_shapes))
+                    blocks.append(WeightBlock(block, plan.index, int(wbytes * self.ob)))
+                for g in groups:
+                    out += self._vector_tiles(op, plan, unit, inst, geo, g, row_bands, kinds,
+                                              block, first + len(out))
+        return out
+
+    def _input_kind(self, ss: list[Source], plans: list[OpPlan]) -> str:
+        """"weight", "dram" (graph input or spilled) or "sram" for one input of an op."""
+        if all(s.kind == "weight" for s in ss):
+            return "weight"
+        if any(s.kind == "input" or (s.producer is not None and not plans[s.producer].resident)
+               for s in ss):
+            return "dram"
+        return "sram"
+
+    def _col_blocks(self, op: Op, unit: SystolicArray, cols: tuple[int, int], weight_b: bool,
+                    w_cap: int) -> list[tuple[int, int]]:
+        """Column blocks whose weights fit half the weight buffer (the other half prefetches)."""
+        if not weight_b:
+            return [cols]
+        per_col = op.k * self.ob
+        fit = int((w_cap // 2) // per_col) if per_col else cols[1] - cols[0]
+        width = (fit // unit.cols) * unit.cols
+        if width <= 0:
+            need = int(per_col * min(unit.cols, cols[1] - cols[0]))
+            raise InputError(
+                f"op {op.name!r}: one weight block needs {need} bytes but the weight buffer "
+                f"holds {w_cap // 2} per block (half of {w_cap}); enlarge the SRAM"
+            )
+        return bands(cols[0], cols[1], width)
+
+    @staticmethod
+    def _matmul_cycles(op: Op, unit: SystolicArray, rows: int, cols: int) -> int:
+        """Closed-form cycles of a rows x cols slice; a sparse matmul runs ``density`` of the
+        dense work, slowed by the array's load-imbalance overhead."""
+        total = systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols, rows, cols, op.k)
+        if op.kind is OpKind.SPARSE_MATMUL:
+            total = math.ceil(total * op.density * (1 + unit.sparse_overhead))
+        return total
+
+    def _matmul_tiles(self, op: Op, plan: OpPlan, unit: SystolicArray, inst: str, g: int,
+                      row_bands: list[tuple[int, int]], cb: tuple[int, int], kinds: list[str],
+                      block: int, first: int, cycles: list[int]) -> list[Tile]:
+        ncols = cb[1] - cb[0]
+        tiles = []
+        for j, (a, b) in enumerate(row_bands):
+            a_el, b_el = systolic_operand_reads(unit.dataflow, unit.rows, unit.cols, b - a,
+                                                ncols, op.k)
+            t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
+                     macs=round((b - a) * ncols * op.k * op.density),
+                     out_bytes=int((b - a) * ncols * self.ob), out_dram=not plan.resident,
+                     weight_block=block)
+            unique = ((b - a) * op.k, op.k * ncols if j == 0 else 0)
+            for kind, elems, uniq in zip(kinds[:2], (a_el, b_el), unique, strict=False):
+                self._charge(t, kind, elems * self.ob, uniq * self.ob)
+            tiles.append(t)
+        return tiles
+
+    def _vector_tiles(self, op: Op, plan: OpPlan, unit: VectorArray, inst: str, geo: Geometry,
+                      g: int, row_bands: list[tuple[int, int]], kinds: list[str], block: int,
+                      first: int) -> list[Tile]:
+        spec = unit.fns[plan.fn]
+        rows = sum(b - a for a, b in row_bands)
+        elems = rows * geo.row_len
+        total = vector_cycles(elems, unit.lanes, spec.cycles_per_element, spec.latency_cycles)
+        cycles = split_evenly(total, [b - a for a, b in row_bands])
+        stream = geo.groups * geo.rows * geo.row_len
+        out_per_group = op.out_elements // geo.groups
+        tiles = []
+        for j, (a, b) in enumerate(row_bands):
+            share = (b - a) * geo.row_len
+            if geo.reduces_rows:
+                out_el = out_per_group if j == len(row_bands) - 1 else 0
+            else:
+                out_el = share * op.out_elements // max(1, stream)
+            t = Tile(first + j, plan.index, inst, g, a, b, cycles[j], elements=share,
+                     out_bytes=int(out_el * self.ob), out_dram=not plan.resident,
+                     weight_block=block)
+            for i, kind in enumerate(kinds):
+                size = numel(op.input_shapes[i]) if i < len(op.input_shapes) else 0
+                if size >= stream:
+                    elems_in = share * size // stream
+                elif j == 0:  # broadcast operand: read once per group slice
+                    elems_in = size // geo.groups if size % geo.groups == 0 else size
+                else:
+                    elems_in = 0
+                self._charge(t, kind, elems_in * self.ob, elems_in * self.ob)
+            tiles.append(t)
+        return tiles
+
+    @staticmethod
+    def _charge(t: Tile, kind: str, nbytes: float, unique: float) -> None:
+        """Count ``nbytes`` of operand reads for ``t``. From DRAM only the ``unique`` bytes are
+        fetched; the dataflow's re-reads come from the input SRAM that buffered them."""
+        if kind == "dram":
+            t.dram_in_bytes += int(unique)
+            t.reread_bytes += int(nbytes - unique)
+        elif kind == "weight":
+            t.weight_in_bytes += int(nbytes)
+        else:
+            t.sram_in_bytes += int(nbytes)
+
+    # -- stage 4: dependencies ---------------------------------------------------------------
+    def _deps(self, t: Tile, geoms: list[Geometry], srcs: list[list[Source]],
+              by_group: list[dict[int, list[Tile]]], first_on_unit: bool) -> list[int]:
+        geo = geoms[t.op]
+        op = self.ops[t.op]
+        deps: set[int] = set()
+        for i, ss in enumerate(srcs):
+            for s in ss:
+                if s.producer is None:
+                    continue
+                pgeo = geoms[s.producer]
+                aligned = (s.aligned and not pgeo.reduces_rows and pgeo.rows == geo.rows
+                           and not (op.kind.is_matmul and i == 1))
+                for pg in map_groups(t.group, geo.groups, pgeo.groups):
+                    for pt in by_group[s.producer].get(pg, ()):
+                        if not aligned or (pt.row0 < t.row1 and t.row0 < pt.row1):
+                            deps.add(pt.index)
+        if not self.arch.mapping.intra_layer_pipeline and t.op > 0 and first_on_unit:
+            # ops in order: the first tile of op i on each unit waits for all of op i-1; the
+            # unit's later tiles of op i follow it in order anyway.
+            deps.update(t2.index for ts in by_group[t.op - 1].values() for t2 in ts)
+        return sorted(deps)
+
+
+def map_graph(arch: Architecture, graph: OpGraph) -> Plan:
+    """Map ``graph`` onto ``arch`` (see the module docstring)."""
+    return Mapper(arch, graph).map()

@@ -1,0 +1,92 @@
+"""The mapper's output: tiles on unit instances, their dependencies and their data movement.
+
+A *tile* is a slice of one op on one unit instance of one chunk: a band of rows of one group
+(head x image) and, for a matmul, a block of output columns. Its compute cycles come from the
+unit's closed-form timing (``accelsim.timing``), computed for the whole slice an instance
+receives and spread over its row tiles, so that an op's cycles do not depend on how finely the
+mapper tiles it. Everything a tile moves is counted in bytes by where it comes from:
+
+* ``weight_bytes``: parameters, fetched DRAM -> weight SRAM once per *weight block* by the DMA;
+* ``dram_in_bytes``: activations streamed from DRAM (graph inputs, spilled outputs), each byte
+  once; ``reread_bytes``: the dataflow's re-reads of them, from the input SRAM;
+* ``sram_in_bytes`` / ``weight_in_bytes``: resident activations / staged weights read from
+  SRAM over the NoC into the unit (re-reads included, per the dataflow's reuse);
+* ``out_bytes``: results written over the NoC to SRAM (or on to DRAM when ``out_dram``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Tile:
+    """One schedulable slice of an op on one unit instance."""
+
+    index: int
+    op: int  # index into Plan.ops
+    unit: str  # unit instance, e.g. "chunk0.sa_general"
+    group: int
+    row0: int
+    row1: int
+    cycles: int
+    macs: int = 0
+    elements: int = 0  # vector elements processed
+    weight_block: int = -1  # index into Plan.weight_blocks, or -1
+    sram_in_bytes: int = 0  # resident activations read from SRAM
+    weight_in_bytes: int = 0  # staged weights read from the weight SRAM
+    dram_in_bytes: int = 0
+    reread_bytes: int = 0  # re-reads of DRAM-streamed operands, served by the input SRAM
+    out_bytes: int = 0
+    out_dram: bool = False
+    deps: list[int] = field(default_factory=list)
+
+
+@dataclass
+class WeightBlock:
+    """Weights one group of tiles shares: fetched from DRAM into the weight SRAM once, held
+    there until the last of its tiles has computed."""
+
+    index: int
+    op: int
+    bytes: int
+    last_tile: int = -1
+
+
+@dataclass
+class OpPlan:
+    """A compute op as mapped: which unit type runs it and which tiles it became."""
+
+    index: int
+    name: str
+    kind: str
+    fn: str
+    group: str
+    layer: int | None
+    unit: str  # unit name within a chunk, e.g. "sa_general"
+    macs: int
+    tiles: list[int] = field(default_factory=list)
+    out_bytes: int = 0
+    resident: bool = True  # output stays in SRAM (else written to DRAM)
+    last_consumer: int = -1  # index of the last op reading its output (-1: graph output)
+
+
+@dataclass
+class Plan:
+    """Everything the engine needs, fixed before simulation starts."""
+
+    ops: list[OpPlan]
+    tiles: list[Tile]
+    weight_blocks: list[WeightBlock]
+    queues: dict[str, list[int]]  # unit instance -> tile indices, in execution order
+    activation_capacity_bytes: int
+    weight_capacity_bytes: int
+    folded_views: int = 0
+
+    def dependents(self) -> list[list[int]]:
+        """For every tile, the tiles that wait for it (the inverse of ``Tile.deps``)."""
+        out: list[list[int]] = [[] for _ in self.tiles]
+        for t in self.tiles:
+            for d in t.deps:
+                out[d].append(t.index)
+        return out

@@ -1,0 +1,37 @@
+"""The human summary printed on the terminal after a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _si(value: float, unit: str) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """A few lines of headline numbers, then per-unit utilization and stalls, then energy."""
+    lines = [
+        f"{s['workload']} on {s['arch']} ({s['clock_mhz']:g} MHz)",
+        f"  cycles      {s['cycles']:,}   latency {s['latency_ms']:.4f} ms",
+        f"  MACs        {s['macs']:,}   DRAM traffic {_si(s['dram_bytes'], 'B')}",
+        f"  energy      {_si(s['energy_pj'] * 1e-12, 'J')}   attention: "
+        f"{s['attention_cycles']:,} cycles, {_si(s['attention_energy_pj'] * 1e-12, 'J')}",
+        "",
+        f"  {'component':<24}{'util':>7}{'busy':>12}{'stall':>12}{'idle':>12}  top stall",
+    ]
+    for name, c in s["components"].items():
+        top = max(c["stalls"].items(), key=lambda kv: kv[1], default=("", 0))
+        top_s = f"{top[0]} {top[1]:,}" if top[1] else ""
+        lines.append(f"  {name:<24}{c['utilization']:>7.1%}{c['busy_cycles']:>12,}"
+                     f"{c['stall_cycles']:>12,}{c['idle_cycles']:>12,}  {top_s}")
+    total = s["energy_pj"] or 1.0
+    lines += ["", f"  {'energy by component':<24}{'pJ':>16}{'share':>8}"]
+    for name, pj in sorted(s["energy_breakdown_pj"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {name:<24}{pj:>16,.0f}{pj / total:>8.1%}")
+    lines.append(f"  simulated {s['sim']['tiles']:,} tiles, {s['sim']['events']:,} events "
+                 f"in {s['sim']['wall_s']:.2f} s")
+    return "\n".join(lines)

@@ -1,0 +1,183 @@
+"""From what the engine recorded to the summary (``accelsim.summary/1``, DESIGN section 6).
+
+Energy = action counts x per-action energy (from the architecture; never defaulted) + leakage
+power x makespan. Busy, stall and idle cycles come from the recorded intervals, so for every
+component busy + stall + idle = makespan exactly, and utilization = busy / makespan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from arch.schema import Architecture, RegisterFile, SystolicArray, VectorArray
+from workloads.ir import OpGraph
+
+from . import __version__
+from .engine import RunRecord
+from .plan import Plan
+
+FORMAT = "accelsim.summary/1"
+#: 1 mW for 1 us is 1e-9 J = 1e3 pJ; cycles / clock_mhz = microseconds.
+PJ_PER_MW_US = 1e3
+
+
+def memory_energy_pj(arch: Architecture, name: str, actions: dict[str, int]) -> dict[str, float]:
+    """Dynamic energy of one memory component, by action, from its action counts."""
+    spec = arch.memories[name]
+    if spec.type == "dram":
+        return {"read": actions.get("read_bytes", 0) * 8 * spec.read_energy_pj_per_bit,
+                "write": actions.get("write_bytes", 0) * 8 * spec.write_energy_pj_per_bit}
+    if spec.type == "sram":
+        return {"read": actions.get("read_bytes", 0) * spec.read_energy_pj_per_byte,
+                "write": actions.get("write_bytes", 0) * spec.write_energy_pj_per_byte}
+    return {"transfer": actions.get("byte_hops", 0) * spec.energy_pj_per_byte_hop}
+
+
+def tile_compute_energy_pj(arch: Architecture, plan: Plan, tile_index: int) -> tuple[str, float]:
+    """(action, pJ) of one tile on its unit: MACs on a systolic array, elements on a vector one."""
+    t = plan.tiles[tile_index]
+    op = plan.ops[t.op]
+    unit = arch.chunks.units[op.unit]
+    if isinstance(unit, SystolicArray):
+        return "mac", t.macs * unit.mac_energy_pj
+    assert isinstance(unit, VectorArray)
+    return op.fn, t.elements * unit.fns[op.fn].energy_pj
+
+
+def regfile_energy_pj(spec: RegisterFile, nbytes_in: int, nbytes_out: int) -> dict[str, float]:
+    """Operands land in registers and are read by the unit; results the other way round."""
+    moved = nbytes_in + nbytes_out
+    return {"read": moved * spec.read_energy_pj_per_byte,
+            "write": moved * spec.write_energy_pj_per_byte}
+
+
+@dataclass
+class SimResult:
+    """A finished simulation: ``summary`` (the JSON contract) plus the raw record and plan,
+    which the reports read. Summary fields are also attributes: ``result.cycles``."""
+
+    summary: dict[str, Any]
+    record: RunRecord
+    plan: Plan
+    arch: Architecture
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["summary"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _state(busy: int, stalls: dict[str, int], makespan: int) -> dict[str, Any]:
+    stall = sum(stalls.values())
+    return {
+        "busy_cycles": busy,
+        "stall_cycles": stall,
+        "idle_cycles": makespan - busy - stall,
+        "utilization": round(busy / makespan, 6) if makespan else 0.0,
+        "stalls": dict(sorted(stalls.items())),
+    }
+
+
+def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord,
+                  op_actions: list[dict[str, dict[str, int]]], wall_s: float) -> dict[str, Any]:
+    """Assemble the summary dict (stable key order, rounded floats: deterministic JSON)."""
+    makespan = rec.makespan
+    clock = arch.clock_mhz
+    leak_scale = makespan / clock * PJ_PER_MW_US  # pJ per mW over the run
+    detail: dict[str, dict[str, float]] = {}
+
+    def add(component: str, action: str, pj: float) -> None:
+        slot = detail.setdefault(component, {})
+        slot[action] = slot.get(action, 0.0) + pj
+
+    for name, acts in rec.actions.items():
+        for action, pj in memory_energy_pj(arch, name, acts).items():
+            add(name, action, pj)
+    for name, spec in arch.memories.items():
+        add(name, "leakage", spec.leakage_mw * leak_scale)
+    op_energy = [0.0] * len(plan.ops)
+    unit_io: dict[int, list[int]] = {}
+    for t in plan.tiles:
+        action, pj = tile_compute_energy_pj(arch, plan, t.index)
+        add(plan.ops[t.op].unit, action, pj)
+        op_energy[t.op] += pj
+        chunk = int(t.unit.split(".", 1)[0][5:])
+        io = unit_io.setdefault(chunk, [0, 0])
+        io[0] += t.sram_in_bytes + t.weight_in_bytes + t.dram_in_bytes + t.reread_bytes
+        io[1] += t.out_bytes
+    for uname, unit in arch.chunks.units.items():
+        add(uname, "leakage", unit.leakage_mw * leak_scale * arch.chunks.count)
+        if isinstance(unit, RegisterFile):
+            for nbytes_in, nbytes_out in unit_io.values():
+                for action, pj in regfile_energy_pj(unit, nbytes_in, nbytes_out).items():
+                    add(uname, action, pj)
+    for i, per_mem in enumerate(op_actions):
+        for mem, acts in per_mem.items():
+            op_energy[i] += sum(memory_energy_pj(arch, mem, acts).values())
+
+    leakage_mw = sum(m.leakage_mw for m in arch.memories.values()) + arch.chunks.count * sum(
+        u.leakage_mw for u in arch.chunks.units.values())
+    ops = []
+    for op in plan.ops:
+        starts = [rec.tile_start[t] for t in op.tiles]
+        dones = [rec.tile_done[t] for t in op.tiles]
+        ops.append({
+            "name": op.name, "kind": op.kind, "fn": op.fn, "unit": op.unit, "group": op.group,
+            "layer": op.layer, "start_cycle": min(starts, default=0),
+            "end_cycle": max(dones, default=0),
+            "compute_cycles": sum(plan.tiles[t].cycles for t in op.tiles), "macs": op.macs,
+            "energy_pj": round(op_energy[op.index], 3),
+            "chunks": len({plan.tiles[t].unit for t in op.tiles}),
+            "output_in_sram": op.resident,
+        })
+    attn_cycles, attn_ops = attention_span(ops)
+    attn_energy = sum(o["energy_pj"] for o in attn_ops) + leakage_mw * (
+        attn_cycles / clock * PJ_PER_MW_US)
+    components = {u: _state(r.busy_cycles, dict(r.stalls), makespan)
+                  for u, r in sorted(rec.units.items())}
+    components |= {s: _state(r.busy_cycles, dict(r.stalls), makespan)
+                   for s, r in sorted(rec.servers.items())}
+    breakdown = {c: round(sum(v.values()), 3) for c, v in sorted(detail.items())}
+    dram_bytes = sum(
+        acts.get("read_bytes", 0) + acts.get("write_bytes", 0)
+        for name, acts in rec.actions.items() if arch.memories[name].type == "dram")
+    meta = graph.meta
+    return {
+        "format": FORMAT,
+        "arch": arch.name,
+        "workload": meta.get("model", "graph"),
+        "attention": meta.get("attention"),
+        "clock_mhz": clock,
+        "cycles": makespan,
+        "latency_ms": round(makespan / clock / 1e3, 9),
+        "macs": sum(t.macs for t in plan.tiles),
+        "dram_bytes": dram_bytes,
+        "energy_pj": round(sum(breakdown.values()), 3),
+        "energy_breakdown_pj": breakdown,
+        "energy_detail_pj": {c: {a: round(v, 3) for a, v in sorted(d.items())}
+                             for c, d in sorted(detail.items())},
+        "attention_cycles": attn_cycles,
+        "attention_energy_pj": round(attn_energy, 3),
+        "pes": sum(u.pes for u in arch.chunks.units.values() if isinstance(u, SystolicArray))
+        * arch.chunks.count,
+        "components": components,
+        "sram_peak_bytes": {k: max(v for _, v in series)
+                            for k, series in sorted(rec.sram_occupancy.items())},
+        "ops": ops,
+        "sim": {"events": rec.events, "tiles": len(plan.tiles), "ops": len(plan.ops),
+                "folded_views": plan.folded_views, "wall_s": round(wall_s, 4),
+                "version": __version__},
+    }
+
+
+def attention_span(ops: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    """Sum over layers of the span from the first attention op's start to the last one's end."""
+    by_layer: dict[Any, list[dict[str, Any]]] = {}
+    for o in ops:
+        if o["group"] == "attention":
+            by_layer.setdefault(o["layer"], []).append(o)
+    total = sum(max(o["end_cycle"] for o in g) - min(o["start_cycle"] for o in g)
+                for g in by_layer.values())
+    return total, [o for g in by_layer.values() for o in g]

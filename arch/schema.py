@@ -1,0 +1,230 @@
+"""The architecture schema (pydantic v2): every field has a description and a unit.
+
+An ``Architecture`` is a set of memory-side components (DRAM, SRAM buffers, a NoC), a number of
+identical *chunks* each holding compute units (systolic arrays, vector arrays) and register
+files, and the connections between them. Chunk units are named ``chunk.<unit>`` in connections;
+the simulator instantiates them once per chunk (``chunk0.sa_general``, ``chunk1.sa_general`` ...).
+
+Energy is never defaulted: every action a component can perform has a required energy field,
+and every component a required leakage power, so a config cannot silently cost nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: Vector-unit functions the mapper knows (``Op.fn`` of vector ops in the IR).
+VECTOR_FNS = (
+    "add", "sub", "mul", "div", "neg", "sqrt", "rsqrt", "where", "clamp", "round", "pow",
+    "sum", "mean", "max",
+    "exp", "softmax", "layernorm",
+    "gelu", "relu", "elu", "silu", "tanh", "sigmoid",
+    "quantize", "threshold",
+)  # fmt: skip
+#: Systolic-array functions: dense matmul, matrix-vector (N = 1) products, sparse matmul, and
+#: ``lowbit_matmul`` (a matmul whose operands both come from quantize ops, e.g. Sanger's 4-bit
+#: mask prediction; the mapper falls back to ``matmul`` units when no array lists it).
+SYSTOLIC_FNS = ("matmul", "matvec", "sparse_matmul", "lowbit_matmul")
+DATAFLOWS = ("os", "ws", "is", "down_forward")
+
+
+class Model(BaseModel):
+    """Base of every schema class: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+def _leakage() -> Any:
+    return Field(ge=0, description="static (leakage) power of the component, unit: mW")
+
+
+class Precision(Model):
+    """Global bit widths; a systolic array may override ``operand_bits`` (e.g. 4-bit prediction)."""
+
+    operand_bits: int = Field(8, gt=0, description="bits of an activation or weight operand")
+    accumulator_bits: int = Field(32, gt=0, description="bits of a partial sum / accumulator")
+
+
+class Dram(Model):
+    """Off-chip memory: channels share ``bandwidth_gbps`` equally and queue requests FIFO."""
+
+    type: Literal["dram"] = "dram"
+    description: str = Field("", description="free text: part, standard, source")
+    bandwidth_gbps: float = Field(gt=0, description="total bandwidth, unit: GB/s (1e9 bytes/s)")
+    channels: int = Field(1, gt=0, description="independent channels, each bandwidth/channels")
+    latency_ns: float = Field(ge=0, description="access latency added to every request, unit: ns")
+    read_energy_pj_per_bit: float = Field(ge=0, description="energy per bit read, unit: pJ/bit")
+    write_energy_pj_per_bit: float = Field(ge=0, description="energy per bit written, unit: pJ/bit")
+    leakage_mw: float = _leakage()
+
+
+class Sram(Model):
+    """On-chip buffer. ``holds`` says which tensors it stages (SCALE-Sim has three SRAMs)."""
+
+    type: Literal["sram"] = "sram"
+    description: str = Field("", description="free text")
+    capacity_kib: float = Field(gt=0, description="capacity, unit: KiB (1024 bytes)")
+    banks: int = Field(1, gt=0, description="independently accessible banks")
+    bandwidth_bytes_per_cycle: float = Field(
+        gt=0, description="total read+write bandwidth over all banks, unit: bytes/cycle"
+    )
+    holds: list[Literal["input", "weight", "output"]] = Field(
+        default_factory=lambda: ["input", "weight", "output"],
+        min_length=1,
+        description="operand roles staged here: input activations, weights, outputs",
+    )
+    read_energy_pj_per_byte: float = Field(ge=0, description="energy per byte read, unit: pJ/B")
+    write_energy_pj_per_byte: float = Field(ge=0, description="energy per byte written, unit: pJ/B")
+    leakage_mw: float = _leakage()
+
+    @property
+    def capacity_bytes(self) -> int:
+        return int(self.capacity_kib * 1024)
+
+
+class Noc(Model):
+    """On-chip network between SRAM and chunks: a shared link of fixed width."""
+
+    type: Literal["noc"] = "noc"
+    description: str = Field("", description="free text")
+    bandwidth_bytes_per_cycle: float = Field(gt=0, description="link width, unit: bytes/cycle")
+    hops: int = Field(1, gt=0, description="average hops from a buffer to a chunk")
+    latency_cycles_per_hop: int = Field(1, ge=0, description="router+link delay, unit: cycles/hop")
+    energy_pj_per_byte_hop: float = Field(ge=0, description="energy per byte per hop, unit: pJ")
+    leakage_mw: float = _leakage()
+
+
+class RegisterFile(Model):
+    """Registers of a chunk (PE operand and psum registers, lane registers, divisor chain).
+
+    Every operand byte a unit of the chunk consumes is read once from it, every result byte
+    written once.
+    """
+
+    type: Literal["regfile"] = "regfile"
+    description: str = Field("", description="free text")
+    capacity_bytes: int = Field(gt=0, description="total register capacity, unit: bytes")
+    read_energy_pj_per_byte: float = Field(ge=0, description="energy per byte read, unit: pJ/B")
+    write_energy_pj_per_byte: float = Field(ge=0, description="energy per byte written, unit: pJ/B")
+    leakage_mw: float = _leakage()
+
+
+class SystolicArray(Model):
+    """A rows x cols PE array. ``down_forward`` is the paper's accumulation: one operand
+    stationary, the other streaming, partial sums flowing down each column (timed as ws)."""
+
+    type: Literal["systolic"] = "systolic"
+    description: str = Field("", description="free text")
+    rows: int = Field(gt=0, description="PE rows, unit: PEs")
+    cols: int = Field(gt=0, description="PE columns, unit: PEs")
+    dataflow: Literal["os", "ws", "is", "down_forward"] = Field(
+        description="os: output-, ws: weight-, is: input-stationary; down_forward: the paper's"
+    )
+    fns: list[Literal["matmul", "matvec", "sparse_matmul", "lowbit_matmul"]] = Field(
+        default_factory=lambda: ["matmul"],
+        min_length=1,
+        description="what it runs: dense matmul, matrix-vector (N = 1), sparse matmul, "
+        "low-bit matmul (operands from quantize ops)",
+    )
+    mac_energy_pj: float = Field(ge=0, description="energy per MAC performed, unit: pJ")
+    sparse_overhead: float = Field(
+        0.0, ge=0, description="extra cycles of a sparse matmul for load imbalance, unit: fraction"
+    )
+    operand_bits: int | None = Field(
+        None, gt=0, description="operand width of this array if not precision.operand_bits, unit: bits"
+    )
+    leakage_mw: float = _leakage()
+
+    @property
+    def pes(self) -> int:
+        return self.rows * self.cols
+
+
+class VectorFn(Model):
+    """Timing and energy of one function on a vector array (per element, per lane)."""
+
+    cycles_per_element: float = Field(
+        1.0, gt=0, description="initiation interval per element per lane, unit: cycles"
+    )
+    latency_cycles: int = Field(0, ge=0, description="pipeline depth added once per tile, unit: cycles")
+    energy_pj: float = Field(ge=0, description="energy per element processed, unit: pJ")
+
+
+class VectorArray(Model):
+    """``lanes`` parallel lanes executing the listed functions (accumulate, divide, add...)."""
+
+    type: Literal["vector"] = "vector"
+    description: str = Field("", description="free text")
+    lanes: int = Field(gt=0, description="parallel lanes, unit: elements/cycle at II = 1")
+    fns: dict[str, VectorFn] = Field(description="function name -> its timing and energy")
+    leakage_mw: float = _leakage()
+
+    @model_validator(mode="after")
+    def _known_fns(self) -> VectorArray:
+        unknown = sorted(set(self.fns) - set(VECTOR_FNS))
+        if unknown:
+            raise ValueError(f"unknown vector function(s) {unknown}; known: {list(VECTOR_FNS)}")
+        if not self.fns:
+            raise ValueError("a vector array must run at least one function")
+        return self
+
+
+Memory = Annotated[Dram | Sram | Noc, Field(discriminator="type")]
+Unit = Annotated[SystolicArray | VectorArray | RegisterFile, Field(discriminator="type")]
+
+
+class Chunks(Model):
+    """``count`` identical sub-processors; heads and row tiles are spread across them."""
+
+    count: int = Field(1, gt=0, description="number of identical chunks")
+    units: dict[str, Unit] = Field(description="unit name -> systolic array, vector array or regfile")
+
+
+class Connection(Model):
+    """A directed link data can flow along: ``src`` -> ``dst`` (names of components; chunk
+    units as ``chunk.<unit>``). Data returns along the same links in reverse."""
+
+    src: str = Field(description="upstream component (nearer DRAM)")
+    dst: str = Field(description="downstream component (nearer the compute units)")
+
+
+class Mapping(Model):
+    """How the mapper places and orders work."""
+
+    intra_layer_pipeline: bool = Field(
+        True, description="on: an op starts when the tiles it needs are done; off: ops in order"
+    )
+    prefetch_depth: int = Field(
+        2, gt=0, description="tiles whose operands may be staged ahead (2 = double buffering)"
+    )
+    tile_rows: int = Field(
+        0, ge=0, description="rows per vector-op tile; 0 = the lanes-matching default, unit: rows"
+    )
+    weight_buffer_fraction: float = Field(
+        0.5, gt=0, lt=1,
+        description="share of an SRAM holding both weights and outputs given to weights, unit: fraction",
+    )
+
+
+class Architecture(Model):
+    """A complete accelerator: memories, chunks of compute units, their connections."""
+
+    name: str = Field(description="short identifier, used in reports")
+    description: str = Field("", description="what this architecture is and where it comes from")
+    clock_mhz: float = Field(gt=0, description="clock frequency of the whole chip, unit: MHz")
+    precision: Precision = Field(default_factory=Precision, description="operand/accumulator bits")
+    memories: dict[str, Memory] = Field(description="name -> DRAM, SRAM or NoC")
+    chunks: Chunks = Field(description="the replicated sub-processors")
+    connections: list[Connection] = Field(description="directed links from DRAM towards units")
+    mapping: Mapping = Field(default_factory=Mapping, description="mapper options")
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="citation for each default: field -> source"
+    )
+
+    @property
+    def pes(self) -> int:
+        """Processing elements of all systolic arrays of all chunks."""
+        arrays = [u for u in self.chunks.units.values() if isinstance(u, SystolicArray)]
+        return self.chunks.count * sum(a.pes for a in arrays)
