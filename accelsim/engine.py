@@ -10,8 +10,8 @@ Processes (per unit instance of every chunk, plus one DMA engine):
 * **unit** runs its tiles in order: stalled on *dependency* while producer tiles are not done,
   on *input* while operands are still arriving, busy for the tile's closed-form cycles, stalled
   on *output* while its output queue (``prefetch_depth`` tiles) is full.
-* **writer** (one per unit) drains results over the NoC into SRAM (or on to DRAM), then marks
-  the tile done, which releases the tiles waiting for it.
+* results drain over the NoC into SRAM (or on to DRAM); when written, the tile is done, which
+  releases the tiles waiting for it.
 
 The engine only records what happens (``RunRecord``); ``accelsim.result`` turns that into the
 summary, and reports read the summary and the recorded intervals, never the components.
@@ -47,21 +47,8 @@ class RunRecord:
     events: int = 0
 
 
-class _Tee:
-    """Adds to two counters at once: the component's total and the op's share."""
-
-    __slots__ = ("a", "b")
-
-    def __init__(self, a: dict[str, int], b: dict[str, int]) -> None:
-        self.a, self.b = a, b
-
-    def __getitem__(self, key: str) -> int:
-        return self.a[key]
-
-    def __setitem__(self, key: str, value: int) -> None:
-        delta = value - self.a[key]
-        self.a[key] = value
-        self.b[key] += delta
+def _free_at(server: Server) -> tuple[int, str]:
+    return server.free_at, server.name
 
 
 class Routes:
@@ -139,22 +126,12 @@ class Engine:
         self.completed = 0
         self.op_left = [len(op.tiles) for op in plan.ops]
         self.block_ready = [self.env.event() for _ in plan.weight_blocks]
-        self.actions: dict[str, dict[str, int]] = {
-            name: defaultdict(int) for name in arch.memories
-        }
-        self.op_actions: list[dict[str, dict[str, int]]] = [{} for _ in plan.ops]
+        #: per op: (memory, action) -> count
+        self.op_actions: list[dict[tuple[str, str], int]] = [defaultdict(int) for _ in plan.ops]
+        self._routes: dict[tuple[str, str], tuple[list, list]] = {}
         self._setup_memory_paths()
 
     # -- paths --------------------------------------------------------------------------------
-    def _stages(self, names: list[str]) -> list[Server]:
-        out: list[Server] = []
-        for n in names:
-            if n == self.routes.dram:
-                out.append(min(self.dram, key=lambda s: (s.free_at, s.name)))
-            else:
-                out.append(self.mem[n])
-        return out
-
     def _setup_memory_paths(self) -> None:
         r = self.routes
         self.paths: dict[str, dict[str, list[str]]] = {}
@@ -184,29 +161,36 @@ class Engine:
     def _move(self, kind: str, inst: str, nbytes: int, op: int) -> int:
         """Stream ``nbytes`` of op ``op`` along the ``kind`` path of ``inst``; returns the
         finish cycle."""
-        names = self.paths[inst][kind]
-        self._count(kind, names, nbytes, op)
-        return transfer(self._stages(names), int(self.env.now), nbytes, self.plan.ops[op].name)
+        key = (inst, kind)
+        route = self._routes.get(key)
+        if route is None:
+            route = self._routes[key] = self._route(kind, self.paths[inst][kind])
+        stages, actions = route
+        acts = self.op_actions[op]
+        for akey, mult in actions:
+            acts[akey] += nbytes * mult
+        servers = [s if s is not None else min(self.dram, key=_free_at) for s in stages]
+        return transfer(servers, int(self.env.now), nbytes, self.plan.ops[op].name)
 
-    def _count(self, kind: str, names: list[str], nbytes: int, op: int) -> None:
-        """Count the actions a transfer performs, per memory component (for energy)."""
+    def _route(self, kind: str, names: list[str]) -> tuple[list, list]:
+        """Servers of a path (None: pick a DRAM channel per transfer) and the actions one byte
+        along it performs, per memory component (for energy)."""
+        stages = [None if n == self.routes.dram else self.mem[n] for n in names]
+        actions: list[tuple[tuple[str, str], int]] = []
         for n in names:
             spec = self.arch.memories[n]
-            acts = self._acts(n, op)
             if spec.type == "dram":
-                acts["read_bytes" if kind in ("dram_in", "dma") else "write_bytes"] += nbytes
+                actions.append(((n, "read_bytes" if kind in ("dram_in", "dma")
+                                 else "write_bytes"), 1))
             elif spec.type == "noc":
-                acts["byte_hops"] += nbytes * spec.hops
+                actions.append(((n, "byte_hops"), spec.hops))
             elif kind in ("sram_in", "weight", "reread") and n == names[0]:
-                acts["read_bytes"] += nbytes  # data resident there
+                actions.append(((n, "read_bytes"), 1))  # data resident there
             elif kind in ("out", "dma") and n == names[-1]:
-                acts["write_bytes"] += nbytes  # data lands there
+                actions.append(((n, "write_bytes"), 1))  # data lands there
             else:  # a stream passing through: written, then read
-                acts["read_bytes"] += nbytes
-                acts["write_bytes"] += nbytes
-
-    def _acts(self, mem: str, op: int) -> _Tee:
-        return _Tee(self.actions[mem], self.op_actions[op].setdefault(mem, defaultdict(int)))
+                actions += [((n, "read_bytes"), 1), ((n, "write_bytes"), 1)]
+        return stages, actions
 
     # -- processes ------------------------------------------------------------------------
     def _dma(self):
@@ -218,14 +202,9 @@ class Engine:
                 continue
             yield self.wbuf.get(b.bytes)
             self._level("weights", b.bytes)
-            names = self.paths_any("dma")
-            self._count("dma", names, b.bytes, b.op)
-            end = transfer(self._stages(names), int(env.now), b.bytes,
-                           f"dma {self.plan.ops[b.op].name}")
+            inst = next(iter(self.paths))
+            end = self._move("dma", inst, b.bytes, b.op)
             env.timeout(end - env.now).callbacks.append(lambda _e, ev=ev: ev.succeed())
-
-    def paths_any(self, kind: str) -> list[str]:
-        return next(iter(self.paths.values()))[kind]
 
     def _level(self, which: str, delta: int) -> None:
         series = self.occupancy[which]
@@ -258,8 +237,12 @@ class Engine:
                 yield env.timeout(end - env.now)
             self.ready[ti].succeed()
 
-    def _unit(self, inst: str, queue: list[int], slots: simpy.Container, outq: simpy.Store):
+    def _unit(self, inst: str, queue: list[int], slots: simpy.Container):
+        """Run the unit's tiles in order. Results leave through an output queue of
+        ``prefetch_depth`` entries drained over the NoC; a full queue stalls the unit."""
         env, tiles, rec = self.env, self.plan.tiles, self.units[inst]
+        depth = self.arch.mapping.prefetch_depth
+        writes: list[int] = []  # finish cycles of results still in the output queue
         for ti in queue:
             t = tiles[ti]
             label = self.plan.ops[t.op].name
@@ -276,26 +259,23 @@ class Engine:
             self._on_start(t)
             if t.cycles:
                 yield env.timeout(t.cycles)
-            self.end[ti] = int(env.now)
-            rec.busy(start, self.end[ti], label)
+            now = self.end[ti] = int(env.now)
+            rec.busy(start, now, label)
             slots.put(1)
-            t2 = int(env.now)
-            if len(outq.items) >= outq.capacity:
-                yield outq.put(ti)
-                rec.stall(t2, int(env.now), "output", label)
-            else:
-                outq.put(ti)
-
-    def _writer(self, inst: str, count: int, outq: simpy.Store):
-        env, tiles = self.env, self.plan.tiles
-        for _ in range(count):
-            ti = yield outq.get()
-            t = tiles[ti]
+            writes = [w for w in writes if w > now]
+            if len(writes) >= depth:
+                yield env.timeout(writes[0] - now)
+                rec.stall(now, int(env.now), "output", label)
+                now = int(env.now)
+                writes = [w for w in writes if w > now]
+            end = now
             if t.out_bytes:
                 end = self._move("spill" if t.out_dram else "out", inst, t.out_bytes, t.op)
-                if end > env.now:
-                    yield env.timeout(end - env.now)
-            self._complete(ti)
+            if end > now:
+                writes.append(end)
+                env.timeout(end - now).callbacks.append(lambda _e, ti=ti: self._complete(ti))
+            else:
+                self._complete(ti)
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _on_start(self, t) -> None:
@@ -335,18 +315,19 @@ class Engine:
             if not queue:
                 continue
             slots = simpy.Container(env, capacity=depth, init=depth)
-            outq = simpy.Store(env, capacity=depth)
             env.process(self._loader(inst, queue, slots))
-            env.process(self._unit(inst, queue, slots, outq))
-            env.process(self._writer(inst, len(queue), outq))
+            env.process(self._unit(inst, queue, slots))
         env.run()
         if self.completed < len(plan.tiles):
             raise DeadlockError(self._deadlock_message())
         makespan = max(self.done, default=0)
         servers = {s.name: s for s in self.dram} | dict(self.mem)
+        actions: dict[str, dict[str, int]] = {name: {} for name in self.arch.memories}
+        for per_op in self.op_actions:
+            for (mem, action), n in per_op.items():
+                actions[mem][action] = actions[mem].get(action, 0) + n
         return RunRecord(makespan, self.units, servers, self.start, self.end, self.done,
-                         self.occupancy,
-                         {k: dict(v) for k, v in self.actions.items()}, next(env._eid))
+                         self.occupancy, actions, next(env._eid))
 
     def _deadlock_message(self) -> str:
         blocked = []

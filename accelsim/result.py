@@ -81,7 +81,7 @@ def _state(busy: int, stalls: dict[str, int], makespan: int) -> dict[str, Any]:
 
 
 def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord,
-                  op_actions: list[dict[str, dict[str, int]]], wall_s: float) -> dict[str, Any]:
+                  op_actions: list[dict[tuple[str, str], int]], wall_s: float) -> dict[str, Any]:
     """Assemble the summary dict (stable key order, rounded floats: deterministic JSON)."""
     makespan = rec.makespan
     clock = arch.clock_mhz
@@ -113,7 +113,10 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
             for nbytes_in, nbytes_out in unit_io.values():
                 for action, pj in regfile_energy_pj(unit, nbytes_in, nbytes_out).items():
                     add(uname, action, pj)
-    for i, per_mem in enumerate(op_actions):
+    for i, per_op in enumerate(op_actions):
+        per_mem: dict[str, dict[str, int]] = {}
+        for (mem, action), n in per_op.items():
+            per_mem.setdefault(mem, {})[action] = n
         for mem, acts in per_mem.items():
             op_energy[i] += sum(memory_energy_pj(arch, mem, acts).values())
 
