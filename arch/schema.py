@@ -50,7 +50,7 @@ class Precision(Model):
 class Dram(Model):
     """Off-chip memory: channels share ``bandwidth_gbps`` equally and queue requests FIFO."""
 
-    type: Literal["dram"] = "dram"
+    type: Literal["dram"] = Field("dram", description="component kind (the YAML tag)")
     description: str = Field("", description="free text: part, standard, source")
     bandwidth_gbps: float = Field(gt=0, description="total bandwidth, unit: GB/s (1e9 bytes/s)")
     channels: int = Field(1, gt=0, description="independent channels, each bandwidth/channels")
@@ -63,7 +63,7 @@ class Dram(Model):
 class Sram(Model):
     """On-chip buffer. ``holds`` says which tensors it stages (SCALE-Sim has three SRAMs)."""
 
-    type: Literal["sram"] = "sram"
+    type: Literal["sram"] = Field("sram", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
     capacity_kib: float = Field(gt=0, description="capacity, unit: KiB (1024 bytes)")
     banks: int = Field(1, gt=0, description="independently accessible banks")
@@ -87,7 +87,7 @@ class Sram(Model):
 class Noc(Model):
     """On-chip network between SRAM and chunks: a shared link of fixed width."""
 
-    type: Literal["noc"] = "noc"
+    type: Literal["noc"] = Field("noc", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
     bandwidth_bytes_per_cycle: float = Field(gt=0, description="link width, unit: bytes/cycle")
     hops: int = Field(1, gt=0, description="average hops from a buffer to a chunk")
@@ -103,7 +103,7 @@ class RegisterFile(Model):
     written once.
     """
 
-    type: Literal["regfile"] = "regfile"
+    type: Literal["regfile"] = Field("regfile", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
     capacity_bytes: int = Field(gt=0, description="total register capacity, unit: bytes")
     read_energy_pj_per_byte: float = Field(ge=0, description="energy per byte read, unit: pJ/B")
@@ -115,7 +115,7 @@ class SystolicArray(Model):
     """A rows x cols PE array. ``down_forward`` is the paper's accumulation: one operand
     stationary, the other streaming, partial sums flowing down each column (timed as ws)."""
 
-    type: Literal["systolic"] = "systolic"
+    type: Literal["systolic"] = Field("systolic", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
     rows: int = Field(gt=0, description="PE rows, unit: PEs")
     cols: int = Field(gt=0, description="PE columns, unit: PEs")
@@ -155,7 +155,7 @@ class VectorFn(Model):
 class VectorArray(Model):
     """``lanes`` parallel lanes executing the listed functions (accumulate, divide, add...)."""
 
-    type: Literal["vector"] = "vector"
+    type: Literal["vector"] = Field("vector", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
     lanes: int = Field(gt=0, description="parallel lanes, unit: elements/cycle at II = 1")
     fns: dict[str, VectorFn] = Field(description="function name -> its timing and energy")

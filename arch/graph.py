@@ -1,0 +1,243 @@
+"""The architecture as a ``networkx.DiGraph``, its validation, and the path helpers of the mapper.
+
+Nodes are the memories by name (``dram``, ``sram_act``, ``noc`` ...) and one node per unit of
+every chunk, ``chunk{i}.{unit}`` (``chunk0.sa_general``); a connection ``chunk.<unit>`` expands
+to every chunk (``memory -> chunk.x`` to each chunk's ``x``, ``chunk.x -> chunk.y`` within each
+chunk). Node attributes: ``component`` (the schema object), ``kind`` (its ``type``: dram, sram,
+noc, regfile, systolic, vector), ``chunk`` (index or None) and ``unit`` (unit name or None).
+
+``validate`` checks what the schema alone cannot: every connection names a known component,
+there is exactly one DRAM, connections run away from it without cycles, every component is
+reachable from it, and every compute unit has SRAMs upstream holding its inputs, weights and
+outputs. Chunks are identical, so validation builds one chunk only and is independent of
+``chunks.count``. Every failure is a ``GraphError`` (a ``ConfigError``) whose ``loc`` is the
+field path of the culprit, which the loader turns into a YAML line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import networkx as nx
+
+from .errors import ConfigError
+from .schema import Architecture, Sram, SystolicArray, VectorArray
+
+ROLES = ("input", "weight", "output")
+COMPUTE_KINDS = ("systolic", "vector")
+#: Systolic fns that may run on an array listing another fn instead (the mapper's fallback).
+SYSTOLIC_FALLBACK = {"matvec": "matmul", "lowbit_matmul": "matmul"}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class GraphError(ConfigError):
+    """A structural error; ``loc`` is the field path of the culprit, ``problem`` the text."""
+
+    def __init__(self, loc: tuple, problem: str) -> None:
+        self.loc = tuple(loc)
+        self.problem = problem
+        path = ".".join(str(p) for p in self.loc)
+        super().__init__(f"{path}: {problem}" if path else problem)
+
+
+# -- building --------------------------------------------------------------------------------
+def _endpoint(arch: Architecture, name: str, loc: tuple) -> tuple[str, str | None]:
+    """(memory name, None) or ("chunk", unit name) for a connection endpoint."""
+    if name in arch.memories:
+        return name, None
+    prefix, dot, unit = name.partition(".")
+    if prefix == "chunk" and dot and unit in arch.chunks.units:
+        return "chunk", unit
+    known = sorted(arch.memories) + [f"chunk.{u}" for u in arch.chunks.units]
+    hint = ""
+    if re.match(r"^chunk\d+\.", name):
+        hint = " (write chunk.<unit>: connections apply to every chunk)"
+    raise GraphError(loc, f"unknown component {name!r}{hint}; known: {', '.join(known)}")
+
+
+def build_graph(arch: Architecture, chunks: int | None = None) -> nx.DiGraph:
+    """The component graph of ``arch`` with ``chunks`` chunk instances (default: all).
+
+    Raises ``GraphError`` for a connection naming an unknown component or a self-loop.
+    """
+    count = arch.chunks.count if chunks is None else chunks
+    g = nx.DiGraph(arch=arch.name)
+    for name, mem in arch.memories.items():
+        g.add_node(name, component=mem, kind=mem.type, chunk=None, unit=None)
+    for c in range(count):
+        for uname, unit in arch.chunks.units.items():
+            g.add_node(f"chunk{c}.{uname}", component=unit, kind=unit.type, chunk=c, unit=uname)
+    for i, conn in enumerate(arch.connections):
+        src, su = _endpoint(arch, conn.src, ("connections", i, "src"))
+        dst, du = _endpoint(arch, conn.dst, ("connections", i, "dst"))
+        if conn.src == conn.dst:
+            raise GraphError(("connections", i), f"connects {conn.src!r} to itself")
+        for c in range(count):
+            a = f"chunk{c}.{su}" if su else src
+            b = f"chunk{c}.{du}" if du else dst
+            g.add_edge(a, b, connection=i)
+    return g
+
+
+# -- validation ------------------------------------------------------------------------------
+def _unit_loc(g: nx.DiGraph, node: str) -> tuple:
+    unit = g.nodes[node]["unit"]
+    return ("chunks", "units", unit) if unit else ("memories", node)
+
+
+def validate(arch: Architecture) -> nx.DiGraph:
+    """Check the structure of ``arch`` (see the module docstring); returns the one-chunk graph."""
+    for name in arch.memories:
+        if not _NAME.match(name) or name == "chunk":
+            raise GraphError(("memories", name), "bad name: use letters, digits, _ or -, "
+                             "starting with a letter, and not 'chunk'")
+    for name in arch.chunks.units:
+        if not _NAME.match(name):
+            raise GraphError(("chunks", "units", name),
+                             "bad name: use letters, digits, _ or -, starting with a letter")
+    drams = [n for n, m in arch.memories.items() if m.type == "dram"]
+    if not drams:
+        raise GraphError(("memories",), "no DRAM: exactly one memory must have type: dram")
+    if len(drams) > 1:
+        raise GraphError(("memories", drams[1]),
+                         f"a second DRAM (after {drams[0]!r}); exactly one is allowed")
+    dram = drams[0]
+    for i, conn in enumerate(arch.connections):
+        if conn.dst == dram:
+            raise GraphError(("connections", i, "dst"),
+                             f"the DRAM {dram!r} cannot be a destination: connections run "
+                             "from DRAM towards the units")
+    g = build_graph(arch, chunks=1)
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        cycle = None
+    if cycle:
+        a, b = cycle[0][0], cycle[0][1]
+        raise GraphError(("connections", g.edges[a, b]["connection"]),
+                         f"connections form a cycle through {a} -> {b}")
+    reachable = nx.descendants(g, dram) | {dram}
+    for node in g.nodes:
+        if node not in reachable:
+            raise GraphError(_unit_loc(g, node),
+                             f"not reachable from the DRAM {dram!r}: add a connection to it")
+    for node, kind in g.nodes(data="kind"):
+        if kind not in COMPUTE_KINDS:
+            continue
+        held = {r for s in _srams_above(g, node) for r in g.nodes[s]["component"].holds}
+        missing = [r for r in ROLES if r not in held]
+        if missing:
+            raise GraphError(_unit_loc(g, node),
+                             f"no SRAM holding {', '.join(missing)} on any path from DRAM "
+                             "(compute units need SRAMs for input, weight and output)")
+    return g
+
+
+# -- path helpers for the mapper and the simulator -------------------------------------------
+def _srams_above(g: nx.DiGraph, node: str) -> list[str]:
+    return sorted(a for a in nx.ancestors(g, node) if g.nodes[a]["kind"] == "sram")
+
+
+def _instance(g: nx.DiGraph, unit: str) -> str:
+    """``chunk3.sa``, ``chunk.sa`` or ``sa`` -> the node name (chunk 0 when none is given)."""
+    if unit in g:
+        return unit
+    name = re.sub(r"^chunk\d*\.", "", unit)
+    if f"chunk0.{name}" in g:
+        return f"chunk0.{name}"
+    raise ConfigError(f"no component {unit!r} in architecture {g.graph.get('arch')!r}")
+
+
+def dram_of(g: nx.DiGraph) -> str:
+    return next(n for n, k in g.nodes(data="kind") if k == "dram")
+
+
+def _shortest(g: nx.DiGraph, a: str, b: str, target: str) -> list[str] | None:
+    """Shortest a -> b path through memories and regfiles only (no other compute unit),
+    falling back to any path."""
+    sub = g.subgraph([n for n, k in g.nodes(data="kind") if k not in COMPUTE_KINDS or n == target])
+    for graph in (sub, g):
+        try:
+            return nx.shortest_path(graph, a, b)
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            continue
+    return None
+
+
+def path_from_dram(g: nx.DiGraph, unit: str, role: str | None = None) -> list[str]:
+    """Components from the DRAM to ``unit`` (e.g. ``[dram, sram_act, noc, chunk0.rf,
+    chunk0.sa_general]``); with ``role``, the path through the SRAM ``sram_for`` picks."""
+    node = _instance(g, unit)
+    dram = dram_of(g)
+    if role is None:
+        path = _shortest(g, dram, node, node)
+    else:
+        sram = sram_for(g, node, role)
+        head, tail = _shortest(g, dram, sram, node), _shortest(g, sram, node, node)
+        path = head + tail[1:] if head and tail else None
+    if path is None:
+        raise ConfigError(f"{unit}: no path from the DRAM {dram!r}")
+    return path
+
+
+def sram_for(arch_or_graph: Architecture | nx.DiGraph, unit: str, role: str) -> str:
+    """The SRAM staging ``role`` (input / weight / output) for ``unit``: among the SRAMs
+    upstream of it holding that role, the nearest one (ties: the one holding fewest roles,
+    then by name)."""
+    if role not in ROLES:
+        raise ConfigError(f"unknown operand role {role!r}; roles: {', '.join(ROLES)}")
+    g = build_graph(arch_or_graph, 1) if isinstance(arch_or_graph, Architecture) else arch_or_graph
+    node = _instance(g, unit)
+    best: tuple[int, int, str] | None = None
+    for s in _srams_above(g, node):
+        mem: Sram = g.nodes[s]["component"]
+        if role in mem.holds:
+            key = (len(_shortest(g, s, node, node) or ()), len(mem.holds), s)
+            best = min(best, key) if best else key
+    if best is None:
+        raise ConfigError(f"{unit}: no SRAM holding {role!r} upstream")
+    return best[2]
+
+
+# -- which units run which op functions ------------------------------------------------------
+def units_for(arch: Architecture, fn: str) -> list[str]:
+    """Unit names able to run ``fn``, in preference order (direct, then the fallback array)."""
+    direct = [n for n, u in arch.chunks.units.items()
+              if isinstance(u, (SystolicArray, VectorArray)) and fn in u.fns]
+    if direct or fn not in SYSTOLIC_FALLBACK:
+        return direct
+    alt = SYSTOLIC_FALLBACK[fn]
+    return [n for n, u in arch.chunks.units.items() if isinstance(u, SystolicArray) and alt in u.fns]
+
+
+def required_units(arch: Architecture, fns: Iterable[str]) -> dict[str, list[str]]:
+    """``{fn: units able to run it}`` for every op function of a workload (empty: none can)."""
+    return {fn: units_for(arch, fn) for fn in sorted(set(fns))}
+
+
+def check_runnable(arch: Architecture, fns: Iterable[str]) -> None:
+    """Raise ``ConfigError`` naming every op function no unit of ``arch`` can run."""
+    missing = [fn for fn, units in required_units(arch, fns).items() if not units]
+    if missing:
+        have = "; ".join(f"{n}: {', '.join(u.fns)}" for n, u in arch.chunks.units.items()
+                         if isinstance(u, (SystolicArray, VectorArray)))
+        what = ", ".join(repr(f) for f in missing)
+        raise ConfigError(f"architecture {arch.name!r} has no unit that runs op fn {what} "
+                          f"(units: {have})")
+
+
+def workload_fns(opgraph) -> set[str]:
+    """The op functions a workload needs (free view ops excluded), with matmuls named as the
+    mapper names them: ``matvec`` for N = 1, ``sparse_matmul`` for sparse ones."""
+    out = set()
+    for op in opgraph:
+        if op.kind.is_free:
+            continue
+        if op.kind.value == "matmul" and op.n == 1:
+            out.add("matvec")
+        elif op.kind.value == "sparse_matmul":
+            out.add("sparse_matmul")
+        else:
+            out.add(op.fn)
+    return out
