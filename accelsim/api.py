@@ -12,17 +12,19 @@ from workloads.ir import OpGraph
 
 from .engine import Engine
 from .mapper import map_graph
+from .progress import Progress
 from .result import SimResult, build_summary
 
 
 def simulate(arch: Architecture | str, graph: OpGraph | str, *,
-             keep_intervals: bool = True) -> SimResult:
+             keep_intervals: bool = True, progress: bool = False) -> SimResult:
     """Simulate ``graph`` on ``arch``.
 
     ``arch`` is an ``Architecture`` or anything ``arch.load`` accepts (preset name, YAML/JSON
     path, ``scalesim:PATH.cfg``); ``graph`` an ``OpGraph`` or a workload spec
     (``workloads.resolve``: zoo name, graph JSON, ``gemm:M,N,K``, ``scalesim:TOPO.csv``).
     ``keep_intervals=False`` skips the per-interval log (faster; no timeline or trace then).
+    ``progress=True`` draws a progress bar on stderr when it is a terminal.
     """
     if isinstance(arch, str):
         from arch import load
@@ -34,7 +36,8 @@ def simulate(arch: Architecture | str, graph: OpGraph | str, *,
         graph = resolve(graph)
     t0 = time.perf_counter()
     plan = map_graph(arch, graph)
-    engine = Engine(arch, plan, keep_intervals=keep_intervals)
+    bar = Progress(len(plan.tiles), "simulating") if progress else None
+    engine = Engine(arch, plan, keep_intervals=keep_intervals, progress=bar)
     record = engine.run()
     wall = time.perf_counter() - t0
     summary = build_summary(arch, graph, plan, record, engine.op_actions, wall)

@@ -22,14 +22,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import networkx as nx
 import simpy
 
+from arch.graph import build_graph, dram_of, path_from_dram, sram_for
 from arch.schema import Architecture
 
 from .components import Recorder, Server, dram_channels, noc_link, sram_port, transfer
 from .errors import DeadlockError, InputError
 from .plan import Plan
+from .progress import Progress
 
 
 @dataclass
@@ -51,54 +52,13 @@ def _free_at(server: Server) -> tuple[int, str]:
     return server.free_at, server.name
 
 
-class Routes:
-    """Memory paths from DRAM to every unit instance, built from the architecture graph."""
-
-    def __init__(self, arch: Architecture) -> None:
-        self.arch = arch
-        g = nx.DiGraph()
-        chunk_units = list(arch.chunks.units)
-        for conn in arch.connections:
-            for src, dst in self._expand(conn.src, conn.dst, chunk_units):
-                g.add_edge(src, dst)
-        self.g = g
-        drams = [n for n, m in arch.memories.items() if m.type == "dram"]
-        if len(drams) != 1:
-            raise InputError(f"architecture {arch.name!r} needs exactly one DRAM, has {drams}")
-        self.dram = drams[0]
-
-    def _expand(self, src: str, dst: str, units: list[str]) -> list[tuple[str, str]]:
-        def names(n: str, c: int) -> str:
-            return f"chunk{c}.{n[6:]}" if n.startswith("chunk.") else n
-
-        if not (src.startswith("chunk.") or dst.startswith("chunk.")):
-            return [(src, dst)]
-        return [(names(src, c), names(dst, c)) for c in range(self.arch.chunks.count)]
-
-    def sram_for(self, role: str, unit: str) -> str:
-        """The first SRAM (by name) holding ``role`` that lies between DRAM and ``unit``."""
-        for name in sorted(self.arch.memories):
-            mem = self.arch.memories[name]
-            if (mem.type == "sram" and role in mem.holds and name in self.g
-                    and nx.has_path(self.g, self.dram, name) and unit in self.g
-                    and nx.has_path(self.g, name, unit)):
-                return name
-        raise InputError(f"no SRAM holding {role!r} data lies between DRAM and {unit!r}")
-
-    def path(self, src: str, dst: str) -> list[str]:
-        """Memory components on the shortest path from ``src`` to ``dst`` (both included)."""
-        try:
-            nodes = nx.shortest_path(self.g, src, dst)
-        except (nx.NetworkXNoPath, nx.NodeNotFound):
-            raise InputError(f"no connection path from {src!r} to {dst!r}") from None
-        return [n for n in nodes if n in self.arch.memories]
-
-
 class Engine:
     """One simulation of ``plan`` on ``arch``; call ``run()`` once."""
 
-    def __init__(self, arch: Architecture, plan: Plan, keep_intervals: bool = True) -> None:
+    def __init__(self, arch: Architecture, plan: Plan, keep_intervals: bool = True,
+                 progress: Progress | None = None) -> None:
         self.arch, self.plan = arch, plan
+        self.progress = progress
         self.env = simpy.Environment()
         clock = arch.clock_mhz
         self.dram: list[Server] = []
@@ -110,7 +70,6 @@ class Engine:
                 self.mem[name] = sram_port(name, spec, keep_intervals)
             else:
                 self.mem[name] = noc_link(name, spec, keep_intervals)
-        self.routes = Routes(arch)
         self.units = {u: Recorder(u, u.split(".", 1)[1], keep_intervals) for u in plan.queues}
         n = len(plan.tiles)
         self.pending = [len(t.deps) for t in plan.tiles]
@@ -133,20 +92,34 @@ class Engine:
 
     # -- paths --------------------------------------------------------------------------------
     def _setup_memory_paths(self) -> None:
-        r = self.routes
+        """Memory components each unit's data crosses, per kind of transfer (arch.graph picks
+        the SRAM of each operand role)."""
+        g = build_graph(self.arch)
+        self.dram_name = dram_of(g)
+        mems = self.arch.memories
+
+        def memories(path: list[str]) -> list[str]:
+            return [n for n in path if n in mems]
+
         self.paths: dict[str, dict[str, list[str]]] = {}
         for inst, queue in self.plan.queues.items():
             if not queue:
                 continue
-            s_in, s_w, s_out = (r.sram_for(role, inst) for role in ("input", "weight", "output"))
+            full = {role: memories(path_from_dram(g, inst, role))
+                    for role in ("input", "weight", "output")}
+            sram = {role: sram_for(g, inst, role) for role in full}
+
+            def tail(role: str) -> list[str]:
+                return full[role][full[role].index(sram[role]):]  # noqa: B023
+
             self.paths[inst] = {
-                "dram_in": r.path(r.dram, s_in) + r.path(s_in, inst)[1:],
-                "weight": r.path(s_w, inst),
-                "sram_in": r.path(s_out, inst),
-                "reread": r.path(s_in, inst),
-                "out": list(reversed(r.path(s_out, inst))),
-                "spill": list(reversed(r.path(s_out, inst))) + list(reversed(r.path(r.dram, s_out)))[1:],
-                "dma": r.path(r.dram, s_w),
+                "dram_in": full["input"],
+                "reread": tail("input"),
+                "weight": tail("weight"),
+                "sram_in": tail("output"),
+                "out": tail("output")[::-1],
+                "spill": full["output"][::-1],
+                "dma": full["weight"][: full["weight"].index(sram["weight"]) + 1],
             }
         cap = self.plan.weight_capacity_bytes
         for b in self.plan.weight_blocks:
@@ -175,7 +148,7 @@ class Engine:
     def _route(self, kind: str, names: list[str]) -> tuple[list, list]:
         """Servers of a path (None: pick a DRAM channel per transfer) and the actions one byte
         along it performs, per memory component (for energy)."""
-        stages = [None if n == self.routes.dram else self.mem[n] for n in names]
+        stages = [None if n == self.dram_name else self.mem[n] for n in names]
         actions: list[tuple[tuple[str, str], int]] = []
         for n in names:
             spec = self.arch.memories[n]
@@ -287,6 +260,8 @@ class Engine:
     def _complete(self, ti: int) -> None:
         self.done[ti] = int(self.env.now)
         self.completed += 1
+        if self.progress is not None and self.completed % 256 == 0:
+            self.progress.update(self.completed)
         for d in self.dependents[ti]:
             self.pending[d] -= 1
             if self.pending[d] == 0:
@@ -318,6 +293,8 @@ class Engine:
             env.process(self._loader(inst, queue, slots))
             env.process(self._unit(inst, queue, slots))
         env.run()
+        if self.progress is not None:
+            self.progress.close(self.completed)
         if self.completed < len(plan.tiles):
             raise DeadlockError(self._deadlock_message())
         makespan = max(self.done, default=0)

@@ -30,7 +30,7 @@ def handle(args: argparse.Namespace) -> int:
     arch = load_arch(args.arch, overrides=args.set)
     attention = args.attention or native_attention(arch.name)
     graph = resolve(args.workload, attention=attention, img_size=args.img_size)
-    result = simulate(arch, graph, keep_intervals=bool(args.out))
+    result = simulate(arch, graph, keep_intervals=bool(args.out), progress=True)
     if args.out:
         write_outputs(result, args.out)
     if args.json:

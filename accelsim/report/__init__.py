@@ -40,5 +40,11 @@ def write_outputs(result: SimResult, out_dir: str | Path) -> list[Path]:
 
 
 def _extra_writers():
-    """Writers of trace.json, timeline.png and report.html (see accelsim.report.*)."""
-    return []
+    """Writers of trace.json, timeline.png and report.html (see accelsim.report.*), in order:
+    report.html embeds the timeline.png written before it."""
+    from .html import write_html
+    from .perfetto import write_trace
+    from .timeline import write_timeline
+
+    return [("trace.json", write_trace), ("timeline.png", write_timeline),
+            ("report.html", write_html)]

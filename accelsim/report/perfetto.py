@@ -1,0 +1,298 @@
+"""``trace.json``: the run as Chrome trace-event JSON, for ui.perfetto.dev (or chrome://tracing).
+
+Layout: one process per chunk with a thread per compute unit, and one ``memory`` process with a
+thread per DRAM channel, SRAM and NoC. Slices ("ph": "X") are tiles on the units (name = op,
+cat = op group, args = op, kind, fn, macs, bytes, layer, cycles), stalls on the same thread
+(name ``stall: <cause>``, cat ``stall``) and transfers on the memories. Counter tracks
+("ph": "C") on the memory process show SRAM occupancy (weights / activations, bytes) and the
+bandwidth of every memory (GB/s, averaged over time buckets). Timestamps are microseconds:
+cycles / clock_mhz.
+
+A big run stays openable: when there are more than ``MAX_SLICES`` slices, the busiest threads
+are coarsened one level at a time (1: abutting slices of the same op and state merged, which
+loses nothing but tile boundaries; 2: one slice per run of the same op, stalls folded into its
+args; 3: only the longest slices kept) until the total fits, and ``otherData`` says what was
+done. Counter series have at most ``MAX_BUCKETS`` points. Output is byte-identical for
+identical inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..result import SimResult
+
+#: Most "X" events in one trace; beyond this, threads are coarsened (see module docstring).
+MAX_SLICES = 200_000
+#: Most points of one counter series (bandwidth buckets, occupancy samples).
+MAX_BUCKETS = 2000
+#: Args summed when slices merge; other args are kept when equal, else set to "*".
+SUM_ARGS = ("macs", "bytes", "cycles", "tiles")
+
+# A slice while building: [start_cycle, end_cycle, name, cat, args, run_key]
+Slice = list
+
+
+def unit_slices(result: SimResult) -> dict[str, list[Slice]]:
+    """Per unit instance, its tiles (from the tile timing) and stalls (from its intervals)."""
+    plan, rec = result.plan, result.record
+    ops_by_name = {op.name: op for op in reversed(plan.ops)}
+    out: dict[str, list[Slice]] = {inst: [] for inst in rec.units}
+    for t in plan.tiles:
+        start, end = rec.tile_start[t.index], rec.tile_end[t.index]
+        if end <= start or t.unit not in out:
+            continue
+        op = plan.ops[t.op]
+        nbytes = (t.sram_in_bytes + t.weight_in_bytes + t.dram_in_bytes + t.reread_bytes
+                  + t.out_bytes)
+        args = {"op": op.name, "kind": op.kind, "fn": op.fn, "group": op.group,
+                "layer": op.layer, "macs": t.macs, "bytes": nbytes, "cycles": end - start,
+                "tiles": 1}
+        out[t.unit].append([start, end, op.name, op.group, args, op.name])
+    for inst, recorder in rec.units.items():
+        for start, end, state, label, _ in recorder.intervals:
+            if state == "busy" or end <= start:
+                continue
+            cause = state.split(":", 1)[1]
+            op = ops_by_name.get(label)
+            args = {"op": label, "cause": cause, "cycles": end - start,
+                    "layer": op.layer if op else None}
+            out[inst].append([start, end, f"stall: {cause}", "stall", args, label])
+    for slices in out.values():
+        slices.sort(key=lambda s: (s[0], s[1]))
+    return out
+
+
+def server_slices(result: SimResult) -> dict[str, list[Slice]]:
+    """Per memory server (DRAM channel, SRAM port, NoC link), its transfers in time order."""
+    ops_by_name = {op.name: op for op in reversed(result.plan.ops)}
+    out: dict[str, list[Slice]] = {}
+    for name, server in result.record.servers.items():
+        slices = []
+        for start, end, _state, label, nbytes in sorted(server.intervals):
+            if end <= start:
+                continue
+            op = ops_by_name.get(label.removeprefix("dma "))
+            group = op.group if op else "other"
+            args = {"op": op.name if op else label, "bytes": nbytes, "cycles": end - start,
+                    "layer": op.layer if op else None}
+            slices.append([start, end, label, group, args, label])
+        out[name] = slices
+    return out
+
+
+def _merge_args(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        if k in SUM_ARGS or k.startswith("stall_"):
+            out[k] = out.get(k, 0) + v
+        elif out.get(k, v) != v:
+            out[k] = "*"
+    return out
+
+
+def merge_abutting(slices: list[Slice]) -> list[Slice]:
+    """Level 1: consecutive slices of the same name and op that touch become one."""
+    out: list[Slice] = []
+    for s in slices:
+        p = out[-1] if out else None
+        if p is not None and p[1] == s[0] and p[2] == s[2] and p[5] == s[5]:
+            out[-1] = [p[0], s[1], p[2], p[3], _merge_args(p[4], s[4]), p[5]]
+        else:
+            out.append(s)
+    return out
+
+
+def _as_run(s: Slice) -> Slice:
+    if s[3] != "stall":
+        return list(s)
+    args = dict(s[4])
+    cause = args.pop("cause")
+    args[f"stall_{cause}"] = args.pop("cycles")
+    return [s[0], s[1], s[5], None, args, s[5]]
+
+
+def merge_op_runs(slices: list[Slice]) -> list[Slice]:
+    """Level 2: consecutive slices of the same op (busy or stalled) become one slice spanning
+    them; busy cycles stay in ``cycles``, stall cycles move to ``stall_<cause>`` args."""
+    out: list[Slice] = []
+    for s in map(_as_run, slices):
+        p = out[-1] if out else None
+        if p is not None and p[5] == s[5]:
+            out[-1] = [p[0], s[1], p[2], p[3] or s[3], _merge_args(p[4], s[4]), p[5]]
+        else:
+            out.append(s)
+    for s in out:
+        if s[3] is None:  # a run of stalls only
+            causes = sorted(k.removeprefix("stall_") for k in s[4] if k.startswith("stall_"))
+            s[2], s[3] = "stall: " + "+".join(causes), "stall"
+    return out
+
+
+def keep_longest(slices: list[Slice], n: int) -> list[Slice]:
+    """Level 3: the ``n`` longest slices (ties: earlier first), back in time order."""
+    ranked = sorted(range(len(slices)), key=lambda i: (slices[i][0] - slices[i][1], i))
+    return [slices[i] for i in sorted(ranked[:n])]
+
+
+def fit_budget(tracks: dict[str, list[Slice]], budget: int) -> dict[str, int]:
+    """Coarsen the busiest track by one level until all fit in ``budget``; returns the level of
+    every coarsened track (tracks left exact are omitted). Mutates ``tracks``."""
+    levels = dict.fromkeys(tracks, 0)
+    total = sum(map(len, tracks.values()))
+    steps = (merge_abutting, merge_op_runs)
+    while total > budget:
+        open_ = [k for k in tracks if levels[k] < len(steps)]
+        if not open_:
+            break
+        key = max(open_, key=lambda k: len(tracks[k]))  # first of equals: dict order
+        before = len(tracks[key])
+        tracks[key] = steps[levels[key]](tracks[key])
+        levels[key] += 1
+        total += len(tracks[key]) - before
+    if total > budget:  # still over: keep each track's longest slices, proportionally
+        for key, slices in tracks.items():
+            tracks[key] = keep_longest(slices, len(slices) * budget // total)
+            levels[key] = 3
+    return {k: v for k, v in levels.items() if v}
+
+
+def bandwidth_series(result: SimResult, buckets: int) -> tuple[int, dict[str, list[float]]]:
+    """Bucket width (cycles) and, per memory, bytes moved per bucket (all its servers)."""
+    makespan = max(result.record.makespan, 1)
+    width = math.ceil(makespan / min(buckets, makespan))
+    n = math.ceil(makespan / width)
+    out: dict[str, list[float]] = {}
+    for server in result.record.servers.values():
+        series = out.setdefault(server.kind, [0.0] * n)
+        for start, end, _state, _label, nbytes in server.intervals:
+            if end <= start or not nbytes:
+                continue
+            rate = nbytes / (end - start)
+            for b in range(start // width, min((end - 1) // width, n - 1) + 1):
+                lo, hi = max(start, b * width), min(end, (b + 1) * width)
+                series[b] += rate * (hi - lo)
+    return width, out
+
+
+def downsample(series: list[tuple[int, int]], buckets: int, makespan: int) -> list[tuple[int, int]]:
+    """A step series with at most ~``buckets`` points: per bucket, its highest level."""
+    if len(series) <= buckets:
+        return list(series)
+    width = math.ceil(max(makespan, 1) / buckets)
+    best: dict[int, tuple[int, int]] = {}
+    for cycle, level in series:
+        b = cycle // width
+        if b not in best or level > best[b][1]:
+            best[b] = (b * width, level)
+    return [best[b] for b in sorted(best)]
+
+
+class _Emitter:
+    """Collects events with cycle -> microsecond conversion."""
+
+    def __init__(self, clock_mhz: float) -> None:
+        self.clock = clock_mhz
+        self.events: list[dict[str, Any]] = []
+
+    def us(self, cycle: int) -> float:
+        return round(cycle / self.clock, 6)
+
+    def meta(self, pid: int, tid: int, name: str, args: dict[str, Any]) -> None:
+        self.events.append({"ph": "M", "pid": pid, "tid": tid, "ts": 0, "name": name,
+                            "args": args})
+
+    def slice(self, pid: int, tid: int, s: Slice) -> None:
+        ts = self.us(s[0])
+        self.events.append({"ph": "X", "pid": pid, "tid": tid, "ts": ts,
+                            "dur": round(self.us(s[1]) - ts, 6), "name": s[2], "cat": s[3],
+                            "args": s[4]})
+
+    def counter(self, pid: int, name: str, cycle: int, args: dict[str, Any]) -> None:
+        self.events.append({"ph": "C", "pid": pid, "tid": 0, "ts": self.us(cycle),
+                            "name": name, "args": args})
+
+
+def build_trace(result: SimResult, max_slices: int = MAX_SLICES,
+                max_buckets: int = MAX_BUCKETS) -> dict[str, Any]:
+    """The trace as a dict: ``{"traceEvents": [...], "displayTimeUnit": "ns", "otherData"}``."""
+    arch, rec, s = result.arch, result.record, result.summary
+    unit_names = list(arch.chunks.units)
+    mem_pid = arch.chunks.count + 1
+    em = _Emitter(arch.clock_mhz)
+    units = unit_slices(result)
+    servers = server_slices(result)
+    tracks = {f"u:{k}": v for k, v in units.items()} | {f"m:{k}": v for k, v in servers.items()}
+    total_before = sum(map(len, tracks.values()))
+    levels = fit_budget(tracks, max_slices)
+
+    for c in range(arch.chunks.count):
+        em.meta(c + 1, 0, "process_name", {"name": f"chunk {c}"})
+        em.meta(c + 1, 0, "process_sort_index", {"sort_index": c + 1})
+    em.meta(mem_pid, 0, "process_name", {"name": "memory"})
+    em.meta(mem_pid, 0, "process_sort_index", {"sort_index": mem_pid})
+    for inst in units:
+        chunk, unit = inst.split(".", 1)
+        pid, tid = int(chunk.removeprefix("chunk")) + 1, unit_names.index(unit) + 1
+        em.meta(pid, tid, "thread_name", {"name": unit})
+        em.meta(pid, tid, "thread_sort_index", {"sort_index": tid})
+        for sl in tracks[f"u:{inst}"]:
+            em.slice(pid, tid, sl)
+    for tid, name in enumerate(servers, start=1):
+        em.meta(mem_pid, tid, "thread_name", {"name": name})
+        em.meta(mem_pid, tid, "thread_sort_index", {"sort_index": tid})
+        for sl in tracks[f"m:{name}"]:
+            em.slice(mem_pid, tid, sl)
+    slices = sum(map(len, tracks.values()))
+
+    for which, series in sorted(rec.sram_occupancy.items()):
+        name = f"SRAM {which} (bytes)"
+        for cycle, level in downsample(series, max_buckets, rec.makespan):
+            em.counter(mem_pid, name, cycle, {"bytes": level})
+    width, bw = bandwidth_series(result, max_buckets)
+    for mem, per_bucket in bw.items():
+        name = f"{mem} bandwidth (GB/s)"
+        last = None
+        for b, nbytes in enumerate(per_bucket):
+            cycles = min(width, rec.makespan - b * width)  # the last bucket may be shorter
+            gbps = round(nbytes * arch.clock_mhz / cycles / 1e3, 3)
+            if gbps != last:
+                em.counter(mem_pid, name, b * width, {"GB/s": gbps})
+                last = gbps
+        em.counter(mem_pid, name, rec.makespan, {"GB/s": 0})
+
+    other = {
+        "generator": f"accelsim {__version__}",
+        "arch": s["arch"], "workload": s["workload"], "attention": s["attention"],
+        "clock_mhz": arch.clock_mhz, "cycles": rec.makespan,
+        "time_unit": "ts and dur in microseconds = cycles / clock_mhz",
+        "max_slices": max_slices, "slices_recorded": total_before, "slices_written": slices,
+        "coarsened_tracks": {k[2:]: _LEVELS[v] for k, v in levels.items()},
+        "bandwidth_bucket_cycles": width,
+        "counter_max_points": max_buckets,
+    }
+    if levels:
+        other["note"] = (f"{total_before} slices exceed the budget of {max_slices}: the listed "
+                         "threads were coarsened (merged tiles, op runs or longest slices only); "
+                         "summary.json has the exact totals")
+    return {"traceEvents": em.events, "displayTimeUnit": "ns", "otherData": other}
+
+
+_LEVELS = {1: "abutting slices merged", 2: "one slice per op run", 3: "longest slices only"}
+
+
+def trace_json(result: SimResult, **kw: Any) -> str:
+    """The trace as JSON text: one event per line, compact, deterministic."""
+    trace = build_trace(result, **kw)
+    events = ",\n".join(json.dumps(e, separators=(",", ":")) for e in trace["traceEvents"])
+    head = {k: v for k, v in trace.items() if k != "traceEvents"}
+    return (json.dumps(head, indent=1)[:-2] + ',\n "traceEvents": [\n' + events + "\n]}\n")
+
+
+def write_trace(result: SimResult, path: str | Path) -> None:
+    """Write ``trace.json`` (see ``build_trace``)."""
+    Path(path).write_text(trace_json(result))
