@@ -168,7 +168,7 @@ class Engine:
     # -- processes ------------------------------------------------------------------------
     def _dma(self):
         env = self.env
-        for b in self.plan.weight_blocks:
+        for b in self.plan.dma_order():
             ev = self.block_ready[b.index]
             if b.bytes <= 0:
                 ev.succeed()

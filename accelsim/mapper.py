@@ -258,13 +258,16 @@ class Mapper:
         kinds = [self._input_kind(ss, plans) for ss in srcs]
         weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
         out: list[Tile] = []
-        for chunk, groups, (r0, r1), (c0, c1) in self._parts(op, geo, weight_b):
+        parts = self._parts(op, geo, weight_b)
+        for chunk, groups, (r0, r1), (c0, c1) in parts:
             inst = f"chunk{chunk}.{plan.unit}"
             row_bands = bands(r0, r1, self._tile_rows(r1 - r0))
             if op.kind.is_matmul:
                 assert isinstance(unit, SystolicArray)
-                col_blocks = self._col_blocks(op, unit, (c0, c1), weight_b, w_cap)
+                col_blocks = self._col_blocks(op, unit, (c0, c1), weight_b, w_cap,
+                                              len(parts))
                 weight_a = kinds[0] == "weight"
+                ordinal = 0
                 for g in groups:
                     # cycles of the chunk's whole slice, spread over its column blocks and row
                     # bands, so that tiling never changes an op's compute cycles
@@ -278,7 +281,9 @@ class Mapper:
                             block = len(blocks)
                             nbytes = (op.k * (cb[1] - cb[0]) if weight_b else 0) + (
                                 (r1 - r0) * op.k if weight_a else 0)
-                            blocks.append(WeightBlock(block, plan.index, int(nbytes * self.ob)))
+                            blocks.append(WeightBlock(block, plan.index, int(nbytes * self.ob),
+                                                      ordinal=ordinal, chunk=chunk))
+                            ordinal += 1
                         out += self._matmul_tiles(op, plan, unit, inst, g, row_bands, cb,
                                                   kinds, block, first + len(out),
                                                   [next(cycles) for _ in row_bands])
@@ -289,7 +294,8 @@ class Mapper:
                     block = len(blocks)
                     wbytes = sum(numel(op.input_shapes[i]) for i, k in enumerate(kinds)
                                  if k == "weight" and i < len(op.input_shapes))
-                    blocks.append(WeightBlock(block, plan.index, int(wbytes * self.ob)))
+                    blocks.append(WeightBlock(block, plan.index, int(wbytes * self.ob),
+                                              chunk=chunk))
                 for g in groups:
                     out += self._vector_tiles(op, plan, unit, inst, geo, g, row_bands, kinds,
                                               block, first + len(out))
@@ -305,19 +311,24 @@ class Mapper:
         return "sram"
 
     def _col_blocks(self, op: Op, unit: SystolicArray, cols: tuple[int, int], weight_b: bool,
-                    w_cap: int) -> list[tuple[int, int]]:
-        """Column blocks whose weights fit half the weight buffer (the other half prefetches)."""
+                    w_cap: int, parts: int) -> list[tuple[int, int]]:
+        """Column blocks of a weight matmul, whole folds wide. The weight buffer is shared by
+        the ``parts`` chunks working on the op, each double-buffering, so a block aims at a
+        ``2 * parts``-th of it; when even one fold is bigger, blocks are one fold wide and the
+        chunks take turns (an undersized buffer serialises them, as it would in hardware)."""
         if not weight_b:
             return [cols]
         per_col = op.k * self.ob
-        fit = int((w_cap // 2) // per_col) if per_col else cols[1] - cols[0]
-        width = (fit // unit.cols) * unit.cols
-        if width <= 0:
-            need = int(per_col * min(unit.cols, cols[1] - cols[0]))
-            raise InputError(
-                f"op {op.name!r}: one weight block needs {need} bytes but the weight buffer "
-                f"holds {w_cap // 2} per block (half of {w_cap}); enlarge the SRAM"
-            )
+        fold = min(unit.cols, cols[1] - cols[0])
+        width = int(w_cap // (2 * parts) // per_col) // unit.cols * unit.cols
+        if width < fold:
+            if per_col * fold > w_cap // 2:
+                raise InputError(
+                    f"op {op.name!r}: one weight block needs {int(per_col * fold)} bytes but "
+                    f"the weight buffer holds {w_cap // 2} per block (half of {w_cap}); "
+                    "enlarge the SRAM"
+                )
+            width = fold
         return bands(cols[0], cols[1], width)
 
     @staticmethod

@@ -50,6 +50,8 @@ class WeightBlock:
     index: int
     op: int
     bytes: int
+    ordinal: int = 0  # position among the blocks of its op on its chunk
+    chunk: int = 0
     last_tile: int = -1
 
 
@@ -82,6 +84,12 @@ class Plan:
     activation_capacity_bytes: int
     weight_capacity_bytes: int
     folded_views: int = 0
+
+    def dma_order(self) -> list[WeightBlock]:
+        """The order the DMA fetches blocks in: op by op, and within an op round-robin over
+        the chunks (every chunk's first block, then every chunk's second ...), so that no
+        chunk waits for another chunk's whole share of the weights."""
+        return sorted(self.weight_blocks, key=lambda b: (b.op, b.ordinal, b.chunk, b.index))
 
     def dependents(self) -> list[list[int]]:
         """For every tile, the tiles that wait for it (the inverse of ``Tile.deps``)."""
