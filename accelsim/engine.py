@@ -73,18 +73,16 @@ class Engine:
         self.units = {u: Recorder(u, u.split(".", 1)[1], keep_intervals) for u in plan.queues}
         n = len(plan.tiles)
         self.pending = [len(t.deps) for t in plan.tiles]
-        self.deps_ev = [self.env.event() for _ in range(n)]
-        self.ready = [self.env.event() for _ in range(n)]
-        for i, p in enumerate(self.pending):
-            if p == 0:
-                self.deps_ev[i].succeed()
+        # flags, with SimPy events made only when a process actually has to wait on one
+        self.is_ready = [False] * n
+        self.block_done = [False] * len(plan.weight_blocks)
+        self._waiters: dict[tuple[str, int], simpy.Event] = {}
         self.dependents = plan.dependents()
         self.start = [-1] * n
         self.end = [-1] * n
         self.done = [-1] * n
         self.completed = 0
         self.op_left = [len(op.tiles) for op in plan.ops]
-        self.block_ready = [self.env.event() for _ in plan.weight_blocks]
         #: per op: (memory, action) -> count
         self.op_actions: list[dict[tuple[str, str], int]] = [defaultdict(int) for _ in plan.ops]
         self._routes: dict[tuple[str, str], tuple[list, list]] = {}
@@ -169,15 +167,15 @@ class Engine:
     def _dma(self):
         env = self.env
         for b in self.plan.dma_order():
-            ev = self.block_ready[b.index]
             if b.bytes <= 0:
-                ev.succeed()
+                self._signal("block", b.index)
                 continue
             yield self.wbuf.get(b.bytes)
             self._level("weights", b.bytes)
             inst = next(iter(self.paths))
             end = self._move("dma", inst, b.bytes, b.op)
-            env.timeout(end - env.now).callbacks.append(lambda _e, ev=ev: ev.succeed())
+            env.timeout(end - env.now).callbacks.append(
+                lambda _e, i=b.index: self._signal("block", i))
 
     def _level(self, which: str, delta: int) -> None:
         series = self.occupancy[which]
@@ -193,10 +191,10 @@ class Engine:
         for ti in queue:
             yield slots.get(1)
             t = tiles[ti]
-            if t.weight_block >= 0 and not self.block_ready[t.weight_block].triggered:
-                yield self.block_ready[t.weight_block]
+            if t.weight_block >= 0 and not self.block_done[t.weight_block]:
+                yield self._wait("block", t.weight_block)
             if self.pending[ti]:
-                yield self.deps_ev[ti]
+                yield self._wait("deps", ti)
             end = int(env.now)
             if t.dram_in_bytes:
                 end = max(end, self._move("dram_in", inst, t.dram_in_bytes, t.op))
@@ -208,7 +206,7 @@ class Engine:
                 end = max(end, self._move("weight", inst, t.weight_in_bytes, t.op))
             if end > env.now:
                 yield env.timeout(end - env.now)
-            self.ready[ti].succeed()
+            self._signal("ready", ti)
 
     def _unit(self, inst: str, queue: list[int], slots: simpy.Container):
         """Run the unit's tiles in order. Results leave through an output queue of
@@ -221,11 +219,11 @@ class Engine:
             label = self.plan.ops[t.op].name
             t0 = int(env.now)
             if self.pending[ti]:
-                yield self.deps_ev[ti]
+                yield self._wait("deps", ti)
                 rec.stall(t0, int(env.now), "dependency", label)
             t1 = int(env.now)
-            if not self.ready[ti].triggered:
-                yield self.ready[ti]
+            if not self.is_ready[ti]:
+                yield self._wait("ready", ti)
                 rec.stall(t1, int(env.now), "input", label)
             start = int(env.now)
             self.start[ti] = start
@@ -251,6 +249,22 @@ class Engine:
                 self._complete(ti)
 
     # -- bookkeeping -------------------------------------------------------------------------
+    def _wait(self, what: str, i: int) -> simpy.Event:
+        """The event a process waits on until ``_signal(what, i)``; made on first use."""
+        ev = self._waiters.get((what, i))
+        if ev is None:
+            ev = self._waiters[(what, i)] = self.env.event()
+        return ev
+
+    def _signal(self, what: str, i: int) -> None:
+        if what == "ready":
+            self.is_ready[i] = True
+        elif what == "block":
+            self.block_done[i] = True
+        ev = self._waiters.pop((what, i), None)
+        if ev is not None:
+            ev.succeed()
+
     def _on_start(self, t) -> None:
         """An op's output occupies SRAM from when its first tile starts."""
         op = self.plan.ops[t.op]
@@ -265,7 +279,7 @@ class Engine:
         for d in self.dependents[ti]:
             self.pending[d] -= 1
             if self.pending[d] == 0:
-                self.deps_ev[d].succeed()
+                self._signal("deps", d)
         t = self.plan.tiles[ti]
         for b in self._blocks_ending.get(ti, ()):
             self.wbuf.put(b.bytes)
@@ -315,7 +329,7 @@ class Engine:
             ti = waiting[0]
             t = self.plan.tiles[ti]
             why = ("producer tiles" if self.pending[ti] else
-                   "weights" if t.weight_block >= 0 and not self.block_ready[t.weight_block].triggered
+                   "weights" if t.weight_block >= 0 and not self.block_done[t.weight_block]
                    else "operands")
             blocked.append(f"{inst} (op {self.plan.ops[t.op].name!r}, waiting for {why})")
         return "simulation deadlocked; blocked: " + "; ".join(blocked)
