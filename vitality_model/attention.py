@@ -34,6 +34,91 @@ DEFAULT_THRESHOLD = 2e-3
 DEFAULT_QUANT_BITS = 4
 
 
+# -- custom ops ---------------------------------------------------------------------------------
+# Sanger's sparse products and the low-bit quantiser are registered as opaque torch.library ops:
+# eager execution computes them densely (masked), autograd works, and torch.export keeps each as
+# one node that a tracer can recognise (the accelerator runs them as sparse / low-bit units).
+
+
+def _sum_to(grad: Tensor, shape: torch.Size) -> Tensor:
+    """Undo broadcasting: sum ``grad`` down to ``shape``."""
+    return grad if grad.shape == shape else grad.sum_to_size(shape)
+
+
+@torch.library.custom_op("vitality::masked_scores", mutates_args=())
+def masked_scores(q: Tensor, k: Tensor, mask: Tensor) -> Tensor:
+    """``Q K^T / sqrt(d)`` where ``mask`` is true, ``-inf`` elsewhere (sampled dense-dense matmul)."""
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    return scores.masked_fill(~mask, float("-inf"))
+
+
+@masked_scores.register_fake
+def _masked_scores_fake(q: Tensor, k: Tensor, mask: Tensor) -> Tensor:
+    lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    return q.new_empty((*lead, q.shape[-2], k.shape[-2]))
+
+
+def _masked_scores_setup(ctx, inputs, output) -> None:
+    q, k, mask = inputs
+    ctx.save_for_backward(q, k, mask)
+
+
+def _masked_scores_backward(ctx, grad: Tensor):
+    q, k, mask = ctx.saved_tensors
+    g = grad.masked_fill(~mask, 0.0) / math.sqrt(q.shape[-1])
+    return _sum_to(g @ k, q.shape), _sum_to(g.transpose(-2, -1) @ q, k.shape), None
+
+
+masked_scores.register_autograd(_masked_scores_backward, setup_context=_masked_scores_setup)
+
+
+@torch.library.custom_op("vitality::masked_context", mutates_args=())
+def masked_context(p: Tensor, v: Tensor, mask: Tensor) -> Tensor:
+    """``P V`` using only the entries of ``P`` where ``mask`` is true (sparse-dense matmul)."""
+    return p.masked_fill(~mask, 0.0) @ v
+
+
+@masked_context.register_fake
+def _masked_context_fake(p: Tensor, v: Tensor, mask: Tensor) -> Tensor:
+    lead = torch.broadcast_shapes(p.shape[:-2], v.shape[:-2])
+    return p.new_empty((*lead, p.shape[-2], v.shape[-1]))
+
+
+def _masked_context_setup(ctx, inputs, output) -> None:
+    p, v, mask = inputs
+    ctx.save_for_backward(p, v, mask)
+
+
+def _masked_context_backward(ctx, grad: Tensor):
+    p, v, mask = ctx.saved_tensors
+    pm = p.masked_fill(~mask, 0.0)
+    grad_p = (grad @ v.transpose(-2, -1)).masked_fill(~mask, 0.0)
+    return _sum_to(grad_p, p.shape), _sum_to(pm.transpose(-2, -1) @ grad, v.shape), None
+
+
+masked_context.register_autograd(_masked_context_backward, setup_context=_masked_context_setup)
+
+
+@torch.library.custom_op("vitality::fake_quantize", mutates_args=())
+def fake_quantize(x: Tensor, bits: int) -> Tensor:
+    """Round ``x`` to signed ``bits``-bit levels of one per-tensor scale, then scale back."""
+    levels = 2 ** (bits - 1) - 1
+    scale = x.abs().amax().clamp_min(1e-12) / levels
+    return torch.round(x / scale).clamp(-levels, levels) * scale
+
+
+@fake_quantize.register_fake
+def _fake_quantize_fake(x: Tensor, bits: int) -> Tensor:
+    return torch.empty_like(x)
+
+
+def _fake_quantize_backward(ctx, grad: Tensor):
+    return grad, None  # straight-through estimator
+
+
+fake_quantize.register_autograd(_fake_quantize_backward)
+
+
 def softmax_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     """Vanilla attention ``softmax(Q K^T / sqrt(d)) V`` (torch's fused SDPA kernel)."""
     return F.scaled_dot_product_attention(q, k, v)
@@ -69,14 +154,12 @@ def quantize_symmetric(x: Tensor, bits: int) -> Tensor:
     """Fake-quantise ``x`` to signed ``bits``-bit integers with one scale per tensor.
 
     The straight-through estimator keeps gradients flowing as if no rounding happened, which is
-    how a quantised mask predictor is trained.
+    how a quantised mask predictor is trained. Implemented as the custom op
+    ``vitality::fake_quantize`` so that a tracer sees one quantize step, not its arithmetic.
     """
     if bits < 2:
         raise ValueError(f"quantisation needs at least 2 bits, got {bits}")
-    levels = 2 ** (bits - 1) - 1
-    scale = x.detach().abs().amax().clamp_min(1e-12) / levels
-    xq = torch.round(x / scale).clamp(-levels, levels) * scale
-    return x + (xq - x).detach()
+    return fake_quantize(x, bits)
 
 
 def sanger_mask(q: Tensor, k: Tensor, *, threshold: float, bits: int) -> tuple[Tensor, Tensor]:
@@ -102,12 +185,15 @@ def sanger_attention(
     bits: int = DEFAULT_QUANT_BITS,
 ) -> Tensor:
     """Sanger's sparse attention: a low-bit mask prediction, then full-precision softmax
-    attention restricted to the predicted entries."""
+    attention restricted to the predicted entries.
+
+    The two masked products are the custom ops ``vitality::masked_scores`` (SDDMM) and
+    ``vitality::masked_context`` (SpMM), so a tracer can count them as sparse matmuls at the
+    mask's density instead of as dense ones.
+    """
     _, mask = sanger_mask(q, k, threshold=threshold, bits=bits)
-    d = q.shape[-1]
-    scores = (q @ k.transpose(-2, -1)) / math.sqrt(d)
-    scores = scores.masked_fill(~mask, float("-inf"))
-    return torch.softmax(scores, dim=-1) @ v
+    scores = masked_scores(q, k, mask)
+    return masked_context(torch.softmax(scores, dim=-1), v, mask)
 
 
 def vitality_sparse_branch(

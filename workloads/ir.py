@@ -257,6 +257,30 @@ class OpGraph:
         return ["edge" if i in fed else "weight" if i in op.weight_inputs else "input"
                 for i in range(len(op.input_shapes))]
 
+    def compute_predecessors(self, name: str) -> list[tuple[str, int, bool]]:
+        """Inputs of op ``name`` with views folded away: ``(producer, input, rows_aligned)`` for
+        each non-view op whose output reaches input slot ``input`` of ``name`` through zero or
+        more VIEW ops; ``rows_aligned`` is true iff every edge on that path is (the tracer's
+        contract, see docs/workloads.md). Stable order; a producer reached along several paths
+        is listed once per path."""
+        out: list[tuple[str, int, bool]] = []
+
+        def walk(node: str, slot: int, aligned: bool) -> None:
+            for src, attrs in self.predecessors(node):
+                ok = aligned and bool(attrs["rows_aligned"])
+                if self.op(src).kind.is_free:
+                    walk(src, slot, ok)
+                else:
+                    out.append((src, slot, ok))
+
+        for src, attrs in self.predecessors(name):
+            slot, ok = attrs["input"], bool(attrs["rows_aligned"])
+            if self.op(src).kind.is_free:
+                walk(src, slot, ok)
+            else:
+                out.append((src, slot, ok))
+        return out
+
     def total_macs(self) -> int:
         return sum(op.cost.macs for op in self)
 

@@ -1,0 +1,299 @@
+"""Capture a PyTorch module as a flat list of aten-level calls (``RawGraph``), two ways.
+
+* ``capture_export``: ``torch.export.export(strict=False)``, plus ``run_decompositions({})`` when
+  the graph has in-place or higher-order ops (to make it functional). Fake tensors only (nothing
+  is computed), one node per aten op, ``nn_module_stack`` scopes, and composite ops such as
+  ``linear``, ``conv2d``, ``layer_norm`` and ``scaled_dot_product_attention`` kept whole. The
+  default.
+* ``capture_dispatch``: runs the module eagerly under a ``TorchDispatchMode`` that records every
+  aten call, with module scopes from global forward hooks. Works for modules ``torch.export``
+  refuses (data-dependent Python control flow); ops are post-autograd (``linear`` appears as
+  ``t`` + ``addmm``). The fallback.
+
+Both produce the same neutral records, which ``workloads._convert`` maps to an ``OpGraph``.
+Tensors in arguments become ``Ref``s: a graph input, a constant (parameter, buffer, lifted or
+factory-made tensor) or output ``index`` of an earlier ``RawNode``.
+"""
+
+from __future__ import annotations
+
+import operator
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+#: Custom ops whose last tensor argument is the sparsity mask; its density is measured on real
+#: tensors (name -> argument name of the mask).
+SPARSE_MASK_ARG = {"vitality::masked_scores": "mask", "vitality::masked_context": "mask"}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A tensor argument: ``source`` is "input", "const" or "node" (output ``index`` of ``name``)."""
+
+    source: str
+    name: str
+    index: int
+    shape: tuple[int, ...]
+
+
+@dataclass
+class RawNode:
+    name: str
+    target: str  # "aten::linear", "vitality::masked_scores", "operator::getitem" ...
+    args: dict[str, Any]  # bound by the op schema (defaults filled); tensors are Refs
+    outputs: list[tuple[int, ...] | None]  # one shape per output (None: not a tensor)
+    stack: tuple[tuple[str, str], ...]  # (module path, module class name), outermost first
+    multi: bool = False  # the op returns a tuple/list (refs carry the index)
+    density: float | None = None  # measured mask density (sparse ops, real tensors)
+
+    @property
+    def scope(self) -> str:
+        return self.stack[-1][0] if self.stack else ""
+
+
+@dataclass
+class RawGraph:
+    nodes: list[RawNode]
+    inputs: list[tuple[str, tuple[int, ...]]]
+    outputs: list[Ref]
+    tracer: str
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def op_name(target: Any) -> str:
+    """``aten::linear`` for ``torch.ops.aten.linear.default`` (overload dropped)."""
+    if isinstance(target, torch._ops.OpOverload):
+        return target._schema.name  # already "ns::name"
+    if isinstance(target, torch._ops.OpOverloadPacket):
+        return target._qualified_op_name
+    if target is operator.getitem:
+        return "operator::getitem"
+    name = getattr(target, "__name__", None) or type(target).__name__
+    return f"{getattr(target, '__module__', None) or 'python'}::{name}"
+
+
+def bind(target: Any, args: tuple, kwargs: dict, to_ref) -> dict[str, Any]:
+    """Arguments by schema name, defaults filled, tensors (and lists of them) mapped by ``to_ref``."""
+
+    def conv(x):
+        if isinstance(x, list | tuple):
+            return [conv(y) for y in x]
+        return to_ref(x)
+
+    schema = getattr(target, "_schema", None)
+    if schema is None:
+        out = {f"arg{i}": conv(a) for i, a in enumerate(args)}
+        out.update({k: conv(v) for k, v in kwargs.items()})
+        return out
+    out: dict[str, Any] = {}
+    for i, arg in enumerate(schema.arguments):
+        if i < len(args) and not arg.kwarg_only:
+            value = args[i]
+        elif arg.name in kwargs:
+            value = kwargs[arg.name]
+        elif arg.has_default_value():
+            value = arg.default_value
+        else:
+            value = None
+        out[arg.name] = conv(value)
+    return out
+
+
+def _shape(x: Any) -> tuple[int, ...] | None:
+    if isinstance(x, torch.Tensor):
+        return tuple(int(s) for s in x.shape)
+    return None
+
+
+# -- torch.export -------------------------------------------------------------------------------
+
+
+def _needs_functionalization(graph) -> bool:
+    """True when the pre-dispatch graph has in-place ops or higher-order ops (``no_grad``
+    regions, ``cond`` ...): ``run_decompositions({})`` then makes it functional and flat. Skipped
+    otherwise: it doubles the export time and changes nothing else we read."""
+    for node in graph.nodes:
+        if node.op != "call_function" or node.target is operator.getitem:
+            continue
+        if not isinstance(node.target, torch._ops.OpOverload) or node.target._schema.is_mutable:
+            return True
+    return False
+
+
+def capture_export(module: nn.Module, inputs: tuple) -> RawGraph:
+    """Export ``module`` on ``inputs`` (fake tensors: nothing is computed)."""
+    from torch.export.graph_signature import InputKind, OutputKind
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ep = torch.export.export(module, inputs, strict=False)
+        if _needs_functionalization(ep.graph):
+            ep = ep.run_decompositions({})
+    sig = ep.graph_signature
+    user_inputs = {s.arg.name for s in sig.input_specs if s.kind == InputKind.USER_INPUT}
+    env: dict[Any, Any] = {}
+    nodes: list[RawNode] = []
+    graph_inputs: list[tuple[str, tuple[int, ...]]] = []
+    outputs: list[Ref] = []
+
+    def val_shape(node) -> tuple[int, ...]:
+        return _shape(node.meta.get("val")) or ()
+
+    def to_ref(x):
+        if isinstance(x, torch.fx.Node):
+            return env.get(x)
+        return x
+
+    for node in ep.graph.nodes:
+        if node.op == "placeholder":
+            shape = val_shape(node)
+            if node.name in user_inputs:
+                env[node] = Ref("input", node.name, 0, shape)
+                graph_inputs.append((node.name, shape))
+            else:
+                env[node] = Ref("const", node.name, 0, shape)
+        elif node.op == "get_attr":
+            env[node] = Ref("const", node.name, 0, val_shape(node))
+        elif node.op == "call_function":
+            if node.target is operator.getitem:
+                src, idx = node.args
+                parent = env.get(src)
+                env[node] = parent[idx] if isinstance(parent, list) else None
+                continue
+            val = node.meta.get("val")
+            multi = isinstance(val, list | tuple)
+            shapes = [_shape(v) for v in val] if multi else [_shape(val)]
+            stack = tuple(
+                (str(path), str(getattr(typ, "__name__", typ)).rsplit(".", 1)[-1])
+                for path, typ in (node.meta.get("nn_module_stack") or {}).values()
+            )
+            stack = tuple(s for s in stack if s[0])
+            raw = RawNode(node.name, op_name(node.target),
+                          bind(node.target, node.args, node.kwargs, to_ref), shapes, stack, multi)
+            nodes.append(raw)
+            refs = [Ref("node", raw.name, i, s) if s is not None else None
+                    for i, s in enumerate(shapes)]
+            env[node] = refs if multi else refs[0]
+        elif node.op == "output":
+            user_outs = [s for s in sig.output_specs if s.kind == OutputKind.USER_OUTPUT]
+            names = {s.arg.name for s in user_outs if hasattr(s.arg, "name")}
+            flat, _ = tree_flatten(node.args[0])
+            for n in flat:
+                if isinstance(n, torch.fx.Node) and n.name in names:
+                    ref = env.get(n)
+                    if isinstance(ref, Ref):
+                        outputs.append(ref)
+    return RawGraph(nodes, graph_inputs, outputs, "export")
+
+
+# -- TorchDispatchMode ---------------------------------------------------------------------------
+
+
+class _Recorder(TorchDispatchMode):
+    def __init__(self, consts: dict[int, Ref], inputs: dict[int, Ref]) -> None:
+        super().__init__()
+        self.refs: dict[int, Ref] = {**consts, **inputs}
+        self.keep: list[Any] = []  # keep recorded tensors alive so their ids stay unique
+        self.nodes: list[RawNode] = []
+        self.stack: list[tuple[str, str]] = []
+        self.counter = 0
+
+    def to_ref(self, x):
+        if isinstance(x, torch.Tensor):
+            ref = self.refs.get(id(x))
+            if ref is None:  # made outside the trace: a constant
+                ref = Ref("const", f"_tensor_{len(self.refs)}", 0, _shape(x))
+                self.refs[id(x)] = ref
+                self.keep.append(x)
+            return ref
+        return x
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = op_name(func)
+        bound = bind(func, args, kwargs, self.to_ref)
+        multi = isinstance(out, list | tuple)
+        outs = list(out) if multi else [out]
+        shapes = [_shape(o) for o in outs]
+        raw = RawNode(f"{name.split('::')[-1]}_{self.counter}", name, bound, shapes,
+                      tuple(self.stack), multi)
+        self.counter += 1
+        mask_arg = SPARSE_MASK_ARG.get(name)
+        if mask_arg is not None:
+            raw.density = _density(args, kwargs, func, mask_arg)
+        self.nodes.append(raw)
+        for i, o in enumerate(outs):
+            if isinstance(o, torch.Tensor):
+                self.refs[id(o)] = Ref("node", raw.name, i, shapes[i])
+                self.keep.append(o)
+        return out
+
+
+def _density(args, kwargs, func, mask_arg: str) -> float | None:
+    bound = bind(func, args, kwargs, lambda x: x)
+    mask = bound.get(mask_arg)
+    if not isinstance(mask, torch.Tensor) or mask.device.type == "meta" or mask.numel() == 0:
+        return None
+    return float(mask.to(torch.float64).mean())
+
+
+def capture_dispatch(module: nn.Module, inputs: tuple) -> RawGraph:
+    """Run ``module(*inputs)`` once, recording every aten call (real or meta tensors)."""
+    consts: dict[int, Ref] = {}
+    for pname, p in module.named_parameters(remove_duplicate=False):
+        consts[id(p)] = Ref("const", pname, 0, _shape(p))
+    for bname, b in module.named_buffers(remove_duplicate=False):
+        consts[id(b)] = Ref("const", bname, 0, _shape(b))
+    flat, _ = tree_flatten(inputs)
+    input_refs: dict[int, Ref] = {}
+    graph_inputs = []
+    for i, x in enumerate(flat):
+        if isinstance(x, torch.Tensor):
+            name = f"input_{i}" if len(flat) > 1 else "x"
+            input_refs[id(x)] = Ref("input", name, 0, _shape(x))
+            graph_inputs.append((name, _shape(x)))
+    names = {id(m): n for n, m in module.named_modules(remove_duplicate=False) if n}
+    rec = _Recorder(consts, input_refs)
+
+    def pre_hook(mod, _args):
+        if id(mod) in names:
+            rec.stack.append((names[id(mod)], type(mod).__name__))
+
+    def post_hook(mod, _args, _out):
+        if id(mod) in names and rec.stack:
+            rec.stack.pop()
+
+    handles = [nn.modules.module.register_module_forward_pre_hook(pre_hook),
+               nn.modules.module.register_module_forward_hook(post_hook)]
+    try:
+        with torch.no_grad(), rec:
+            out = module(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    flat_out, _ = tree_flatten(out)
+    outputs = [rec.refs[id(o)] for o in flat_out
+               if isinstance(o, torch.Tensor) and rec.refs.get(id(o), Ref("", "", 0, ())).source == "node"]
+    return RawGraph(rec.nodes, graph_inputs, outputs, "dispatch")
+
+
+class DensityProbe(TorchDispatchMode):
+    """Record, in call order, the mask density of every sparse custom op of an eager forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.densities: list[float | None] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        mask_arg = SPARSE_MASK_ARG.get(op_name(func))
+        if mask_arg is not None:
+            self.densities.append(_density(args, kwargs, func, mask_arg))
+        return func(*args, **kwargs)
