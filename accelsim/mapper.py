@@ -183,6 +183,10 @@ class Mapper:
         by_group: list[dict[int, list[Tile]]] = []
         for i, op in enumerate(self.ops):
             new = self._tile_op(op, plans[i], geoms[i], srcs[i], plans, len(tiles), blocks, w_cap)
+            if op.kind.is_matmul:  # the op's MACs (sparse: density-scaled), exactly
+                for t, macs in zip(new, split_evenly(op.cost.macs, [t.macs for t in new]),
+                                   strict=True):
+                    t.macs = macs
             seen: set[str] = set()
             for t in new:
                 t.deps = self._deps(t, geoms, srcs[i], by_group, t.unit not in seen)
@@ -349,7 +353,7 @@ class Mapper:
             a_el, b_el = systolic_operand_reads(unit.dataflow, unit.rows, unit.cols, b - a,
                                                 ncols, op.k)
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
-                     macs=round((b - a) * ncols * op.k * op.density),
+                     macs=(b - a) * ncols * op.k,  # dense; scaled to the op's MACs later
                      out_bytes=int((b - a) * ncols * self.ob), out_dram=not plan.resident,
                      weight_block=block)
             unique = ((b - a) * op.k, op.k * ncols if j == 0 else 0)
