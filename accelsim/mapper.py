@@ -293,16 +293,9 @@ class Mapper:
                                                   [next(cycles) for _ in row_bands])
             else:
                 assert isinstance(unit, VectorArray)
-                block = -1
-                if any(k == "weight" for k in kinds):
-                    block = len(blocks)
-                    wbytes = sum(numel(op.input_shapes[i]) for i, k in enumerate(kinds)
-                                 if k == "weight" and i < len(op.input_shapes))
-                    blocks.append(WeightBlock(block, plan.index, int(wbytes * self.ob),
-                                              chunk=chunk))
                 for g in groups:
                     out += self._vector_tiles(op, plan, unit, inst, geo, g, row_bands, kinds,
-                                              block, first + len(out))
+                                              blocks, chunk, first + len(out))
         return out
 
     def _input_kind(self, ss: list[Source], plans: list[OpPlan]) -> str:
@@ -363,8 +356,11 @@ class Mapper:
         return tiles
 
     def _vector_tiles(self, op: Op, plan: OpPlan, unit: VectorArray, inst: str, geo: Geometry,
-                      g: int, row_bands: list[tuple[int, int]], kinds: list[str], block: int,
-                      first: int) -> list[Tile]:
+                      g: int, row_bands: list[tuple[int, int]], kinds: list[str],
+                      blocks: list[WeightBlock], chunk: int, first: int) -> list[Tile]:
+        """Row tiles of a vector op. Weight operands (LayerNorm's scale and shift, biases,
+        position embeddings) are fetched by the DMA per tile: a broadcast one with the first
+        tile of each group, a full-size one in row slices."""
         spec = unit.fns[plan.fn]
         rows = sum(b - a for a, b in row_bands)
         elems = rows * geo.row_len
@@ -380,8 +376,8 @@ class Mapper:
             else:
                 out_el = share * op.out_elements // max(1, stream)
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j], elements=share,
-                     out_bytes=int(out_el * self.ob), out_dram=not plan.resident,
-                     weight_block=block)
+                     out_bytes=int(out_el * self.ob), out_dram=not plan.resident)
+            weight_bytes = 0
             for i, kind in enumerate(kinds):
                 size = numel(op.input_shapes[i]) if i < len(op.input_shapes) else 0
                 if size >= stream:
@@ -391,6 +387,12 @@ class Mapper:
                 else:
                     elems_in = 0
                 self._charge(t, kind, elems_in * self.ob, elems_in * self.ob)
+                if kind == "weight":
+                    weight_bytes += int(elems_in * self.ob)
+            if weight_bytes:
+                t.weight_block = len(blocks)
+                blocks.append(WeightBlock(len(blocks), plan.index, weight_bytes, ordinal=j,
+                                          chunk=chunk))
             tiles.append(t)
         return tiles
 
