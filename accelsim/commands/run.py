@@ -13,7 +13,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="zoo name, saved graph .json, gemm:M,N,K or scalesim:TOPOLOGY.csv")
     parser.add_argument("--attention", default=None,
                         help="attention variant for zoo workloads (default: the preset's native)")
-    parser.add_argument("--img-size", type=int, default=224, help="image size for zoo models")
+    parser.add_argument("--img-size", type=int, default=None,
+                        help="image size for zoo models (default: the model's own, 224 for DeiT)")
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="override an architecture field, e.g. chunks.count=8 (repeatable)")
     parser.add_argument("--out", metavar="DIR", help="write summary.json and the reports here")

@@ -1,0 +1,112 @@
+"""The engine on real workloads: traced DeiTs on the shipped presets, and the `run` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import arch
+from accelsim.api import simulate
+from accelsim.cli import main
+from workloads import resolve
+
+from test_engine import check_accounting
+
+SUMMARY_FIELDS = {"format", "arch", "workload", "clock_mhz", "cycles", "latency_ms", "macs",
+                  "dram_bytes", "energy_pj", "energy_breakdown_pj", "components", "ops", "sim",
+                  "attention_cycles", "attention_energy_pj"}
+OP_FIELDS = {"name", "kind", "unit", "start_cycle", "end_cycle", "compute_cycles", "macs"}
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("graphs")
+    return {att: resolve("deit_tiny", attention=att, cache_dir=cache)
+            for att in ("taylor", "softmax", "sanger")}
+
+
+NATIVE = [("vitality", "taylor"), ("systolic", "softmax"), ("sanger", "sanger")]
+
+
+@pytest.mark.parametrize(("preset", "attention"), NATIVE)
+def test_deit_tiny_on_each_preset(preset, attention, graphs):
+    graph = graphs[attention]
+    s = simulate(arch.load(preset), graph).summary
+    assert set(s) >= SUMMARY_FIELDS
+    assert all(set(o) >= OP_FIELDS for o in s["ops"])
+    assert s["macs"] == graph.total_macs()
+    assert s["latency_ms"] == pytest.approx(s["cycles"] / s["clock_mhz"] / 1e3)
+    assert 0 < s["attention_cycles"] < s["cycles"]
+    check_accounting(s)
+    # every op that does work took time on some unit, within the makespan
+    for o in s["ops"]:
+        assert 0 <= o["start_cycle"] <= o["end_cycle"] <= s["cycles"]
+    # matmul compute cycles never beat the PEs' peak: macs / (PEs of the unit x chunks used)
+    units = arch.load(preset).chunks.units
+    for o in s["ops"]:
+        unit = units[o["unit"]]
+        if o["macs"] and unit.type == "systolic":
+            assert o["compute_cycles"] * unit.rows * unit.cols >= o["macs"] * 0.999
+
+
+@pytest.mark.parametrize(("preset", "attention"), NATIVE)
+def test_pipeline_on_is_faster_than_off(preset, attention, graphs):
+    on = simulate(arch.load(preset), graphs[attention], keep_intervals=False).summary
+    off = simulate(arch.load(preset, ["mapping.intra_layer_pipeline=false"]), graphs[attention],
+                   keep_intervals=False).summary
+    assert on["cycles"] < off["cycles"]
+    assert on["macs"] == off["macs"]
+
+
+@pytest.mark.parametrize(("preset", "attention"), NATIVE[:2])
+def test_more_chunks_are_never_slower(preset, attention, graphs):
+    cycles = [simulate(arch.load(preset, [f"chunks.count={c}"]), graphs[attention],
+                       keep_intervals=False).summary["cycles"] for c in (1, 2, 4, 8)]
+    assert cycles == sorted(cycles, reverse=True), cycles
+
+
+def test_summary_is_deterministic(graphs):
+    a = simulate(arch.load("vitality"), graphs["taylor"]).summary
+    b = simulate(arch.load("vitality"), graphs["taylor"]).summary
+    a["sim"].pop("wall_s"), b["sim"].pop("wall_s")
+    assert json.dumps(a) == json.dumps(b)
+
+
+def test_run_cli_json_and_set(graphs, tmp_path, capsys):
+    path = tmp_path / "g.json"
+    graphs["taylor"].save(path)
+    assert main(["run", "--arch", "vitality", "--workload", str(path), "--json",
+                 "--set", "chunks.count=2"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["format"] == "accelsim.summary/1"
+    assert sum(1 for c in s["components"] if c.endswith(".sa_general")) == 2
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--arch", "nope", "--workload", "gemm:8,8,8"], "nope"),
+    (["--arch", "vitality", "--workload", "gemm:8,x,8"], "GEMM"),
+    (["--arch", "vitality", "--workload", "gemm:8,8,8", "--set", "chunks.count=0"],
+     "chunks.count"),
+    (["--arch", "vitality", "--workload", "missing.json"], "missing.json"),
+])
+def test_run_cli_bad_input_is_one_line_exit_2(argv, needle, capsys):
+    assert main(["run", *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_run_on_saved_graph_never_imports_torch(graphs, tmp_path):
+    path = tmp_path / "g.json"
+    graphs["softmax"].save(path)
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from accelsim.cli import main\n"
+            f"rc = main(['run', '--arch', 'systolic', '--workload', {str(path)!r}, '--json'])\n"
+            "assert rc == 0, rc\n"
+            "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["arch"] == "systolic"
