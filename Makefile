@@ -17,7 +17,7 @@ $(VENV)/.test: $(VENV)/.base
 	touch $@
 
 run: $(VENV)/.base
-	$(BIN)/python -m vitality_model.train --dataset digits --attention vitality
+	$(BIN)/accelsim run --arch vitality --workload deit_tiny --out $(OUT)
 
 test: $(VENV)/.test
 	$(BIN)/ruff check .
@@ -28,6 +28,8 @@ lint: $(VENV)/.test
 	$(BIN)/ruff format --check .
 
 bench: $(VENV)/.test
+	$(BIN)/python benchmarks/engine_speed.py
+	$(BIN)/python benchmarks/trace_time.py
 	$(BIN)/python benchmarks/attention_cpu.py
 
 clean:
