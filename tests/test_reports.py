@@ -10,7 +10,6 @@ import re
 import struct
 
 import pytest
-from test_engine import attention_like_graph
 
 import accelsim.report as report
 from accelsim.api import simulate
@@ -22,6 +21,7 @@ from accelsim.report.timeline import DPI, FIGSIZE, render_png
 from workloads.ir import OpKind
 
 from engine_helpers import GraphBuilder, tiny_arch
+from test_engine import attention_like_graph
 
 ARCH = {"chunks": 2, "dram_bytes_per_cycle": 8, "noc_bytes_per_cycle": 16, "dram_latency_cycles": 5}
 
