@@ -85,6 +85,15 @@ def geometry(op: Op) -> Geometry:
     return Geometry(groups, rows, shape[-1], out_rows, reduces_rows)
 
 
+def per_row_divisor(op: Op) -> bool:
+    """A division by a column of per-row divisors (Algorithm 1 step 6: T_N / t_D), as opposed
+    to a division by one shared divisor (k_mean = sum / n)."""
+    if op.fn != "div" or len(op.input_shapes) < 2:
+        return False
+    divisor = op.input_shapes[1]
+    return len(divisor) >= 2 and divisor[-1] == 1 and divisor[-2] > 1
+
+
 def map_groups(g: int, consumer_groups: int, producer_groups: int) -> range:
     """Producer groups a consumer group reads (heads of an image, or the image of a head)."""
     if producer_groups == consumer_groups:
@@ -365,6 +374,10 @@ class Mapper:
         rows = sum(b - a for a, b in row_bands)
         elems = rows * geo.row_len
         total = vector_cycles(elems, unit.lanes, spec.cycles_per_element, spec.latency_cycles)
+        if per_row_divisor(op):
+            # the divider's per-row mode: one divisor per row shifts in through the register
+            # chain of its lanes before the first row can be divided (shared mode: none)
+            total += unit.lanes
         cycles = split_evenly(total, [b - a for a, b in row_bands])
         stream = geo.groups * geo.rows * geo.row_len
         out_per_group = op.out_elements // geo.groups

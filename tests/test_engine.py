@@ -192,3 +192,19 @@ def test_invariants_on_random_architectures_and_workloads(case):
     # shared resources this admits tiny anomalies (Graham 1969): measured 1 in 300 random
     # cases, at most +0.3%. Realistic workloads are checked strictly in test_presets.
     assert s["cycles"] <= off["cycles"] * 1.01
+
+
+def test_divider_per_row_mode_fills_its_divisor_chain():
+    """T_N / t_D (one divisor per row) pays the register-chain fill once per head (4 here, all
+    on one chunk); T_N / n does not."""
+    def div_graph(divisor_shape):
+        b = GraphBuilder()
+        b.vector("div", OpKind.ELEMENTWISE, "div", [None, None], [[4, 64, 16], divisor_shape],
+                 [4, 64, 16], "attention")
+        return b.graph
+
+    arch = tiny_arch(lanes=8)
+    shared = simulate(arch, div_graph([1])).summary["ops"][0]["compute_cycles"]
+    per_row = simulate(arch, div_graph([4, 64, 1])).summary["ops"][0]["compute_cycles"]
+    assert shared == 4 * 64 * 16 // 8
+    assert per_row == shared + 4 * 8
