@@ -1,0 +1,122 @@
+"""``results.csv``: one row per design point, appended as points finish, safe to kill.
+
+* Appends are one complete line per ``os.write`` on an ``O_APPEND`` descriptor, followed by
+  ``fsync``: a killed sweep leaves at most one partial line, at the end of the file.
+* Reading ignores a trailing partial line (no final newline) and keeps the last row of each ID,
+  so a point rerun after an error replaces its error row.
+* Every rewrite (a new header on resume, the sorted file at the end) goes through a temporary
+  file in the same directory, ``fsync`` and a rename: the file is never half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+Row = dict[str, str]
+
+
+def cell(value: Any) -> str:
+    """The CSV text of a value: numbers in their shortest exact form, lists/dicts as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value) if not isinstance(value, float) else repr(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _line(columns: list[str], row: Row) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([row.get(c, "") for c in columns])
+    return buf.getvalue()
+
+
+def read(path: Path) -> tuple[list[str], dict[str, Row]]:
+    """``(header, {id: row})`` of a results file (empty if it does not exist)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], {}
+    data = data[: data.rfind(b"\n") + 1]  # drop a partial last line left by a kill
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+    header = next(reader, [])
+    rows: dict[str, Row] = {}
+    for values in reader:
+        if len(values) != len(header):
+            continue  # not a row this code wrote (a hand edit): ignore it rather than guess
+        row = dict(zip(header, values, strict=True))
+        if row.get("id"):
+            rows.pop(row["id"], None)  # re-insert: the last row of an ID wins, in file order
+            rows[row["id"]] = row
+    return header, rows
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write via a temporary file in the same directory, ``fsync`` and a rename: readers see
+    the old file or the new one, never a mix, even after a crash."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ResultsFile:
+    """The results of one sweep directory; ``columns`` are this sweep's columns."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path, self.columns = Path(path), list(columns)
+        header, self.rows = read(self.path)
+        # Columns of an earlier spec's rows are kept, after this spec's own.
+        self.columns += [c for c in header if c not in self.columns]
+        self._fd: int | None = None
+        if header != self.columns or self._has_partial_line():
+            self.rewrite()
+
+    def _has_partial_line(self) -> bool:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(-1, os.SEEK_END)
+                return f.read(1) != b"\n"
+        except OSError:  # missing or empty
+            return False
+
+    def done(self) -> set[str]:
+        """IDs of the points recorded with status ok (skipped on resume)."""
+        return {i for i, r in self.rows.items() if r.get("status") == "ok"}
+
+    def rewrite(self) -> None:
+        """Write every row sorted by ID under the full header (atomically)."""
+        self.close()
+        text = _line(self.columns, dict(zip(self.columns, self.columns, strict=True)))
+        text += "".join(_line(self.columns, self.rows[i]) for i in sorted(self.rows))
+        write_atomic(self.path, text)
+
+    def append(self, row: Row) -> None:
+        """Append one row as one complete line, durable on return."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = _line(self.columns, row).encode()
+        written = 0
+        while written < len(data):
+            written += os.write(self._fd, data[written:])
+        os.fsync(self._fd)
+        self.rows.pop(row["id"], None)
+        self.rows[row["id"]] = row
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
