@@ -77,7 +77,7 @@ def geometry(op: Op) -> Geometry:
         op.kind is OpKind.REDUCE and len(src) >= 2 and len(out) >= 1
         and numel(out[:-1]) < numel(src[:-1]) and out[-1] == src[-1]
     )
-    shape = src if reduces_rows else out
+    shape = src if reduces_rows or op.kind is OpKind.REDUCE else out  # a reduce streams its input
     if len(shape) < 2:
         return Geometry(1, 1, numel(shape), 1, reduces_rows)
     groups, rows = numel(shape[:-2]), shape[-2]

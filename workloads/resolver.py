@@ -45,13 +45,17 @@ def _first_line(exc: BaseException) -> str:
 def resolve(spec: str, *, attention: str | None = None, img_size: int | None = None,
             patch_size: int | None = None, sparse_density: float | None = None,
             precision: Precision | None = None, cache_dir: str | os.PathLike | None = None,
-            cache: bool = True) -> OpGraph:
+            cache: bool = True, attention_options: dict | None = None) -> OpGraph:
     """The graph named by ``spec`` (see the module docstring).
 
     ``attention``, ``img_size`` (default: the zoo model's own, 224 for DeiT/ViT and for
-    factories), ``patch_size`` and ``sparse_density`` apply to traced models. Zoo graphs are
-    cached under ``cache_dir`` (default ``default_cache_dir()``), keyed by every option, the
-    torch version and a hash of the tracer and model code, unless ``cache`` is false."""
+    factories), ``patch_size`` and ``sparse_density`` apply to traced models.
+    ``attention_options`` are keyword arguments of ``vitality_model.Attention``
+    (``exact_denominator``, ``threshold``, ``quant_bits``), e.g. ``{"exact_denominator": False}``
+    drops step 4 of Algorithm 1 (an ablation); they are recorded in ``meta["attention_options"]``.
+    Zoo graphs are cached under ``cache_dir`` (default ``default_cache_dir()``), keyed by every
+    option, the torch version and a hash of the tracer and model code, unless ``cache`` is
+    false."""
     spec = str(spec).strip()
     if not spec:
         raise WorkloadError("empty workload spec")
@@ -61,6 +65,7 @@ def resolve(spec: str, *, attention: str | None = None, img_size: int | None = N
         raise WorkloadError(f"sparse density must be in (0, 1], got {sparse_density}")
     if img_size is not None and int(img_size) <= 0:
         raise WorkloadError(f"image size must be a positive integer, got {img_size}")
+    options = dict(sorted((attention_options or {}).items()))
     if spec.startswith("gemm:"):
         return parse_gemm_spec(spec)
     if spec.startswith("scalesim:"):
@@ -69,11 +74,12 @@ def resolve(spec: str, *, attention: str | None = None, img_size: int | None = N
         return load(spec)
     if ":" in spec:
         return _trace_factory(spec, attention=attention, img_size=img_size or 224,
-                              sparse_density=sparse_density, precision=precision)
+                              sparse_density=sparse_density, precision=precision,
+                              options=options)
     return _trace_zoo(spec, attention=attention or "softmax", img_size=img_size,
                       patch_size=patch_size, sparse_density=sparse_density, precision=precision,
                       cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
-                      cache=cache)
+                      cache=cache, options=options)
 
 
 def _zoo_names() -> list[str]:
@@ -94,7 +100,7 @@ def _torch_version() -> str:
 
 def _trace_zoo(name: str, *, attention: str, img_size: int | None, patch_size: int | None,
                sparse_density: float | None, precision: Precision | None, cache_dir: Path,
-               cache: bool) -> OpGraph:
+               cache: bool, options: dict | None = None) -> OpGraph:
     if Path(name).suffix or os.sep in name:
         raise WorkloadError(f"{name}: not a zoo model, a .json graph, gemm:M,N,K, "
                             "scalesim:FILE.csv or package.module:factory")
@@ -105,6 +111,7 @@ def _trace_zoo(name: str, *, attention: str, img_size: int | None, patch_size: i
     key = (f"{name}_{attention}_img{img_size or 'default'}_p{patch_size or 'default'}"
            f"_d{sparse_density if sparse_density is not None else 'default'}"
            f"_b{precision.operand_bits}-{precision.accumulator_bits}"
+           f"{''.join(f'_{k}-{v}' for k, v in (options or {}).items())}"
            f"_torch{_torch_version()}_{code_version()}")
     path = cache_dir / f"{key}.json"
     if cache and path.is_file():
@@ -127,32 +134,38 @@ def _trace_zoo(name: str, *, attention: str, img_size: int | None, patch_size: i
                              f"{cfg.patch_size}")
     except (ValueError, TypeError) as exc:
         raise WorkloadError(f"{name}: {exc}") from None
-    graph = _trace_zoo_now(name, attention, cfg, sparse_density, precision)
+    graph = _trace_zoo_now(name, attention, cfg, sparse_density, precision, options or {})
     if cache:
         with contextlib.suppress(OSError):  # an unwritable cache only costs time
             write_atomic(path, graph.to_json())
     return graph
 
 
-def _trace_zoo_now(name, attention, cfg, sparse_density, precision) -> OpGraph:
+def _trace_zoo_now(name, attention, cfg, sparse_density, precision, options=None) -> OpGraph:
     import torch
 
     import vitality_model
 
     from .tracer import trace
 
-    with torch.device("meta"):
-        model = vitality_model.build(name, attention, img_size=cfg.img_size,
-                                     patch_size=cfg.patch_size, seed=None)
+    try:
+        with torch.device("meta"):
+            model = vitality_model.build(name, attention, img_size=cfg.img_size,
+                                         patch_size=cfg.patch_size, seed=None, **(options or {}))
+    except TypeError as exc:
+        raise WorkloadError(f"{name}: bad attention options {options}: {exc}") from None
     x = torch.empty(1, cfg.in_chans, cfg.img_size, cfg.img_size, device="meta")
     meta = {"model": name, "attention": attention, "img_size": cfg.img_size,
             "patch_size": cfg.patch_size, "tokens": cfg.num_tokens}
+    if options:
+        meta["attention_options"] = dict(options)
     return trace(model, x, precision=precision, meta=meta, device="meta",
                  sparse_density=sparse_density)
 
 
 def _trace_factory(spec: str, *, attention: str | None, img_size: int,
-                   sparse_density: float | None, precision: Precision | None) -> OpGraph:
+                   sparse_density: float | None, precision: Precision | None,
+                   options: dict | None = None) -> OpGraph:
     modname, _, attr = spec.partition(":")
     if not modname or not attr:
         raise WorkloadError(f"bad factory spec {spec!r}: want package.module:factory")
@@ -183,12 +196,18 @@ def _trace_factory(spec: str, *, attention: str | None, img_size: int,
     from torch import nn
 
     module, inputs, meta = _factory_result(spec, made, img_size)
-    if attention is not None:  # only models built from vitality_model.Attention can switch
+    if attention is not None or options:  # only vitality_model.Attention modules can switch
         from vitality_model import Attention, set_attention
 
-        if any(isinstance(m, Attention) for m in module.modules()):
-            set_attention(module, attention)
-            meta["attention"] = attention
+        attns = [m for m in module.modules() if isinstance(m, Attention)]
+        if attns:
+            try:
+                set_attention(module, attention or attns[0].attention, **(options or {}))
+            except ValueError as exc:
+                raise WorkloadError(f"{spec}: {exc}") from None
+            meta["attention"] = attention or attns[0].attention
+            if options:
+                meta["attention_options"] = dict(options)
     assert isinstance(module, nn.Module)
     from .tracer import trace
 

@@ -1,15 +1,103 @@
-"""`accelsim compare`: not implemented yet (see the issue tracker)."""
+"""`accelsim compare`: one workload on several architectures, one row per architecture.
+
+    accelsim compare --workload deit_tiny --arch vitality --arch systolic --arch sanger [--json]
+
+Each row is ``{arch, workload, attention, cycles, latency_ms, energy_pj, attention_cycles,
+attention_energy_pj}`` (DESIGN section 6). A preset runs its native attention (vitality: taylor,
+systolic: softmax, sanger: sanger) unless ``--attention`` is given; the workload is traced once
+per attention. ``--set`` overrides apply to every architecture.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
 
-from accelsim.errors import InputError
+#: The keys of a row, in order (the JSON contract).
+ROW_KEYS = ("arch", "workload", "attention", "cycles", "latency_ms", "energy_pj",
+            "attention_cycles", "attention_energy_pj")
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("--workload", required=True,
+                        help="zoo name, saved graph .json, gemm:M,N,K or scalesim:TOPOLOGY.csv")
+    parser.add_argument("--arch", action="append", required=True, metavar="ARCH",
+                        help="preset name, .yaml/.json file or scalesim:PATH.cfg (repeat)")
+    parser.add_argument("--attention", default=None,
+                        help="attention variant for every arch (default: each preset's native)")
+    parser.add_argument("--img-size", type=int, default=None, metavar="N",
+                        help="image size for zoo models (default: the model's, 224)")
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                        help="override an architecture field of every arch (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+
+
+def compare(workload: str, archs: list[str], *, attention: str | None = None,
+            img_size: int | None = None, overrides: list[str] | tuple[str, ...] = (),
+            attention_options: dict | None = None) -> list[dict[str, Any]]:
+    """Simulate ``workload`` on every architecture of ``archs``; one row each (``ROW_KEYS``).
+
+    Raises the loaders' input errors (``ConfigError``, ``WorkloadError``, ``InputError``)."""
+    from accelsim.api import simulate
+    from arch import load as load_arch
+    from workloads import resolve
+
+    from .run import native_attention
+
+    graphs: dict[str, Any] = {}
+    rows = []
+    for spec in archs:
+        arch = load_arch(spec, overrides=overrides)
+        att = attention or native_attention(arch.name)
+        if att not in graphs:
+            graphs[att] = resolve(workload, attention=att, img_size=img_size,
+                                  attention_options=attention_options)
+        graph = graphs[att]
+        s = simulate(arch, graph, keep_intervals=False).summary
+        rows.append({
+            "arch": spec,
+            "workload": s["workload"],
+            "attention": graph.meta.get("attention"),
+            "cycles": s["cycles"],
+            "latency_ms": s["latency_ms"],
+            "energy_pj": s["energy_pj"],
+            "attention_cycles": s["attention_cycles"],
+            "attention_energy_pj": s["attention_energy_pj"],
+        })
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A terminal table; the last two columns compare each row with the first."""
+    head = ("arch", "attention", "cycles", "latency ms", "energy uJ", "attn cycles",
+            "attn energy uJ", "time vs 1st", "energy vs 1st")
+    base = rows[0] if rows else {}
+    body = []
+    for r in rows:
+        body.append((
+            r["arch"], str(r["attention"] or "-"), f"{r['cycles']:,}", f"{r['latency_ms']:.4f}",
+            f"{r['energy_pj'] / 1e6:,.2f}", f"{r['attention_cycles']:,}",
+            f"{r['attention_energy_pj'] / 1e6:,.2f}",
+            f"{r['cycles'] / base['cycles']:.2f}x" if base.get("cycles") else "-",
+            f"{r['energy_pj'] / base['energy_pj']:.2f}x" if base.get("energy_pj") else "-",
+        ))
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    lines = [f"workload: {rows[0]['workload']}" if rows else "no rows"]
+    lines.append("  ".join(h.ljust(w) if i < 2 else h.rjust(w)
+                           for i, (h, w) in enumerate(zip(head, widths, strict=True))))
+    for b in body:
+        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(b, widths, strict=True))))
+    return "\n".join(lines)
 
 
 def handle(args: argparse.Namespace) -> int:
-    raise InputError("'accelsim compare' is not implemented yet")
+    rows = compare(args.workload, args.arch, attention=args.attention, img_size=args.img_size,
+                   overrides=args.set)
+    if args.json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+    else:
+        print(format_table(rows))
+    return 0
