@@ -372,7 +372,9 @@ class Mapper:
         tile of each group, a full-size one in row slices."""
         spec = unit.fns[plan.fn]
         rows = sum(b - a for a, b in row_bands)
-        elems = rows * geo.row_len
+        # a vector op over sparse data (Sanger's softmax over the kept scores) processes only
+        # `density` of the elements
+        elems = math.ceil(rows * geo.row_len * op.density)
         total = vector_cycles(elems, unit.lanes, spec.cycles_per_element, spec.latency_cycles)
         if per_row_divisor(op):
             # the divider's per-row mode: one divisor per row shifts in through the register
@@ -388,7 +390,8 @@ class Mapper:
                 out_el = out_per_group if j == len(row_bands) - 1 else 0
             else:
                 out_el = share * op.out_elements // max(1, stream)
-            t = Tile(first + j, plan.index, inst, g, a, b, cycles[j], elements=share,
+            t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
+                     elements=math.ceil(share * op.density),
                      out_bytes=int(out_el * self.ob), out_dram=not plan.resident)
             weight_bytes = 0
             for i, kind in enumerate(kinds):

@@ -8,14 +8,14 @@ tests.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from workloads.ir import write_atomic
 
 from . import ablations, bounds, cpu, paper, plots, scalesim_check
 from .tables import Section, ratio, table
@@ -88,23 +88,6 @@ def generate(out: str | Path = DEFAULT_OUT, *, quick: bool = False,
     write_atomic(out, text)
     log(f"validate: wrote {out} and 3 PNGs in {img} ({wall:.1f} s)")
     return {s.key: s.data for s in secs} | {"wall_s": wall}
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename,
-    so a reader never sees half a document; the file gets the usual ``0666 & ~umask`` mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _headline(secs: dict[str, Section], models: list[str]) -> str:

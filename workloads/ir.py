@@ -353,14 +353,23 @@ def load(path: str | os.PathLike) -> OpGraph:
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same directory and a rename, so a
-    reader never sees a half-written file and a failure leaves the old file intact."""
+    """Write ``text`` to ``path`` via a temp file in the same directory, ``fsync`` and a rename:
+    a reader sees the old file or the new one, never a mix, even after a crash, and a failure
+    leaves the old file intact. The file gets the usual ``0666 & ~umask`` mode.
+
+    The one atomic writer of the project (graphs, sweep results, validation docs)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(text, bytes) else "w"
+    data = text.encode() if isinstance(text, str) else text
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, mode) as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -95,6 +95,6 @@ def render_pareto(rows: list[Row]) -> bytes:
 
 def plot_pareto(rows: list[Row], path: str | Path) -> None:
     """Write ``render_pareto(rows)`` to ``path`` atomically."""
-    from .results import write_atomic
+    from workloads.ir import write_atomic
 
     write_atomic(Path(path), render_pareto(rows))

@@ -14,9 +14,10 @@ import csv
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from workloads.ir import write_atomic
 
 Row = dict[str, str]
 
@@ -56,21 +57,6 @@ def read(path: Path) -> tuple[list[str], dict[str, Row]]:
             rows.pop(row["id"], None)  # re-insert: the last row of an ID wins, in file order
             rows[row["id"]] = row
     return header, rows
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write via a temporary file in the same directory, ``fsync`` and a rename: readers see
-    the old file or the new one, never a mix, even after a crash."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ResultsFile:

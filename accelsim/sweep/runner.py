@@ -24,9 +24,10 @@ from typing import Any
 
 from accelsim.errors import InputError, input_error_types
 from arch.errors import ConfigError
+from workloads.ir import write_atomic
 
 from .area import area_mm2_proxy
-from .results import ResultsFile, cell, write_atomic
+from .results import ResultsFile, cell
 from .spec import METRICS, SpecError, SweepSpec, load_spec, override, point_id
 
 
