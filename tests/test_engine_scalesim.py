@@ -5,9 +5,6 @@ The CSVs were produced by validation/scalesim_runner.py (SCALE-Sim in its own ve
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 
 import arch
@@ -15,58 +12,30 @@ from accelsim.api import simulate
 from accelsim.engine import Engine
 from accelsim.errors import DeadlockError
 from accelsim.mapper import map_graph
+from validation.scalesim_check import cfg_text, load_rows, replay
 from workloads.simple import gemm_graph, scalesim_topology_graph
 
 from engine_helpers import tiny_arch
 
-DATA = Path(__file__).parent.parent / "validation" / "data"
-CFG = """[general]
-run_name = t
-
-[architecture_presets]
-ArrayHeight: {rows}
-ArrayWidth: {cols}
-IfmapSramSzkB: 1024
-FilterSramSzkB: 1024
-OfmapSramSzkB: 1024
-IfmapOffset: 0
-FilterOffset: 10000000
-OfmapOffset: 20000000
-Bandwidth: 64
-Dataflow: {dataflow}
-MemoryBanks: 1
-
-[run_presets]
-InterfaceBandwidth: CALC
-"""
+#: every 4th recorded case keeps the test fast; test_timing checks every row on the closed form
+CASES = load_rows()[::4]
 
 
-def rows() -> list[dict]:
-    out = []
-    for name in ("scalesim_cycles.csv", "scalesim_cycles_extra.csv"):
-        with open(DATA / name) as fh:
-            out += list(csv.DictReader(fh))
-    # every 4th case keeps the test fast; test_timing checks every row on the closed form
-    return out[::4]
-
-
-@pytest.mark.parametrize("row", rows(), ids=lambda r: "{array_rows}x{array_cols}-{dataflow}-"
-                         "{M}x{N}x{K}".format(**r))
-def test_engine_compute_cycles_equal_scalesim(row, tmp_path):
-    cfg = tmp_path / "a.cfg"
-    cfg.write_text(CFG.format(rows=row["array_rows"], cols=row["array_cols"],
-                              dataflow=row["dataflow"]))
-    a = arch.load(f"scalesim:{cfg}")
-    s = simulate(a, gemm_graph(int(row["M"]), int(row["N"]), int(row["K"]))).summary
-    assert s["ops"][0]["compute_cycles"] == int(row["compute_cycles"])
-    assert s["macs"] == int(row["M"]) * int(row["N"]) * int(row["K"])
+@pytest.mark.parametrize("row", CASES, ids=lambda r: "{rows}x{cols}-{dataflow}-{M}x{N}x{K}"
+                         .format(**r))
+def test_engine_compute_cycles_equal_scalesim(row):
+    """A SCALE-Sim cfg as the architecture, gemm:M,N,K as the workload, through the whole
+    engine: the op's compute cycles are SCALE-Sim's, and every MAC is counted."""
+    (ours,) = replay([row])
+    assert ours["ours"] == row["scalesim_cycles"]
+    assert ours["macs_ok"]
 
 
 def test_scalesim_topology_workload(tmp_path):
     topo = tmp_path / "t.csv"
     topo.write_text("Layer, M, N, K,\nqkv, 197, 576, 192,\nfc1, 197, 768, 192,\n")
     cfg = tmp_path / "a.cfg"
-    cfg.write_text(CFG.format(rows=32, cols=32, dataflow="os"))
+    cfg.write_text(cfg_text(32, 32, "os"))
     s = simulate(arch.load(f"scalesim:{cfg}"), scalesim_topology_graph(topo)).summary
     assert [o["name"] for o in s["ops"]] == ["qkv", "fc1"]
     from accelsim.timing import systolic_compute_cycles
