@@ -228,3 +228,15 @@ def test_check_attention_lists_names():
     with pytest.raises(ValueError, match="valid names") as err:
         check_attention("flash")
     assert all(name in str(err.value) for name in ATTENTIONS)
+
+
+def test_sanger_mask_of_an_image_does_not_depend_on_its_batch():
+    from vitality_model.attention import sanger_mask
+
+    torch.manual_seed(0)
+    q, k = torch.randn(2, 3, 17, 8), torch.randn(2, 3, 17, 8)
+    q[1] *= 100  # a loud second image must not change the first image's quantisation
+    k[1] *= 100
+    _, alone = sanger_mask(q[:1], k[:1], threshold=2e-3, bits=4)
+    _, batched = sanger_mask(q, k, threshold=2e-3, bits=4)
+    assert torch.equal(alone[0], batched[0])

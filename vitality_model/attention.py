@@ -101,9 +101,11 @@ masked_context.register_autograd(_masked_context_backward, setup_context=_masked
 
 @torch.library.custom_op("vitality::fake_quantize", mutates_args=())
 def fake_quantize(x: Tensor, bits: int) -> Tensor:
-    """Round ``x`` to signed ``bits``-bit levels of one per-tensor scale, then scale back."""
+    """Round ``x`` to signed ``bits``-bit levels, then scale back. One scale per sample (dim
+    0), so an image's sparse mask never depends on the other images of its batch."""
     levels = 2 ** (bits - 1) - 1
-    scale = x.abs().amax().clamp_min(1e-12) / levels
+    dims = tuple(range(1, x.ndim)) if x.ndim > 1 else None
+    scale = x.abs().amax(dim=dims, keepdim=True).clamp_min(1e-12) / levels
     return torch.round(x / scale).clamp(-levels, levels) * scale
 
 
@@ -151,7 +153,7 @@ def taylor_attention(q: Tensor, k: Tensor, v: Tensor, *, exact_denominator: bool
 
 
 def quantize_symmetric(x: Tensor, bits: int) -> Tensor:
-    """Fake-quantise ``x`` to signed ``bits``-bit integers with one scale per tensor.
+    """Fake-quantise ``x`` to signed ``bits``-bit integers with one scale per sample.
 
     The straight-through estimator keeps gradients flowing as if no rounding happened, which is
     how a quantised mask predictor is trained. Implemented as the custom op
