@@ -25,7 +25,6 @@ test: $(VENV)/.test
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
 
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/engine_speed.py
