@@ -11,7 +11,14 @@ import json
 import yaml
 
 from .errors import ConfigError
-from .graph import build_graph, check_runnable, path_from_dram, required_units, sram_for
+from .graph import (
+    build_graph,
+    check_runnable,
+    native_attention,
+    path_from_dram,
+    required_units,
+    sram_for,
+)
 from .loader import load, loads, presets
 from .schema import Architecture
 
@@ -40,6 +47,7 @@ __all__ = [
     "check_runnable",
     "load",
     "loads",
+    "native_attention",
     "path_from_dram",
     "presets",
     "required_units",

@@ -211,6 +211,18 @@ def units_for(arch: Architecture, fn: str) -> list[str]:
     return [n for n, u in arch.chunks.units.items() if isinstance(u, SystolicArray) and alt in u.fns]
 
 
+def native_attention(arch: Architecture) -> str:
+    """The attention variant ``arch`` is built for, from what its units can run: a sparse
+    matmul array means Sanger's sparse attention, a softmax unit dense softmax attention, and
+    neither the paper's linear Taylor attention (vitality: taylor, systolic: softmax, sanger:
+    sanger)."""
+    if units_for(arch, "sparse_matmul"):
+        return "sanger"
+    if units_for(arch, "softmax"):
+        return "softmax"
+    return "taylor"
+
+
 def required_units(arch: Architecture, fns: Iterable[str]) -> dict[str, list[str]]:
     """``{fn: units able to run it}`` for every op function of a workload (empty: none can)."""
     return {fn: units_for(arch, fn) for fn in sorted(set(fns))}

@@ -433,3 +433,11 @@ def test_docs_example_validates():
 def test_arch_imports_without_torch():
     code = "import sys, arch; arch.load('vitality'); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@pytest.mark.parametrize(("preset", "expected"), [
+    ("vitality", "taylor"), ("systolic", "softmax"), ("sanger", "sanger")])
+def test_native_attention_follows_the_units(preset, expected):
+    assert arch.native_attention(arch.load(preset)) == expected
+    # a renamed copy keeps its attention: it depends on the units, not the name
+    assert arch.native_attention(arch.load(preset, ["name=mine"])) == expected

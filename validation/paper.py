@@ -207,14 +207,14 @@ def attention_breakdown(models: list[str]) -> dict[str, Any]:
     ``spills[(model, preset)]``: (attention ops whose output spilled to DRAM, of all, DRAM MB)."""
     import arch
     from accelsim.api import simulate
-    from accelsim.commands.run import NATIVE_ATTENTION
     from arch.schema import SystolicArray
     from workloads import resolve
 
     out: dict[str, Any] = {"spills": {}}
     for model, p in ((m, p) for m in models for p in PRESETS):
         a = arch.load(p)
-        s = simulate(a, resolve(model, attention=NATIVE_ATTENTION[p]), keep_intervals=False).summary
+        s = simulate(a, resolve(model, attention=arch.native_attention(a)),
+                     keep_intervals=False).summary
         att = [o for o in s["ops"] if o["group"] == "attention"]
         out["spills"][(model, p)] = (sum(not o["output_in_sram"] for o in att), len(att),
                                      s["dram_bytes"] / 1e6)

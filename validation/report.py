@@ -43,10 +43,10 @@ def _timed(log: Callable[[str], None], label: str, fn: Callable[[], Section]) ->
 
 def bound_cases(models: list[str]) -> list[tuple[str, str, Any, Any]]:
     import arch
-    from accelsim.commands.run import NATIVE_ATTENTION
     from workloads import resolve
 
-    return [(m, p, arch.load(p), resolve(m, attention=NATIVE_ATTENTION[p]))
+    archs = {p: arch.load(p) for p in paper.PRESETS}
+    return [(m, p, archs[p], resolve(m, attention=arch.native_attention(archs[p])))
             for m in models for p in paper.PRESETS]
 
 

@@ -42,15 +42,14 @@ def compare(workload: str, archs: list[str], *, attention: str | None = None,
     Raises the loaders' input errors (``ConfigError``, ``WorkloadError``, ``InputError``)."""
     from accelsim.api import simulate
     from arch import load as load_arch
+    from arch import native_attention
     from workloads import resolve
-
-    from .run import native_attention
 
     graphs: dict[str, Any] = {}
     rows = []
     for spec in archs:
         arch = load_arch(spec, overrides=overrides)
-        att = attention or native_attention(arch.name)
+        att = attention or native_attention(arch)
         if att not in graphs:
             graphs[att] = resolve(workload, attention=att, img_size=img_size,
                                   attention_options=attention_options)

@@ -26,10 +26,11 @@ def handle(args: argparse.Namespace) -> int:
     from accelsim.report import summary_json, write_outputs
     from accelsim.report.terminal import format_summary
     from arch import load as load_arch
+    from arch import native_attention
     from workloads import resolve
 
     arch = load_arch(args.arch, overrides=args.set)
-    attention = args.attention or native_attention(arch.name)
+    attention = args.attention or native_attention(arch)
     graph = resolve(args.workload, attention=attention, img_size=args.img_size)
     result = simulate(arch, graph, keep_intervals=bool(args.out), progress=True)
     if args.out:
@@ -41,11 +42,3 @@ def handle(args: argparse.Namespace) -> int:
         if args.out:
             print(f"  wrote {args.out}/")
     return 0
-
-
-#: The attention each preset runs unless told otherwise (DESIGN section 6).
-NATIVE_ATTENTION = {"vitality": "taylor", "systolic": "softmax", "sanger": "sanger"}
-
-
-def native_attention(arch_name: str) -> str:
-    return NATIVE_ATTENTION.get(arch_name, "softmax")

@@ -197,8 +197,8 @@ def prepare(spec: SweepSpec, out: Path) -> Prepared:
     """Load the base, check the axis paths, resolve and save the graphs, number the points."""
     import json
 
-    from accelsim.commands.run import native_attention
     from arch import load as load_arch
+    from arch import native_attention
     from arch.loader import apply_override
     from workloads import resolve
 
@@ -226,7 +226,7 @@ def prepare(spec: SweepSpec, out: Path) -> Prepared:
     for i, w in enumerate(spec.workloads):
         try:
             graph = resolve(spec.resolve_path(w.spec), attention=w.attention or native_attention(
-                base_arch.name), img_size=w.img_size)
+                base_arch), img_size=w.img_size)
         except input_error_types() as exc:
             raise SpecError(f"{spec.where('workloads', i)}{_one_line(exc)}") from None
         text = graph.to_json()
