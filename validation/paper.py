@@ -168,9 +168,8 @@ Where the energy goes, end to end on {MODELS[models[0]]} (share of the total, co
   threshold over the predicted scores (its algorithm) on 65-lane units.
 * **Sanger's density is 0.2**, the tracer's default (`--sparse-density`); measuring it needs
   trained ImageNet weights we do not have. The sparse array's load-imbalance overhead (15%) is an
-  assumption. The softmax over the *sparse* scores is timed at the dense row length (the mapper
-  does not scale vector ops by `density`; only their element-op counts are), which overstates
-  Sanger's softmax time by up to 5x on that one op.
+  assumption. The softmax over the *sparse* scores processes `density` of the row (the scores
+  Sanger keeps); the dense softmax over the 4-bit predicted scores is full length.
 * **ViTALiTy's non-attention layers** (QKV, projection, MLP: 86-96% of DeiT's MACs) run on
   SA-General with the paper's down-forward accumulation, timed as weight-stationary on a 65x65
   array, while `systolic` runs them output-stationary on 66x65. The paper describes only the
