@@ -91,6 +91,8 @@ def test_run_cli_json_and_set(graphs, tmp_path, capsys):
     (["--arch", "vitality", "--workload", "gemm:8,8,8", "--set", "chunks.count=0"],
      "chunks.count"),
     (["--arch", "vitality", "--workload", "missing.json"], "missing.json"),
+    (["--arch", "vitality", "--workload", "gemm:8,8,8", "--out", __file__], "not a directory"),
+    (["--arch", "vitality", "--workload", "deit_tiny", "--attention", "softmax"], "'softmax'"),
 ])
 def test_run_cli_bad_input_is_one_line_exit_2(argv, needle, capsys):
     assert main(["run", *argv]) == 2

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from accelsim.errors import InputError
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +32,8 @@ def handle(args: argparse.Namespace) -> int:
     from arch import native_attention
     from workloads import resolve
 
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"--out {args.out}: exists and is not a directory")
     arch = load_arch(args.arch, overrides=args.set)
     attention = args.attention or native_attention(arch)
     graph = resolve(args.workload, attention=attention, img_size=args.img_size)
