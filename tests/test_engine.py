@@ -177,12 +177,25 @@ def random_case(draw):
     return arch_kw, graph
 
 
+def check_no_overlap(result) -> None:
+    """No component is in two states at once: its recorded intervals never overlap, so no
+    cycle is counted twice (busy and stalled, or stalled for two causes)."""
+    rec = result.record
+    for name, r in [*rec.units.items(), *rec.servers.items()]:
+        spans = sorted((a, b) for a, b, *_ in r.intervals)
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert start >= end, name
+        assert sum(b - a for a, b in spans) == r.busy_cycles + r.stall_cycles, name
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_case())
 def test_invariants_on_random_architectures_and_workloads(case):
     arch_kw, graph = case
-    s = simulate(tiny_arch(**arch_kw), graph).summary
+    result = simulate(tiny_arch(**arch_kw), graph)
+    s = result.summary
     check_accounting(s)
+    check_no_overlap(result)
     assert s["macs"] == graph.total_macs()
     for op in s["ops"]:
         assert 0 <= op["start_cycle"] <= op["end_cycle"] <= s["cycles"]
