@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -183,7 +184,7 @@ def check_no_overlap(result) -> None:
     rec = result.record
     for name, r in [*rec.units.items(), *rec.servers.items()]:
         spans = sorted((a, b) for a, b, *_ in r.intervals)
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end, name
         assert sum(b - a for a, b in spans) == r.busy_cycles + r.stall_cycles, name
 
