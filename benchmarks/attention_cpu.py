@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -27,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install
 
+from validation.cpu import cpu_name
 from vitality_model import softmax_attention, taylor_attention
 
 KERNELS = {"softmax_sdpa": softmax_attention, "taylor": taylor_attention}
@@ -45,16 +45,6 @@ def time_call(fn, args, *, min_runs: int, max_runs: int, budget_s: float) -> tup
             times.append(time.perf_counter() - t0)
             spent += times[-1]
     return statistics.median(times), len(times)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def measure(args: argparse.Namespace) -> list[dict]:
