@@ -86,6 +86,7 @@ class Engine:
         #: per op: (memory, action) -> count
         self.op_actions: list[dict[tuple[str, str], int]] = [defaultdict(int) for _ in plan.ops]
         self._routes: dict[tuple[str, str], tuple[list, list]] = {}
+        self._shared: dict[tuple, int] = {}  # multicast key -> cycle its transfer completes
         self._setup_memory_paths()
 
     # -- paths --------------------------------------------------------------------------------
@@ -204,6 +205,8 @@ class Engine:
                 end = max(end, self._move("sram_in", inst, t.sram_in_bytes, t.op))
             if t.weight_in_bytes:
                 end = max(end, self._move("weight", inst, t.weight_in_bytes, t.op))
+            if t.shared_key is not None:
+                end = max(end, self._multicast(inst, t))
             if end > env.now:
                 yield env.timeout(end - env.now)
             self._signal("ready", ti)
@@ -247,6 +250,17 @@ class Engine:
                 env.timeout(end - now).callbacks.append(lambda _e, ti=ti: self._complete(ti))
             else:
                 self._complete(ti)
+
+    def _multicast(self, inst: str, t) -> int:
+        """Operands every chunk of an op reads (the same rows for each column slice): the first
+        chunk to ask moves them once over the multicast NoC, the others receive that transfer."""
+        done = self._shared.get(t.shared_key)
+        if done is None:
+            done = int(self.env.now)
+            for kind, nbytes in t.shared_in:
+                done = max(done, self._move(kind, inst, nbytes, t.op))
+            self._shared[t.shared_key] = done
+        return done
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _wait(self, what: str, i: int) -> simpy.Event:

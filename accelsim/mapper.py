@@ -15,6 +15,7 @@ blocks), decide which outputs stay in SRAM, and link tiles by data dependencies:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from arch.schema import Architecture, SystolicArray, VectorArray
@@ -30,6 +31,11 @@ AUTO_TILES_PER_SLICE = 8
 MIN_TILE_ROWS = 64
 
 
+#: Tile field counting the bytes of each engine path kind.
+PATH_FIELDS = {"dram_in": "dram_in_bytes", "reread": "reread_bytes", "weight": "weight_in_bytes",
+               "sram_in": "sram_in_bytes"}
+
+
 @dataclass(frozen=True)
 class Source:
     """Where one input of a compute op comes from: a compute op, a weight or a graph input."""
@@ -37,6 +43,10 @@ class Source:
     producer: int | None  # index of the producing compute op
     aligned: bool
     kind: str  # "op" | "weight" | "input"
+
+
+#: One chunk's share of an op: (chunk, groups, row range, column range).
+Part = tuple[int, list[int], tuple[int, int], tuple[int, int]]
 
 
 @dataclass
@@ -119,6 +129,8 @@ class Mapper:
         self.index = {op.name: i for i, op in enumerate(self.ops)}
         self._view_memo: dict[str, list[Source]] = {}
         self.folded_views = len(graph) - len(self.ops)
+        #: the on-chip network can broadcast one transfer to every chunk
+        self.multicast = all(m.multicast for m in arch.memories.values() if m.type == "noc")
 
     # -- stage 1: fold views ---------------------------------------------------------------
     def sources(self, name: str, i: int) -> list[Source]:
@@ -245,19 +257,42 @@ class Mapper:
                 live.append(p)
 
     # -- stage 3: partition and tile ---------------------------------------------------------
-    def _parts(self, op: Op, geo: Geometry, weight_b: bool) -> list[tuple[int, list[int], tuple[int, int], tuple[int, int]]]:
-        """(chunk, groups, row range, column range) for each chunk that gets work."""
-        c_count = self.chunks
+    def _parts(self, op: Op, geo: Geometry, weight_b: bool, unit: SystolicArray | VectorArray,
+               fn: str) -> list[Part]:
+        """(chunk, groups, row range, column range) for each chunk that gets work.
+
+        Groups (heads) spread over the chunks; otherwise a weight matmul splits its output
+        columns and anything else its rows. Each op uses the *fewest* chunks that reach its
+        shortest per-chunk compute time: a split that saves no compute cycles only adds
+        transfers and contention, so it is not made.
+        """
         cols = (0, geo.row_len)
         if geo.groups > 1:
-            return [(c, list(range(c, geo.groups, c_count)), (0, geo.rows), cols)
-                    for c in range(min(c_count, geo.groups))]
+            per = math.ceil(geo.groups / self.chunks)
+            return [(c, list(range(lo, hi)), (0, geo.rows), cols)
+                    for c, (lo, hi) in enumerate(bands(0, geo.groups, per))]
         if op.kind.is_matmul and weight_b:
-            width = math.ceil(op.n / c_count)
-            return [(c, [0], (0, geo.rows), (lo, hi))
-                    for c, (lo, hi) in enumerate(bands(0, op.n, width))]
-        height = math.ceil(geo.rows / c_count)
+            assert isinstance(unit, SystolicArray)
+            width = self._fewest(op.n, lambda w: self._matmul_cycles(op, unit, geo.rows, w))
+            return [(c, [0], (0, geo.rows), band) for c, band in enumerate(bands(0, op.n, width))]
+        if isinstance(unit, SystolicArray):
+            height = self._fewest(geo.rows, lambda h: self._matmul_cycles(op, unit, h, op.n))
+        else:
+            spec = unit.fns[fn]
+            height = self._fewest(geo.rows, lambda h: vector_cycles(
+                math.ceil(h * geo.row_len * op.density), unit.lanes, spec.cycles_per_element,
+                spec.latency_cycles))
         return [(c, [0], r, cols) for c, r in enumerate(bands(0, geo.rows, height))]
+
+    def _fewest(self, size: int, cycles_of: Callable[[int], int]) -> int:
+        """Slice width for splitting ``size`` over the chunks: the widest (fewest chunks) whose
+        largest slice takes as few cycles as splitting over all of them."""
+        best = cycles_of(math.ceil(size / self.chunks))
+        for parts in range(1, self.chunks + 1):
+            width = math.ceil(size / parts)
+            if cycles_of(width) <= best:
+                return width
+        return math.ceil(size / self.chunks)
 
     def _tile_rows(self, rows: int) -> int:
         if self.arch.mapping.tile_rows:
@@ -271,7 +306,7 @@ class Mapper:
         kinds = [self._input_kind(ss, plans) for ss in srcs]
         weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
         out: list[Tile] = []
-        parts = self._parts(op, geo, weight_b)
+        parts = self._parts(op, geo, weight_b, unit, plan.fn)
         for chunk, groups, (r0, r1), (c0, c1) in parts:
             inst = f"chunk{chunk}.{plan.unit}"
             row_bands = bands(r0, r1, self._tile_rows(r1 - r0))
@@ -281,6 +316,8 @@ class Mapper:
                                               len(parts))
                 weight_a = kinds[0] == "weight"
                 ordinal = 0
+                # column slices on several chunks all read the same A rows: multicast them
+                multicast = weight_b and len(parts) > 1 and self.multicast
                 for g in groups:
                     # cycles of the chunk's whole slice, spread over its column blocks and row
                     # bands, so that tiling never changes an op's compute cycles
@@ -288,7 +325,7 @@ class Mapper:
                     cells = [(cb, band) for cb in col_blocks for band in row_bands]
                     cycles = iter(split_evenly(
                         total, [(cb[1] - cb[0]) * (b - a) for cb, (a, b) in cells]))
-                    for cb in col_blocks:
+                    for cb_ordinal, cb in enumerate(col_blocks):
                         block = -1
                         if weight_a or weight_b:
                             block = len(blocks)
@@ -297,9 +334,10 @@ class Mapper:
                             blocks.append(WeightBlock(block, plan.index, int(nbytes * self.ob),
                                                       ordinal=ordinal, chunk=chunk))
                             ordinal += 1
+                        shared = (plan.index, cb_ordinal) if multicast else None
                         out += self._matmul_tiles(op, plan, unit, inst, g, row_bands, cb,
                                                   kinds, block, first + len(out),
-                                                  [next(cycles) for _ in row_bands])
+                                                  [next(cycles) for _ in row_bands], shared)
             else:
                 assert isinstance(unit, VectorArray)
                 for g in groups:
@@ -348,7 +386,8 @@ class Mapper:
 
     def _matmul_tiles(self, op: Op, plan: OpPlan, unit: SystolicArray, inst: str, g: int,
                       row_bands: list[tuple[int, int]], cb: tuple[int, int], kinds: list[str],
-                      block: int, first: int, cycles: list[int]) -> list[Tile]:
+                      block: int, first: int, cycles: list[int],
+                      shared: tuple | None) -> list[Tile]:
         ncols = cb[1] - cb[0]
         tiles = []
         for j, (a, b) in enumerate(row_bands):
@@ -359,8 +398,15 @@ class Mapper:
                      out_bytes=int((b - a) * ncols * self.ob), out_dram=not plan.resident,
                      weight_block=block)
             unique = ((b - a) * op.k, op.k * ncols if j == 0 else 0)
-            for kind, elems, uniq in zip(kinds[:2], (a_el, b_el), unique, strict=False):
-                self._charge(t, kind, elems * self.ob, uniq * self.ob)
+            for i, (kind, elems, uniq) in enumerate(
+                    zip(kinds[:2], (a_el, b_el), unique, strict=False)):
+                if i == 0 and shared is not None and kind != "weight":
+                    # every column slice of the op reads these rows: one multicast serves all
+                    t.shared_key = (*shared, g, a, b)
+                    t.shared_in = [p for p in self._pieces(kind, elems * self.ob, uniq * self.ob)
+                                   if p[1]]
+                else:
+                    self._charge(t, kind, elems * self.ob, uniq * self.ob)
             tiles.append(t)
         return tiles
 
@@ -413,16 +459,21 @@ class Mapper:
         return tiles
 
     @staticmethod
-    def _charge(t: Tile, kind: str, nbytes: float, unique: float) -> None:
-        """Count ``nbytes`` of operand reads for ``t``. From DRAM only the ``unique`` bytes are
-        fetched; the dataflow's re-reads come from the input SRAM that buffered them."""
+    def _pieces(kind: str, nbytes: float, unique: float) -> list[tuple[str, int]]:
+        """The transfers (engine path kind, bytes) of ``nbytes`` of operand reads. From DRAM
+        only the ``unique`` bytes are fetched; the dataflow's re-reads come from the input SRAM
+        that buffered them."""
         if kind == "dram":
-            t.dram_in_bytes += int(unique)
-            t.reread_bytes += int(nbytes - unique)
-        elif kind == "weight":
-            t.weight_in_bytes += int(nbytes)
-        else:
-            t.sram_in_bytes += int(nbytes)
+            return [("dram_in", int(unique)), ("reread", int(nbytes - unique))]
+        if kind == "weight":
+            return [("weight", int(nbytes))]
+        return [("sram_in", int(nbytes))]
+
+    @classmethod
+    def _charge(cls, t: Tile, kind: str, nbytes: float, unique: float) -> None:
+        """Count operand reads as the tile's own transfers (see ``_pieces``)."""
+        for path, n in cls._pieces(kind, nbytes, unique):
+            setattr(t, PATH_FIELDS[path], getattr(t, PATH_FIELDS[path]) + n)
 
     # -- stage 4: dependencies ---------------------------------------------------------------
     def _deps(self, t: Tile, geoms: list[Geometry], srcs: list[list[Source]],

@@ -40,6 +40,16 @@ class Tile:
     out_bytes: int = 0
     out_dram: bool = False
     deps: list[int] = field(default_factory=list)
+    #: operand reads shared with the same tile of the other chunks of the op (the rows every
+    #: column slice needs), sent once by NoC multicast: key, and (path kind, bytes) to move
+    shared_key: tuple | None = None
+    shared_in: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def in_bytes(self) -> int:
+        """Every operand byte that enters the tile's unit (its own reads and shared ones)."""
+        return (self.sram_in_bytes + self.weight_in_bytes + self.dram_in_bytes
+                + self.reread_bytes + sum(n for _, n in self.shared_in))
 
 
 @dataclass

@@ -105,7 +105,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         op_energy[t.op] += pj
         chunk = int(t.unit.split(".", 1)[0][5:])
         io = unit_io.setdefault(chunk, [0, 0])
-        io[0] += t.sram_in_bytes + t.weight_in_bytes + t.dram_in_bytes + t.reread_bytes
+        io[0] += t.in_bytes
         io[1] += t.out_bytes
     for uname, unit in arch.chunks.units.items():
         add(uname, "leakage", unit.leakage_mw * leak_scale * arch.chunks.count)

@@ -93,6 +93,10 @@ class Noc(Model):
     hops: int = Field(1, gt=0, description="average hops from a buffer to a chunk")
     latency_cycles_per_hop: int = Field(1, ge=0, description="router+link delay, unit: cycles/hop")
     energy_pj_per_byte_hop: float = Field(ge=0, description="energy per byte per hop, unit: pJ")
+    multicast: bool = Field(
+        True, description="one transfer can deliver the same data to every chunk (broadcast of "
+        "a shared operand: read from SRAM once, sent once)"
+    )
     leakage_mw: float = _leakage()
 
 

@@ -47,8 +47,7 @@ def unit_slices(result: SimResult) -> dict[str, list[Slice]]:
         if end <= start or t.unit not in out:
             continue
         op = plan.ops[t.op]
-        nbytes = (t.sram_in_bytes + t.weight_in_bytes + t.dram_in_bytes + t.reread_bytes
-                  + t.out_bytes)
+        nbytes = t.in_bytes + t.out_bytes
         args = {"op": op.name, "kind": op.kind, "fn": op.fn, "group": op.group,
                 "layer": op.layer, "macs": t.macs, "bytes": nbytes, "cycles": end - start,
                 "tiles": 1}
