@@ -237,8 +237,8 @@ class Engine:
             rec.busy(start, now, label)
             slots.put(1)
             writes = [w for w in writes if w > now]
-            if len(writes) >= depth:
-                yield env.timeout(writes[0] - now)
+            if len(writes) >= depth:  # wait for the first write to finish (any order)
+                yield env.timeout(min(writes) - now)
                 rec.stall(now, int(env.now), "output", label)
                 now = int(env.now)
                 writes = [w for w in writes if w > now]
@@ -307,7 +307,8 @@ class Engine:
         plan, env = self.plan, self.env
         self._blocks_ending: dict[int, list] = {}
         for b in plan.weight_blocks:
-            self._blocks_ending.setdefault(b.last_tile, []).append(b)
+            if b.bytes > 0:  # an empty block takes no room, so it gives none back
+                self._blocks_ending.setdefault(b.last_tile, []).append(b)
         self._frees: dict[int, list[int]] = {}
         for op in plan.ops:
             if op.resident and op.last_consumer >= 0:

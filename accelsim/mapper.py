@@ -18,6 +18,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import networkx as nx
+
 from arch.schema import Architecture, SystolicArray, VectorArray
 from workloads.ir import Op, OpGraph, OpKind, numel
 
@@ -43,6 +45,7 @@ class Source:
     producer: int | None  # index of the producing compute op
     aligned: bool
     kind: str  # "op" | "weight" | "input"
+    groups_aligned: bool = True
 
 
 #: One chunk's share of an op: (chunk, groups, row range, column range).
@@ -125,7 +128,10 @@ class Mapper:
         self.graph = graph
         self.ob = arch.precision.operand_bits / 8
         self.chunks = arch.chunks.count
-        self.ops: list[Op] = [op for op in graph if not op.kind.is_free]
+        order = {name: i for i, name in enumerate(graph.g.nodes)}
+        topo = nx.lexicographical_topological_sort(graph.g, key=order.__getitem__)
+        self.ops: list[Op] = [op for op in map(graph.op, topo) if not op.kind.is_free]
+        self._block_ordinals: dict[tuple[int, int], int] = {}
         self.index = {op.name: i for i, op in enumerate(self.ops)}
         self._view_memo: dict[str, list[Source]] = {}
         self.folded_views = len(graph) - len(self.ops)
@@ -142,10 +148,12 @@ class Mapper:
         out: list[Source] = []
         for p, attrs in edges:
             if self.graph.op(p).kind.is_free:
-                out += [Source(s.producer, s.aligned and attrs["rows_aligned"], s.kind)
+                out += [Source(s.producer, s.aligned and attrs["rows_aligned"], s.kind,
+                               s.groups_aligned and attrs.get("groups_aligned", True))
                         for s in self._view_sources(p)]
             else:
-                out.append(Source(self.index[p], bool(attrs["rows_aligned"]), "op"))
+                out.append(Source(self.index[p], bool(attrs["rows_aligned"]), "op",
+                                  bool(attrs.get("groups_aligned", True))))
         return out
 
     def _view_sources(self, name: str) -> list[Source]:
@@ -267,6 +275,8 @@ class Mapper:
         transfers and contention, so it is not made.
         """
         cols = (0, geo.row_len)
+        if geo.reduces_rows and geo.groups == 1:
+            return [(0, [0], (0, geo.rows), cols)]  # one accumulation: not split (no combine)
         if geo.groups > 1:
             per = math.ceil(geo.groups / self.chunks)
             return [(c, list(range(lo, hi)), (0, geo.rows), cols)
@@ -331,7 +341,8 @@ class Mapper:
                             block = len(blocks)
                             nbytes = (op.k * (cb[1] - cb[0]) if weight_b else 0) + (
                                 (r1 - r0) * op.k if weight_a else 0)
-                            blocks.append(WeightBlock(block, plan.index, int(nbytes * self.ob),
+                            blocks.append(WeightBlock(block, plan.index,
+                                                      math.ceil(nbytes * self.ob),
                                                       ordinal=ordinal, chunk=chunk))
                             ordinal += 1
                         shared = (plan.index, cb_ordinal) if multicast else None
@@ -389,10 +400,15 @@ class Mapper:
                       block: int, first: int, cycles: list[int],
                       shared: tuple | None) -> list[Tile]:
         ncols = cb[1] - cb[0]
+        # the array's operand reads for the whole slice (a stationary operand is loaded once
+        # per fold, not once per row tile), spread over the row tiles like the cycles
+        heights = [b - a for a, b in row_bands]
+        a_all, b_all = systolic_operand_reads(unit.dataflow, unit.rows, unit.cols, sum(heights),
+                                              ncols, op.k)
+        a_reads, b_reads = split_evenly(a_all, heights), split_evenly(b_all, heights)
         tiles = []
         for j, (a, b) in enumerate(row_bands):
-            a_el, b_el = systolic_operand_reads(unit.dataflow, unit.rows, unit.cols, b - a,
-                                                ncols, op.k)
+            a_el, b_el = a_reads[j], b_reads[j]
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
                      macs=(b - a) * ncols * op.k,  # dense; scaled to the op's MACs later
                      out_bytes=int((b - a) * ncols * self.ob), out_dram=not plan.resident,
@@ -450,10 +466,12 @@ class Mapper:
                     elems_in = 0
                 self._charge(t, kind, elems_in * self.ob, elems_in * self.ob)
                 if kind == "weight":
-                    weight_bytes += int(elems_in * self.ob)
+                    weight_bytes += math.ceil(elems_in * self.ob)
             if weight_bytes:
                 t.weight_block = len(blocks)
-                blocks.append(WeightBlock(len(blocks), plan.index, weight_bytes, ordinal=j,
+                key = (plan.index, chunk)
+                ordinal = self._block_ordinals[key] = self._block_ordinals.get(key, -1) + 1
+                blocks.append(WeightBlock(len(blocks), plan.index, weight_bytes, ordinal=ordinal,
                                           chunk=chunk))
             tiles.append(t)
         return tiles
@@ -488,7 +506,9 @@ class Mapper:
                 pgeo = geoms[s.producer]
                 aligned = (s.aligned and not pgeo.reduces_rows and pgeo.rows == geo.rows
                            and not (op.kind.is_matmul and i == 1))
-                for pg in map_groups(t.group, geo.groups, pgeo.groups):
+                pgroups = (map_groups(t.group, geo.groups, pgeo.groups) if s.groups_aligned
+                           else range(pgeo.groups))
+                for pg in pgroups:
                     for pt in by_group[s.producer].get(pg, ()):
                         if not aligned or (pt.row0 < t.row1 and t.row0 < pt.row1):
                             deps.add(pt.index)

@@ -52,6 +52,28 @@ def regfile_energy_pj(spec: RegisterFile, nbytes_in: int, nbytes_out: int) -> di
             "write": moved * spec.write_energy_pj_per_byte}
 
 
+def regfiles_on_paths(arch: Architecture) -> dict[str, list[str]]:
+    """For every unit of a chunk, the register files its operands and results pass through
+    (on its paths from DRAM for inputs, weights and outputs), in path order."""
+    from arch.graph import build_graph, path_from_dram
+
+    g = build_graph(arch, 1)
+    out: dict[str, list[str]] = {}
+    for uname, unit in arch.chunks.units.items():
+        if isinstance(unit, RegisterFile):
+            out[uname] = []
+            continue
+        names: list[str] = []
+        for role in ("input", "weight", "output"):
+            for node in path_from_dram(g, f"chunk0.{uname}", role):
+                rf = node.split(".", 1)[-1]
+                if (node.startswith("chunk0.") and rf not in names
+                        and isinstance(arch.chunks.units.get(rf), RegisterFile)):
+                    names.append(rf)
+        out[uname] = names
+    return out
+
+
 @dataclass
 class SimResult:
     """A finished simulation: ``summary`` (the JSON contract) plus the raw record and plan,
@@ -98,21 +120,20 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
     for name, spec in arch.memories.items():
         add(name, "leakage", spec.leakage_mw * leak_scale)
     op_energy = [0.0] * len(plan.ops)
-    unit_io: dict[int, list[int]] = {}
+    regfiles = regfiles_on_paths(arch)
     for t in plan.tiles:
+        uname = plan.ops[t.op].unit
         action, pj = tile_compute_energy_pj(arch, plan, t.index)
-        add(plan.ops[t.op].unit, action, pj)
+        add(uname, action, pj)
         op_energy[t.op] += pj
-        chunk = int(t.unit.split(".", 1)[0][5:])
-        io = unit_io.setdefault(chunk, [0, 0])
-        io[0] += t.in_bytes
-        io[1] += t.out_bytes
+        for rf_name in regfiles[uname]:
+            rf = arch.chunks.units[rf_name]
+            assert isinstance(rf, RegisterFile)
+            for action, pj in regfile_energy_pj(rf, t.in_bytes, t.out_bytes).items():
+                add(rf_name, action, pj)
+                op_energy[t.op] += pj
     for uname, unit in arch.chunks.units.items():
         add(uname, "leakage", unit.leakage_mw * leak_scale * arch.chunks.count)
-        if isinstance(unit, RegisterFile):
-            for nbytes_in, nbytes_out in unit_io.values():
-                for action, pj in regfile_energy_pj(unit, nbytes_in, nbytes_out).items():
-                    add(uname, action, pj)
     for i, per_op in enumerate(op_actions):
         per_mem: dict[str, dict[str, int]] = {}
         for (mem, action), n in per_op.items():

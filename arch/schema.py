@@ -152,7 +152,9 @@ class VectorFn(Model):
     cycles_per_element: float = Field(
         1.0, gt=0, description="initiation interval per element per lane, unit: cycles"
     )
-    latency_cycles: int = Field(0, ge=0, description="pipeline depth added once per tile, unit: cycles")
+    latency_cycles: int = Field(
+        0, ge=0, description="pipeline depth, added once per op slice on a chunk (the tiles of a "
+        "slice stream through the pipeline), unit: cycles")
     energy_pj: float = Field(ge=0, description="energy per element processed, unit: pJ")
 
 
@@ -204,7 +206,8 @@ class Mapping(Model):
         2, gt=0, description="tiles whose operands may be staged ahead (2 = double buffering)"
     )
     tile_rows: int = Field(
-        0, ge=0, description="rows per vector-op tile; 0 = the lanes-matching default, unit: rows"
+        0, ge=0, description="rows per tile of every op (matmul and vector); 0 = automatic: at "
+        "most 8 tiles of at least 64 rows per chunk slice, unit: rows"
     )
     weight_buffer_fraction: float = Field(
         0.5, gt=0, lt=1,

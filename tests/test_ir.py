@@ -80,7 +80,8 @@ def test_graph_json_round_trip_is_byte_identical(tmp_path):
     again = workloads.load(path)
     assert again.to_json() == text
     assert [op.name for op in again] == ["fc", "r", "t", "sm", "mm"]
-    assert again.g.edges["t", "mm"] == {"input": 1, "rows_aligned": False}
+    assert again.g.edges["t", "mm"] == {"input": 1, "rows_aligned": False,
+                                          "groups_aligned": True}
 
 
 def test_helpers_fold_views():

@@ -410,3 +410,35 @@ def test_cli_attention_choices_match_the_zoo():
     from workloads.resolver import ATTENTIONS
 
     assert set(ATTENTION_CHOICES) == set(ATTENTIONS) == set(vitality_model.ATTENTIONS)
+
+
+def test_group_axes_reordered_by_a_view_are_not_aligned():
+    """A permute of the head/batch axes breaks the group-to-group mapping: the consumer must
+    wait for every producer group (the simulator then depends on all of them)."""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(2, 3, 64, 32))
+
+        def forward(self, x):
+            p = x @ self.w
+            return (torch.relu(p.permute(1, 0, 2, 3)), torch.relu(p.reshape(6, 8, 32)),
+                    torch.relu(p.transpose(-2, -1)))
+
+    g = workloads.trace(M(), torch.randn(2, 3, 8, 64))
+    flags = {d: a["groups_aligned"] for _, d, a in g.g.edges(data=True) if d.startswith("relu")}
+    assert flags == {"relu": False, "relu_1": True, "relu_2": True}
+    from accelsim.api import simulate
+
+    from engine_helpers import tiny_arch
+
+    plan = simulate(tiny_arch(), g).plan
+    names = [op.name for op in plan.ops]
+    producer, permuted = names.index("matmul"), names.index("relu")
+    for t in (plan.tiles[i] for i in plan.ops[permuted].tiles):
+        assert {plan.tiles[d].group for d in t.deps if plan.tiles[d].op == producer} == set(range(6))
+
+
+def test_deit_edges_keep_group_axes():
+    g = workloads.resolve("deit_tiny", attention="taylor", cache=False)
+    assert all(a["groups_aligned"] for _, _, a in g.g.edges(data=True))

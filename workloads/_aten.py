@@ -151,7 +151,7 @@ def h_masked_scores(b: Builder, raw, a, fn):
     out = b.matmul(raw, "masked_scores", [q, k, mask], _out(raw), L, S, E, numel(lead),
                    kind=OpKind.SPARSE_MATMUL, density=d, scale=True)
     b.attention_core.add(out.name)
-    return Val(out.source, out.name, out.shape, out.track, sparse=d)
+    return Val(out.source, out.name, out.shape, out.track, sparse=d, gtrack=out.gtrack)
 
 
 def h_masked_context(b: Builder, raw, a, fn):
@@ -392,7 +392,9 @@ def h_view(b: Builder, raw, a, fn):
         live = [v for v in tensors if not v.is_const]
         tracks = {_rows.track(fn, a, v.track, v.shape, _out(raw)) for v in live}
         t = tracks.pop() if len(tracks) == 1 else None
-        return b.view(raw, fn, tensors, _out(raw), t)
+        gtracks = {_rows.track_groups(fn, a, v.gtrack, v.shape, _out(raw)) for v in live}
+        g = gtracks.pop() if len(gtracks) == 1 else None
+        return b.view(raw, fn, tensors, _out(raw), t, gtrack=g)
     if x is None:
         return None
     if len(raw.outputs) > 1 or raw.multi:  # unbind / split / chunk: one view per used output
@@ -403,11 +405,13 @@ def h_view(b: Builder, raw, a, fn):
                 res.append(None if shape is None else Val("const", raw.name, shape))
                 continue
             t = _rows.track(fn, a, x.track, x.shape, shape, i)
-            res.append(b.view(raw, fn, [x], shape, t, attrs={"index": i}))
+            g = _rows.track_groups(fn, a, x.gtrack, x.shape, shape, i)
+            res.append(b.view(raw, fn, [x], shape, t, gtrack=g, attrs={"index": i}))
         return res
     t = _rows.track(fn, a, x.track, x.shape, _out(raw))
+    g = _rows.track_groups(fn, a, x.gtrack, x.shape, _out(raw))
     extra = [v for v in Builder.tensors(a) if v is not x]  # index tensors of gathers
-    return b.view(raw, fn, [x, *extra], _out(raw), t)
+    return b.view(raw, fn, [x, *extra], _out(raw), t, gtrack=g)
 
 
 def h_embedding(b: Builder, raw, a, fn):

@@ -30,6 +30,9 @@ class Val:
     shape: tuple[int, ...]
     track: int | None = None
     sparse: float | None = None
+    #: each group axis (dim before -2) of the producer's output: (where it is now, None where
+    #: lost; its size)
+    gtrack: tuple[tuple[int | None, int], ...] | None = None
 
     @property
     def is_const(self) -> bool:
@@ -122,6 +125,23 @@ class Builder:
                 return name
 
     # -- emitting ops -----------------------------------------------------------------------
+    @staticmethod
+    def _groups_aligned(v: Val, kind: OpKind) -> bool:
+        """True when the producer's group axes (heads, images: its dims before -2) reach this
+        consumer input as its outermost group axes, in order, with only the innermost ones
+        merged away, so group g of one maps to group g (or g's block) of the other. Axes of
+        size 1 do not matter. Views pass the tracking on; they are always True."""
+        if kind is OpKind.VIEW:
+            return True
+        if v.gtrack is None:
+            return False
+        src = [p for p, size in v.gtrack if size > 1]
+        kept = [p for p in src if p is not None]
+        if any(p is not None for p in src[len(kept):]):
+            return False  # an axis was lost before one that was kept
+        outer = [d for d in range(max(0, len(v.shape) - 2)) if v.shape[d] > 1]
+        return kept == outer[: len(kept)]
+
     def _aligned(self, v: Val, kind: OpKind, rowwise: bool, out_shape: tuple[int, ...]) -> bool:
         if v.track is None or not rowwise:
             return False
@@ -135,7 +155,7 @@ class Builder:
              rowwise: list[bool] | bool, out_shape, *, m: int = 0, n: int = 0, k: int = 0,
              batch: int = 1, density: float = 1.0, reduce_len: int = 0,
              element_ops: dict[str, int] | None = None, attrs: dict | None = None,
-             track: Any = _AUTO, sparse: float | None = None) -> Val:
+             track: Any = _AUTO, sparse: float | None = None, gtrack: Any = _AUTO) -> Val:
         """Add one op whose tensor operands are ``operands`` (None entries dropped, scalars not
         allowed) and return its output value."""
         out_shape = tuple(int(s) for s in out_shape)
@@ -151,9 +171,11 @@ class Builder:
                 continue
             if v.name in seen:  # a DiGraph holds one edge per pair: route the repeat via an alias
                 v = self.emit(raw, "alias", OpKind.VIEW, "alias", [v], True, v.shape,
-                              track=v.track, sparse=v.sparse, attrs={"duplicate_operand": True})
+                              track=v.track, sparse=v.sparse, gtrack=v.gtrack,
+                              attrs={"duplicate_operand": True})
             seen.add(v.name)
-            edges.append((v.name, i, self._aligned(v, kind, rw, out_shape)))
+            edges.append((v.name, i, self._aligned(v, kind, rw, out_shape),
+                          self._groups_aligned(v, kind)))
         input_shapes = [list(v.shape) for v, _ in ins]
         weights = [i for i, (v, _) in enumerate(ins) if v.is_const]
         cost = self._cost(kind, ins, input_shapes, out_shape, weights, m, n, k, batch, density,
@@ -164,12 +186,18 @@ class Builder:
                 reduce_len=reduce_len, cost=cost,
                 attrs={"aten": raw.target, **(attrs or {})})
         self.graph.add_op(op)
-        for src, i, aligned in edges:
-            self.graph.add_edge(src, name, input=i, rows_aligned=aligned)
+        for src, i, aligned, groups in edges:
+            self.graph.add_edge(src, name, input=i, rows_aligned=aligned, groups_aligned=groups)
         self.stacks[name] = raw.stack
         if track is _AUTO:
             track = len(out_shape) - 2 if len(out_shape) >= 2 else None
-        return Val("op", name, out_shape, track, sparse)
+        if gtrack is _AUTO:
+            lead = range(max(0, len(out_shape) - 2))
+            if kind.is_matmul and math.prod(out_shape[:-2]) != batch:
+                gtrack = tuple((d, 1) for d in lead)  # e.g. a conv: one group, NCHW output
+            else:
+                gtrack = tuple((d, out_shape[d]) for d in lead)
+        return Val("op", name, out_shape, track, sparse, gtrack)
 
     def _cost(self, kind, ins, input_shapes, out_shape, weights, m, n, k, batch, density,
               element_ops) -> Cost:
@@ -212,18 +240,19 @@ class Builder:
                          element_ops=element_ops, **kw)
 
     def view(self, raw: RawNode, fn: str, operands: list, out_shape, track: int | None,
-             base: str | None = None, **kw) -> Val:
+             base: str | None = None, gtrack: Any = None, **kw) -> Val:
+        """A view; ``track`` and ``gtrack`` say where the producer's row and group axes land."""
         src = [v for v in operands if isinstance(v, Val)]
         if src and all(v.is_const for v in src):
             return Val("const", raw.name, tuple(out_shape))
         sparse = next((v.sparse for v in src if v.sparse is not None), None)
         return self.emit(raw, base or fn.lstrip("_"), OpKind.VIEW, fn, operands, True, out_shape,
-                         track=track, sparse=sparse, **kw)
+                         track=track, sparse=sparse, gtrack=gtrack, **kw)
 
     def unknown_op(self, raw: RawNode, name: str, operands: list, out_shape) -> Val:
         self.unknown[name] += 1
         return self.emit(raw, name.split("::")[-1].lstrip("_"), OpKind.VIEW, name, operands,
-                         False, out_shape or (), track=None, attrs={"unknown": True})
+                         False, out_shape or (), track=None, gtrack=None, attrs={"unknown": True})
 
     def next_density(self, raw: RawNode) -> float:
         """Density of the next sparse op: measured (capture or probe) else the default."""

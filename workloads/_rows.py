@@ -114,3 +114,12 @@ def track(fn: str, args: dict[str, Any], a: int | None, src: tuple[int, ...],
         dims = _dims(args.get("dims"), nin)
         return None if not dims or a in dims else a
     return None
+
+
+def track_groups(fn: str, args: dict[str, Any], gtrack: tuple | None, src: tuple[int, ...],
+                 dst: tuple[int, ...], index: int = 0) -> tuple | None:
+    """``track`` for each of the producer's group axes: ((position or None, size), ...)."""
+    if gtrack is None:
+        return None
+    return tuple((None if p is None else track(fn, args, p, src, dst, index), size)
+                 for p, size in gtrack)

@@ -14,7 +14,11 @@ Conventions
   never produced on chip); every other input either comes from an edge or is a graph input.
 * Edges carry ``input`` (the consumer's input position) and ``rows_aligned``: true when row ``r``
   of the consumer's input is row ``r`` of the producer's output (through any views folded on
-  the way), so the consumer may start on a row tile as soon as the producer finished it.
+  the way), so the consumer may start on a row tile as soon as the producer finished it; and
+  ``groups_aligned``: true when the producer's group axes (heads, images) reach the consumer as
+  its outermost group axes in the same order, so group g maps to group g (or to g's block when
+  one side has more groups). A view that reorders group axes makes it false, and the consumer
+  then waits for every producer group.
 """
 
 from __future__ import annotations
@@ -217,11 +221,13 @@ class OpGraph:
         self.g.add_node(op.name, op=op)
         return op
 
-    def add_edge(self, src: str, dst: str, *, input: int, rows_aligned: bool = False) -> None:
+    def add_edge(self, src: str, dst: str, *, input: int, rows_aligned: bool = False,
+                 groups_aligned: bool = True) -> None:
         for name in (src, dst):
             if name not in self.g:
                 raise WorkloadError(f"edge names unknown op {name!r}")
-        self.g.add_edge(src, dst, input=input, rows_aligned=rows_aligned)
+        self.g.add_edge(src, dst, input=input, rows_aligned=rows_aligned,
+                        groups_aligned=groups_aligned)
 
     # -- reading ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -308,7 +314,8 @@ class OpGraph:
             "meta": self.meta,
             "nodes": [op.to_dict() for op in self],
             "edges": [
-                {"src": s, "dst": d, "input": a["input"], "rows_aligned": a["rows_aligned"]}
+                {"src": s, "dst": d, "input": a["input"], "rows_aligned": a["rows_aligned"],
+                 "groups_aligned": a["groups_aligned"]}
                 for s, d, a in self.g.edges(data=True)
             ],
         }
@@ -331,7 +338,8 @@ class OpGraph:
                 graph.add_op(Op.from_dict(node))
             for e in data["edges"]:
                 graph.add_edge(e["src"], e["dst"], input=e["input"],
-                               rows_aligned=e.get("rows_aligned", False))
+                               rows_aligned=e.get("rows_aligned", False),
+                               groups_aligned=e.get("groups_aligned", True))
         except (KeyError, TypeError) as exc:
             raise WorkloadError(f"{source}: malformed op graph ({exc})") from None
         except WorkloadError as exc:
