@@ -145,3 +145,39 @@ def test_random_chains_round_trip(spec):
     again = OpGraph.from_dict(json.loads(text))
     assert again.to_json() == text
     assert len(again.compute_ops()) == sum(k is not OpKind.VIEW for k, _, _ in spec)
+
+
+@pytest.mark.parametrize(("field", "value", "needle"), [
+    ("m", -5, "m: want an integer >= 0"),
+    ("m", "abc", "m: want an integer"),
+    ("m", 197.5, "m: want an integer"),
+    ("output_shape", "x", "output_shape"),
+    ("density", 5.0, "density"),
+    ("kind", "conv", "kind"),
+    ("weight_inputs", [7], "weight_inputs"),
+    ("surprise", 1, "unknown field"),
+])
+def test_malformed_op_fields_are_clean_errors(field, value, needle, tmp_path):
+    from workloads.simple import gemm_graph
+
+    data = gemm_graph(8, 8, 8).to_dict()
+    data["nodes"][0][field] = value
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(WorkloadError, match=needle) as info:
+        workloads.load(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("key", "value", "needle"), [
+    ("macs", -100, "cost.macs"), ("macs", 7, "cost.macs: 7 != batch"),
+    ("bytes_in", -1, "cost.bytes_in")])
+def test_inconsistent_costs_are_clean_errors(key, value, needle, tmp_path):
+    from workloads.simple import gemm_graph
+
+    data = gemm_graph(8, 8, 8).to_dict()
+    data["nodes"][0]["cost"][key] = value
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(WorkloadError, match=needle):
+        workloads.load(path)

@@ -165,13 +165,84 @@ class Op:
 
     @classmethod
     def from_dict(cls, d: dict) -> Op:
-        d = dict(d)
+        """An op from its JSON form, every field checked: a malformed graph file is bad input
+        (``WorkloadError`` naming the op and the field), never a crash or a silent zero."""
+        if not isinstance(d, dict):
+            raise WorkloadError(f"a node is a {type(d).__name__}, not an object")
+        name = d.get("name", "?")
         try:
-            d["kind"] = OpKind(d["kind"])
-            d["cost"] = Cost(**d.get("cost", {}))
-            return cls(**d)
+            return cls(**_checked_op_fields(d))
         except (KeyError, TypeError, ValueError) as exc:
-            raise WorkloadError(f"op {d.get('name', '?')!r}: {exc}") from None
+            msg = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise WorkloadError(f"op {name!r}: {msg}") from None
+
+
+def _nonneg_int(value: object, field_name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{field_name}: want an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _shape(value: object, field_name: str) -> list[int]:
+    if not isinstance(value, list):
+        raise ValueError(f"{field_name}: want a list of dimensions, got {value!r}")
+    return [_nonneg_int(v, field_name) for v in value]
+
+
+def _checked_op_fields(d: dict) -> dict:
+    """The fields of an Op's JSON form, type- and range-checked (raises ValueError/KeyError)."""
+    known = set(Op.__dataclass_fields__)
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown field(s) {unknown}")
+    out = dict(d)
+    if not isinstance(d["name"], str) or not d["name"]:
+        raise ValueError(f"name: want a non-empty string, got {d['name']!r}")
+    try:
+        out["kind"] = OpKind(d["kind"])
+    except ValueError:
+        raise ValueError(f"kind: {d['kind']!r} is not one of "
+                         f"{[k.value for k in OpKind]}") from None
+    if not isinstance(d["fn"], str):
+        raise ValueError(f"fn: want a string, got {d['fn']!r}")
+    if not isinstance(d["input_shapes"], list):
+        raise ValueError(f"input_shapes: want a list of shapes, got {d['input_shapes']!r}")
+    out["input_shapes"] = [_shape(s, "input_shapes") for s in d["input_shapes"]]
+    out["output_shape"] = _shape(d["output_shape"], "output_shape")
+    for key in ("m", "n", "k", "reduce_len"):
+        if key in d:
+            _nonneg_int(d[key], key)
+    if "batch" in d:
+        _nonneg_int(d["batch"], "batch", 1)
+    for key in ("layer", "head"):
+        if d.get(key) is not None:
+            _nonneg_int(d[key], key)
+    if "group" in d and d["group"] not in GROUPS:
+        raise ValueError(f"group: {d['group']!r} is not one of {list(GROUPS)}")
+    weights = d.get("weight_inputs", [])
+    if not isinstance(weights, list) or any(
+            _nonneg_int(i, "weight_inputs") >= len(out["input_shapes"]) for i in weights):
+        raise ValueError(f"weight_inputs: want input positions, got {weights!r}")
+    density = d.get("density", 1.0)
+    if isinstance(density, bool) or not isinstance(density, int | float) or not 0 < density <= 1:
+        raise ValueError(f"density: want a number in (0, 1], got {density!r}")
+    cost = d["cost"]
+    if not isinstance(cost, dict):
+        raise ValueError(f"cost: want an object, got {cost!r}")
+    for key in ("macs", "bytes_in", "bytes_out", "weight_bytes"):
+        _nonneg_int(cost.get(key, 0), f"cost.{key}")
+    ops = cost.get("element_ops", {})
+    if not isinstance(ops, dict) or not all(isinstance(k, str) for k in ops):
+        raise ValueError(f"cost.element_ops: want an object of counts, got {ops!r}")
+    for key, value in ops.items():
+        _nonneg_int(value, f"cost.element_ops.{key}")
+    out["cost"] = Cost(**cost)
+    if out["kind"].is_matmul:
+        want = round(d.get("batch", 1) * d.get("m", 0) * d.get("n", 0) * d.get("k", 0) * density)
+        if out["cost"].macs != want:
+            raise ValueError(f"cost.macs: {out['cost'].macs} != batch x m x n x k x density "
+                             f"= {want}")
+    return out
 
 
 def matmul_cost(m: int, n: int, k: int, batch: int, density: float, precision: Precision,
