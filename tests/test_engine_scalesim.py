@@ -5,6 +5,8 @@ The CSVs were produced by validation/scalesim_runner.py (SCALE-Sim in its own ve
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import arch
@@ -52,3 +54,26 @@ def test_deadlock_is_reported_with_the_blocked_units():
     first.deps = [plan.tiles[-1].index]  # the first tile now waits for the last: a cycle
     with pytest.raises(DeadlockError, match=r"chunk0\.pe \(op 'gemm', waiting for producer"):
         Engine(a, plan).run()
+
+
+def test_scalesim_conv_topology_is_its_im2col_gemm():
+    """SCALE-Sim's conv topology rows become the GEMMs SCALE-Sim itself runs: M = output
+    pixels (ceil((I - F + S) / S) per side), N = filters, K = window x channels."""
+    g = scalesim_topology_graph(Path(__file__).parent.parent / "examples/scalesim/conv_layers.csv")
+    assert [(o.name, o.m, o.n, o.k) for o in g] == [
+        ("patch_embed", 14 * 14, 192, 16 * 16 * 3), ("conv3x3", 54 * 54, 64, 3 * 3 * 64)]
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("Layer, M, N, K,\n", "no layers"),
+    ("qkv, 197, 576, 192,\n", "missing header"),
+    ("Layer, M, N, K,\nqkv, 197, 576,\n", "want 'Layer, M, N, K'"),
+    ("Layer, M, N, K,\nqkv, 197, x, 192,\n", "integers"),
+])
+def test_bad_topology_files_are_clean_errors(text, needle, tmp_path):
+    from workloads import WorkloadError
+
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(WorkloadError, match=needle):
+        scalesim_topology_graph(path)

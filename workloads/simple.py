@@ -46,8 +46,29 @@ def parse_gemm_spec(spec: str) -> OpGraph:
     return gemm_graph(m, n, k)
 
 
+def _is_int(cell: str) -> bool:
+    try:
+        int(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def conv_as_gemm(ifmap_h: int, ifmap_w: int, filt_h: int, filt_w: int, channels: int,
+                 filters: int, stride: int) -> tuple[int, int, int]:
+    """SCALE-Sim's conv-to-GEMM view (im2col): M = output pixels, N = filters,
+    K = filter window x channels, with SCALE-Sim's ``ceil((I - F + S) / S)`` output size."""
+    out_h = -(-(ifmap_h - filt_h + stride) // stride)
+    out_w = -(-(ifmap_w - filt_w + stride) // stride)
+    if out_h <= 0 or out_w <= 0:
+        raise WorkloadError(f"filter {filt_h}x{filt_w} larger than the {ifmap_h}x{ifmap_w} ifmap")
+    return out_h * out_w, filters, filt_h * filt_w * channels
+
+
 def scalesim_topology_graph(path: str | Path, precision: Precision | None = None) -> OpGraph:
-    """Load a SCALE-Sim GEMM topology CSV (header, then ``Layer, M, N, K,`` rows).
+    """Load a SCALE-Sim topology CSV: the GEMM form (header ``Layer, M, N, K,``) or the conv
+    form (``Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels,
+    Num Filter, Strides,``; each conv becomes its im2col GEMM, as SCALE-Sim does).
 
     Each row becomes one independent matmul op named by its Layer field.
     """
@@ -57,20 +78,34 @@ def scalesim_topology_graph(path: str | Path, precision: Precision | None = None
         text = p.read_text()
     except FileNotFoundError:
         raise WorkloadError(f"{p}: no such file") from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise WorkloadError(f"{p}: not a text topology file") from None
     graph = OpGraph({"model": f"scalesim:{p.name}", "precision": precision.__dict__})
-    rows = [r for r in csv.reader(text.splitlines()) if any(c.strip() for c in r)]
+    rows = [(i, [c.strip() for c in r if c.strip()])
+            for i, r in enumerate(csv.reader(text.splitlines()), start=1) if any(c.strip() for c in r)]
     if not rows:
         raise WorkloadError(f"{p}: empty topology file")
-    for lineno, row in enumerate(rows[1:], start=2):
-        cells = [c.strip() for c in row if c.strip()]
-        if len(cells) < 4:
-            raise WorkloadError(f"{p}:{lineno}: want 'Layer, M, N, K', got {row!r}")
+    header_line, header = rows[0]
+    if len(header) > 1 and _is_int(header[1]):
+        raise WorkloadError(f"{p}:{header_line}: missing header row (want 'Layer, M, N, K,' or "
+                            "SCALE-Sim's conv header)")
+    conv = len(header) >= 8 or any("ifmap" in h.lower() for h in header)
+    want = 8 if conv else 4
+    form = ("'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+            "Num Filter, Strides'" if conv else "'Layer, M, N, K'")
+    if len(rows) == 1:
+        raise WorkloadError(f"{p}: no layers after the header")
+    for lineno, cells in rows[1:]:
+        if len(cells) < want:
+            raise WorkloadError(f"{p}:{lineno}: want {form}, got {cells!r}")
         try:
-            m, n, k = (int(c) for c in cells[1:4])
+            dims = [int(c) for c in cells[1:want]]
         except ValueError:
-            raise WorkloadError(f"{p}:{lineno}: M, N, K must be integers, got {cells[1:4]}") from None
+            raise WorkloadError(f"{p}:{lineno}: the dimensions must be integers, got "
+                                f"{cells[1:want]}") from None
         try:
-            graph.add_op(matmul_op(cells[0], m, n, k, precision, layer=lineno - 2))
+            m, n, k = conv_as_gemm(*dims) if conv else dims
+            graph.add_op(matmul_op(cells[0], m, n, k, precision, layer=len(graph)))
         except WorkloadError as exc:
             raise WorkloadError(f"{p}:{lineno}: {exc}") from None
     return graph
