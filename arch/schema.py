@@ -31,9 +31,11 @@ DATAFLOWS = ("os", "ws", "is", "down_forward")
 
 
 class Model(BaseModel):
-    """Base of every schema class: unknown keys are errors, assignments are validated."""
+    """Base of every schema class: unknown keys are errors, assignments are validated, and
+    types are strict (``true`` is not a count, ``"65"`` is not a size)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True,
+                              allow_inf_nan=False)
 
 
 def _leakage() -> Any:

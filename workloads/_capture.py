@@ -17,6 +17,8 @@ factory-made tensor) or output ``index`` of an earlier ``RawNode``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import operator
 import warnings
 from dataclasses import dataclass, field
@@ -126,11 +128,24 @@ def _needs_functionalization(graph) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _quiet_torch_logs():
+    """Silence torch's own logging while exporting: a model that fails on its input is
+    reported once, as a one-line error, not after a logged traceback from inside torch."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def capture_export(module: nn.Module, inputs: tuple) -> RawGraph:
     """Export ``module`` on ``inputs`` (fake tensors: nothing is computed)."""
     from torch.export.graph_signature import InputKind, OutputKind
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_torch_logs():
         warnings.simplefilter("ignore")
         ep = torch.export.export(module, inputs, strict=False)
         if _needs_functionalization(ep.graph):

@@ -15,23 +15,23 @@ import json
 import sys
 from typing import Any
 
+from ._options import ARCH_HELP, WORKLOAD_HELP, add_model_options, add_set_option, load_workload
+
 #: The keys of a row, in order (the JSON contract).
 ROW_KEYS = ("arch", "workload", "attention", "cycles", "latency_ms", "energy_pj",
             "attention_cycles", "attention_energy_pj")
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workload", required=True,
-                        help="zoo name, saved graph .json, gemm:M,N,K or scalesim:TOPOLOGY.csv")
+    parser.add_argument("--workload", required=True, help=WORKLOAD_HELP)
     parser.add_argument("--arch", action="append", required=True, metavar="ARCH",
-                        help="preset name, .yaml/.json file or scalesim:PATH.cfg (repeat)")
-    parser.add_argument("--attention", default=None,
-                        help="attention variant for every arch (default: each preset's native)")
-    parser.add_argument("--img-size", type=int, default=None, metavar="N",
-                        help="image size for zoo models (default: the model's, 224)")
-    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                        help="override an architecture field of every arch (repeatable)")
-    parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+                        help=ARCH_HELP + " (repeat for each architecture)")
+    add_model_options(parser, "attention variant for every arch (default: each one's native: "
+                              "vitality taylor, systolic softmax, sanger sanger)")
+    add_set_option(parser, "every architecture")
+    parser.add_argument("--json", action="store_true",
+                        help="print the rows as a JSON list (cycles, latency_ms, energy_pj, "
+                             "attention_cycles, attention_energy_pj)")
 
 
 def compare(workload: str, archs: list[str], *, attention: str | None = None,
@@ -43,7 +43,6 @@ def compare(workload: str, archs: list[str], *, attention: str | None = None,
     from accelsim.api import simulate
     from arch import load as load_arch
     from arch import native_attention
-    from workloads import resolve
 
     graphs: dict[str, Any] = {}
     rows = []
@@ -51,8 +50,9 @@ def compare(workload: str, archs: list[str], *, attention: str | None = None,
         arch = load_arch(spec, overrides=overrides)
         att = attention or native_attention(arch)
         if att not in graphs:
-            graphs[att] = resolve(workload, attention=att, img_size=img_size,
-                                  attention_options=attention_options)
+            graphs[att] = load_workload(workload, attention=attention, img_size=img_size,
+                                        default_attention=att,
+                                        attention_options=attention_options)
         graph = graphs[att]
         s = simulate(arch, graph, keep_intervals=False).summary
         rows.append({

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from accelsim.errors import InputError
+from ._options import (
+    ARCH_HELP,
+    WORKLOAD_HELP,
+    add_model_options,
+    add_set_option,
+    check_out_dir,
+    load_workload,
+)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", required=True,
-                        help="preset name, .yaml/.json file, or scalesim:PATH.cfg")
-    parser.add_argument("--workload", required=True,
-                        help="zoo name, saved graph .json, gemm:M,N,K or scalesim:TOPOLOGY.csv")
-    parser.add_argument("--attention", default=None,
-                        help="attention variant for zoo workloads (default: the preset's native)")
-    parser.add_argument("--img-size", type=int, default=None,
-                        help="image size for zoo models (default: the model's own, 224 for DeiT)")
-    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                        help="override an architecture field, e.g. chunks.count=8 (repeatable)")
-    parser.add_argument("--out", metavar="DIR", help="write summary.json and the reports here")
-    parser.add_argument("--json", action="store_true", help="print the summary JSON to stdout")
+    parser.add_argument("--arch", required=True, help=ARCH_HELP)
+    parser.add_argument("--workload", required=True, help=WORKLOAD_HELP)
+    add_model_options(parser, "attention variant for zoo/factory models (default: the "
+                              "architecture's native one: vitality taylor, systolic softmax, "
+                              "sanger sanger)")
+    add_set_option(parser, "the architecture")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write summary.json, trace.json, timeline.png, report.html here")
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary JSON (accelsim.summary/1: cycles, latency_ms, "
+                             "energy_pj, ...) to stdout")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -30,13 +35,11 @@ def handle(args: argparse.Namespace) -> int:
     from accelsim.report.terminal import format_summary
     from arch import load as load_arch
     from arch import native_attention
-    from workloads import resolve
 
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise InputError(f"--out {args.out}: exists and is not a directory")
+    check_out_dir(args.out)
     arch = load_arch(args.arch, overrides=args.set)
-    attention = args.attention or native_attention(arch)
-    graph = resolve(args.workload, attention=attention, img_size=args.img_size)
+    graph = load_workload(args.workload, attention=args.attention, img_size=args.img_size,
+                          default_attention=native_attention(arch))
     result = simulate(arch, graph, keep_intervals=bool(args.out), progress=True)
     if args.out:
         write_outputs(result, args.out)

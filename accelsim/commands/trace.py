@@ -11,8 +11,12 @@ import argparse
 import json
 import sys
 
+from workloads.resolver import ATTENTIONS
+
+from ._options import positive_int
+
 #: Kept in sync with vitality_model.ATTENTIONS by tests/test_trace.py (no torch import here).
-ATTENTION_CHOICES = ("softmax", "taylor", "vitality", "sanger", "linear_elu")
+ATTENTION_CHOICES = ATTENTIONS
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -22,10 +26,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attention", choices=ATTENTION_CHOICES, default=None,
                         help="attention variant (zoo models, or factory models built from "
                              "vitality_model.Attention; default softmax)")
-    parser.add_argument("--img-size", type=int, default=None, metavar="N",
-                        help="input image size (default: the zoo model's, 224 for factories)")
-    parser.add_argument("--patch-size", type=int, default=None, metavar="N",
-                        help="patch size of zoo models (default 16)")
+    parser.add_argument("--img-size", type=positive_int, default=None, metavar="PIXELS",
+                        help="input image side, unit: pixels (default: the zoo model's, 224 for "
+                             "factories)")
+    parser.add_argument("--patch-size", type=positive_int, default=None, metavar="PIXELS",
+                        help="patch side of zoo models, unit: pixels (default 16)")
     parser.add_argument("--sparse-density", type=float, default=None, metavar="F",
                         help="density (0, 1] of sparse attention ops (sanger); default: "
                              "measured on real inputs, else 0.2")

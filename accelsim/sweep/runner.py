@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -136,6 +137,21 @@ def run_local(tasks: list[Task], workers: int, on_result: Callable[[dict], None]
             on_result(fut.result())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def preflight_dask(scheduler: str | None) -> None:
+    """Fail before anything is written when Dask is missing or the scheduler unreachable."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("the dask backend needs Dask: pip install 'accelsim[dask]' "
+                         "(or 'dask[distributed]')") from None
+    if scheduler:
+        try:
+            Client(scheduler, timeout="10s").close()
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(f"cannot connect to the Dask scheduler at {scheduler}: "
+                             f"{_one_line(exc)}") from None
 
 
 def run_dask(tasks: list[Task], workers: int, on_result: Callable[[dict], None],
@@ -278,12 +294,20 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike, *,
     if not isinstance(spec, SweepSpec):
         spec_text = Path(spec).read_text() if Path(spec).is_file() else None
         spec = load_spec(spec)
+    if backend == "dask":
+        preflight_dask(scheduler)
     out = Path(out)
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
-    prep = prepare(spec, out)
+    try:
+        prep = prepare(spec, out)
+    except BaseException:
+        if created:  # bad input found while preparing: leave no trace of this run
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     if spec_text is not None:
         write_atomic(out / "spec.yaml", spec_text)
     results = ResultsFile(out / "results.csv", prep.columns)
