@@ -20,8 +20,8 @@ from workloads.ir import write_atomic
 from . import ablations, bounds, cpu, paper, plots, scalesim_check
 from .tables import Section, ratio, table
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO / "docs" / "validation.md"
+#: Relative to the working directory: run `accelsim validate` from the repository root.
+DEFAULT_OUT = Path("docs") / "validation.md"
 RUNNER = Path(__file__).resolve().parent / "scalesim_runner.py"
 
 

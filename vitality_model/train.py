@@ -108,6 +108,10 @@ def load_checkpoint(model: nn.Module, path: str) -> None:
         raise UsageError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise UsageError(f"cannot load checkpoint {path}: not a state_dict saved by "
+                         "--save (torch.save of tensors)") from None
+    try:
         model.load_state_dict(state)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -188,9 +192,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--epochs",
         type=int,
         default=40,
-        help="0 only evaluates (e.g. a softmax checkpoint switched to taylor)",
+        help="training epochs (default 40); 0 only evaluates (e.g. a softmax checkpoint "
+        "switched to taylor)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the train/test split, the weights and the batches (default 0)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--batch-size", type=int, default=64)
@@ -212,6 +218,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError("--lr must be > 0")
     if args.init and not Path(args.init).is_file():
         raise UsageError(f"checkpoint not found: {args.init}")
+    if args.save and (Path(args.save).is_dir() or any(
+            p.exists() and not p.is_dir() for p in Path(args.save).parents)):
+        raise UsageError(f"--save {args.save}: want a file path (a directory, or a file in "
+                         "the way of its directory, is given)")
     return args
 
 

@@ -14,7 +14,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="arch_command", metavar="ACTION",
                                 parser_class=type(parser))
     sub.required = True
-    sub.add_parser("list", help="preset names with one-line descriptions")
+    text = "preset names with one-line descriptions"
+    sub.add_parser("list", help=text, description=text)
     for name, help_text in (("show", "print an architecture as YAML"),
                             ("validate", "check an architecture file")):
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -22,7 +23,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                        help="preset name, .yaml/.yml/.json file, or scalesim:PATH.cfg")
         p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                        help="override a field by its dotted path, e.g. clock_mhz=1000")
-    sub.add_parser("schema", help="print the JSON Schema of an architecture file")
+    text = ("print the JSON Schema of an architecture file (every field with its description "
+            "and unit), for editors that validate YAML")
+    sub.add_parser("schema", help=text, description=text)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -21,13 +21,24 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  energy      {_si(s['energy_pj'] * 1e-12, 'J')}   attention: "
         f"{s['attention_cycles']:,} cycles, {_si(s['attention_energy_pj'] * 1e-12, 'J')}",
         "",
-        f"  {'component':<24}{'util':>7}{'busy':>12}{'stall':>12}{'idle':>12}  top stall",
+        f"  {'component (mean of n)':<24}{'util':>7}{'busy':>12}{'stall':>12}{'idle':>12}"
+        "  top stall",
     ]
-    for name, c in s["components"].items():
-        top = max(c["stalls"].items(), key=lambda kv: kv[1], default=("", 0))
-        top_s = f"{top[0]} {top[1]:,}" if top[1] else ""
-        lines.append(f"  {name:<24}{c['utilization']:>7.1%}{c['busy_cycles']:>12,}"
-                     f"{c['stall_cycles']:>12,}{c['idle_cycles']:>12,}  {top_s}")
+    for name, group in _by_type(s["components"]).items():
+        n = len(group)
+
+        def mean(key: str, group: list = group, n: int = n) -> float:
+            return sum(c[key] for c in group) / n
+
+        stalls: dict[str, float] = {}
+        for c in group:
+            for cause, cycles in c["stalls"].items():
+                stalls[cause] = stalls.get(cause, 0) + cycles / n
+        top = max(stalls.items(), key=lambda kv: kv[1], default=("", 0))
+        top_s = f"{top[0]} {top[1]:,.0f}" if top[1] else ""
+        label = f"{name} (x{n})" if n > 1 else name
+        lines.append(f"  {label:<24}{mean('utilization'):>7.1%}{mean('busy_cycles'):>12,.0f}"
+                     f"{mean('stall_cycles'):>12,.0f}{mean('idle_cycles'):>12,.0f}  {top_s}")
     total = s["energy_pj"] or 1.0
     lines += ["", f"  {'energy by component':<24}{'pJ':>16}{'share':>8}"]
     for name, pj in sorted(s["energy_breakdown_pj"].items(), key=lambda kv: -kv[1]):
@@ -35,3 +46,20 @@ def format_summary(s: dict[str, Any]) -> str:
     lines.append(f"  simulated {s['sim']['tiles']:,} tiles, {s['sim']['events']:,} events "
                  f"in {s['sim']['wall_s']:.2f} s")
     return "\n".join(lines)
+
+
+def _by_type(components: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Instances grouped by type: ``chunk3.sa_general`` -> ``sa_general``, ``dram.ch5`` ->
+    ``dram``; the table stays a screenful however many chunks or channels there are (the
+    per-instance numbers are in summary.json)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, c in components.items():
+        head, _, tail = name.partition(".")
+        if head.startswith("chunk") and head[5:].isdigit():
+            key = tail
+        elif tail.startswith("ch") and tail[2:].isdigit():
+            key = head
+        else:
+            key = name
+        out.setdefault(key, []).append(c)
+    return out
