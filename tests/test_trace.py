@@ -152,7 +152,9 @@ def test_rows_aligned_follows_the_token_axis():
 
     qkv = "blocks.0.attn.qkv.linear"
     assert inputs("blocks.0.attn.matmul_2") == {(qkv, 0): True, ("blocks.0.attn.matmul", 1): False}
-    assert inputs("blocks.0.attn.mean") == {(qkv, 0): False}  # reduces over the tokens
+    # column sums over the tokens accumulate rows as they arrive: they stream their input
+    assert inputs("blocks.0.attn.mean") == {(qkv, 0): True}
+    assert inputs("blocks.0.attn.sum_1") == {("blocks.0.attn.sub", 0): True}
     assert inputs("blocks.0.attn.matmul") == {("blocks.0.attn.sub", 0): False,  # K^T: transposed
                                               (qkv, 1): False}  # B operand
     assert inputs("blocks.0.attn.div") == {("blocks.0.attn.add_1", 0): True,

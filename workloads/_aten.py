@@ -308,6 +308,10 @@ REDUCE_FN = {"sum": "sum", "nansum": "sum", "mean": "mean", "nanmean": "mean", "
              "logsumexp": "logsumexp", "aminmax": "min"}
 
 
+#: ``rowwise`` value of an input consumed row by row by an op whose output has fewer rows
+STREAM_ROWS = "stream"
+
+
 def h_reduce(b: Builder, raw, a, fn):
     x = _self(a)
     name = REDUCE_FN[fn]
@@ -326,9 +330,14 @@ def h_reduce(b: Builder, raw, a, fn):
     }[name]
     if fn == "std":
         ops["sqrt"] = e_out
-    rowwise = nd >= 2 and set(dims) <= {nd - 1}
+    # a reduction along rows (last dim) keeps rows; one over the row axis (column sums:
+    # k_mean, v_sum) accumulates rows as they arrive, so it streams its input too
+    if nd >= 2 and set(dims) == {nd - 2}:
+        rowwise: bool | str = STREAM_ROWS
+    else:
+        rowwise = nd >= 2 and set(dims) <= {nd - 1}
     reduce_len = e_in // max(e_out, 1)
-    return b.vector(raw, name, OpKind.REDUCE, name, [x], rowwise, out, ops,
+    return b.vector(raw, name, OpKind.REDUCE, name, [x], [rowwise], out, ops,
                     reduce_len=reduce_len, attrs={"dims": dims})
 
 

@@ -148,6 +148,8 @@ class Builder:
         if kind is OpKind.VIEW:
             return True
         nd = len(v.shape)
+        if rowwise == "stream":  # column sums: row r of the input is consumed as it arrives
+            return nd >= 2 and v.track == nd - 2
         return (nd >= 2 and len(out_shape) >= 2 and v.track == nd - 2
                 and v.shape[-2] == out_shape[-2])
 
