@@ -196,9 +196,11 @@ class Mapper:
         srcs = [[self.sources(op.name, i) for i in range(max(1, len(op.input_shapes)))]
                 for op in self.ops]
         units = [self.unit_for(op, s) for op, s in zip(self.ops, srcs, strict=True)]
+        #: operand bytes per op: its unit's own width (Sanger's 4-bit predictor) or the chip's
+        self.obs = [self._operand_bytes(u) for u in units]
         plans = [
             OpPlan(i, op.name, op.kind.value, self._fn(op, srcs[i]), op.group, op.layer,
-                   units[i], op.cost.macs, out_bytes=int(op.out_elements * self.ob))
+                   units[i], op.cost.macs, out_bytes=math.ceil(op.out_elements * self.obs[i]))
             for i, op in enumerate(self.ops)
         ]
         act_cap, w_cap = self._capacities()
@@ -263,6 +265,11 @@ class Mapper:
             p.resident = p.last_consumer >= 0 and used + p.out_bytes <= capacity
             if p.resident:
                 live.append(p)
+
+    def _operand_bytes(self, unit_name: str) -> float:
+        unit = self.arch.chunks.units[unit_name]
+        bits = getattr(unit, "operand_bits", None) or self.arch.precision.operand_bits
+        return bits / 8
 
     # -- stage 3: partition and tile ---------------------------------------------------------
     def _parts(self, op: Op, geo: Geometry, weight_b: bool, unit: SystolicArray | VectorArray,
@@ -342,7 +349,7 @@ class Mapper:
                             nbytes = (op.k * (cb[1] - cb[0]) if weight_b else 0) + (
                                 (r1 - r0) * op.k if weight_a else 0)
                             blocks.append(WeightBlock(block, plan.index,
-                                                      math.ceil(nbytes * self.ob),
+                                                      math.ceil(nbytes * self.obs[plan.index]),
                                                       ordinal=ordinal, chunk=chunk))
                             ordinal += 1
                         shared = (plan.index, cb_ordinal) if multicast else None
@@ -373,7 +380,7 @@ class Mapper:
         chunks take turns (an undersized buffer serialises them, as it would in hardware)."""
         if not weight_b:
             return [cols]
-        per_col = op.k * self.ob
+        per_col = op.k * self.obs[self.index[op.name]]
         fold = min(unit.cols, cols[1] - cols[0])
         width = int(w_cap // (2 * parts) // per_col) // unit.cols * unit.cols
         if width < fold:
@@ -400,6 +407,7 @@ class Mapper:
                       block: int, first: int, cycles: list[int],
                       shared: tuple | None) -> list[Tile]:
         ncols = cb[1] - cb[0]
+        ob = self.obs[plan.index]
         # the array's operand reads for the whole slice (a stationary operand is loaded once
         # per fold, not once per row tile), spread over the row tiles like the cycles
         heights = [b - a for a, b in row_bands]
@@ -411,7 +419,7 @@ class Mapper:
             a_el, b_el = a_reads[j], b_reads[j]
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
                      macs=(b - a) * ncols * op.k,  # dense; scaled to the op's MACs later
-                     out_bytes=int((b - a) * ncols * self.ob), out_dram=not plan.resident,
+                     out_bytes=int((b - a) * ncols * ob), out_dram=not plan.resident,
                      weight_block=block)
             unique = ((b - a) * op.k, op.k * ncols if j == 0 else 0)
             for i, (kind, elems, uniq) in enumerate(
@@ -419,10 +427,10 @@ class Mapper:
                 if i == 0 and shared is not None and kind != "weight":
                     # every column slice of the op reads these rows: one multicast serves all
                     t.shared_key = (*shared, g, a, b)
-                    t.shared_in = [p for p in self._pieces(kind, elems * self.ob, uniq * self.ob)
+                    t.shared_in = [p for p in self._pieces(kind, elems * ob, uniq * ob)
                                    if p[1]]
                 else:
-                    self._charge(t, kind, elems * self.ob, uniq * self.ob)
+                    self._charge(t, kind, elems * ob, uniq * ob)
             tiles.append(t)
         return tiles
 

@@ -75,3 +75,18 @@ def test_tiling_changes_neither_cycles_nor_energy(dataflow):
     assert len({r["ops"][0]["compute_cycles"] for r in runs}) == 1
     energies = [r["ops"][0]["energy_pj"] for r in runs]
     assert max(energies) == pytest.approx(min(energies), rel=1e-6)
+
+
+def test_low_bit_array_moves_fewer_bytes():
+    """An array with its own operand width (Sanger's 4-bit predictor) reads and writes its
+    operands at that width: same MACs and cycles, less traffic and energy."""
+    b = GraphBuilder()
+    b.bmm("qk", None, None, 4, 64, 64, 64)
+    wide = tiny_arch()
+    narrow = tiny_arch()
+    narrow.chunks.units["pe"].operand_bits = 4
+    s8, s4 = simulate(wide, b.graph).summary, simulate(narrow, b.graph).summary
+    assert s4["macs"] == s8["macs"]
+    assert s4["ops"][0]["compute_cycles"] == s8["ops"][0]["compute_cycles"]
+    assert s4["dram_bytes"] * 2 == s8["dram_bytes"]
+    assert s4["energy_pj"] < s8["energy_pj"]
