@@ -344,10 +344,12 @@ class Mapper:
                         total, [(cb[1] - cb[0]) * (b - a) for cb, (a, b) in cells]))
                     for cb_ordinal, cb in enumerate(col_blocks):
                         block = -1
-                        if weight_a or weight_b:
+                        bias = "weight" in kinds[2:]  # a bias: one value per output column
+                        if weight_a or weight_b or bias:
                             block = len(blocks)
                             nbytes = (op.k * (cb[1] - cb[0]) if weight_b else 0) + (
-                                (r1 - r0) * op.k if weight_a else 0)
+                                (r1 - r0) * op.k if weight_a else 0) + (
+                                cb[1] - cb[0] if bias else 0)
                             blocks.append(WeightBlock(block, plan.index,
                                                       math.ceil(nbytes * self.obs[plan.index]),
                                                       ordinal=ordinal, chunk=chunk))
@@ -431,6 +433,12 @@ class Mapper:
                                    if p[1]]
                 else:
                     self._charge(t, kind, elems * ob, uniq * ob)
+            for kind in kinds[2:]:
+                if kind == "weight":  # the bias slice, loaded with the first row tile
+                    self._charge(t, kind, ncols * ob if j == 0 else 0, 0)
+                else:  # Sanger's boolean mask over the scores, one bit per element
+                    nbytes = math.ceil((b - a) * ncols / 8)
+                    self._charge(t, kind, nbytes, nbytes)
             tiles.append(t)
         return tiles
 
