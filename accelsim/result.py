@@ -156,7 +156,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
             "chunks": len({plan.tiles[t].unit for t in op.tiles}),
             "output_in_sram": op.resident,
         })
-    attn_cycles, attn_ops = attention_span(ops)
+    attn_cycles, attn_exposed, attn_ops = attention_span(ops)
     attn_energy = sum(o["energy_pj"] for o in attn_ops) + leakage_mw * (
         attn_cycles / clock * PJ_PER_MW_US)
     components = {u: _state(r.busy_cycles, dict(r.stalls), makespan)
@@ -183,6 +183,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         "energy_detail_pj": {c: {a: round(v, 3) for a, v in sorted(d.items())}
                              for c, d in sorted(detail.items())},
         "attention_cycles": attn_cycles,
+        "attention_exposed_cycles": attn_exposed,
         "attention_energy_pj": round(attn_energy, 3),
         "pes": sum(u.pes for u in arch.chunks.units.values() if isinstance(u, SystolicArray))
         * arch.chunks.count,
@@ -196,12 +197,26 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
     }
 
 
-def attention_span(ops: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
-    """Sum over layers of the span from the first attention op's start to the last one's end."""
-    by_layer: dict[Any, list[dict[str, Any]]] = {}
-    for o in ops:
+def attention_span(ops: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
+    """Attention time, summed over layers, two ways.
+
+    ``cycles`` (the DESIGN contract): from the first attention op's start to the last one's
+    end. With the intra-layer pipeline, attention ops that stream (the column sums of Taylor
+    attention) start while the QKV projection still runs, so this span includes projection
+    time. ``exposed``: from the end of the QKV projection (or the first attention op's start,
+    if later) to the last attention op's end: the time attention adds after the projection.
+    Returns (cycles, exposed, attention ops)."""
+    by_layer: dict[Any, list[int]] = {}
+    for i, o in enumerate(ops):
         if o["group"] == "attention":
-            by_layer.setdefault(o["layer"], []).append(o)
-    total = sum(max(o["end_cycle"] for o in g) - min(o["start_cycle"] for o in g)
-                for g in by_layer.values())
-    return total, [o for g in by_layer.values() for o in g]
+            by_layer.setdefault(o["layer"], []).append(i)
+    total = exposed = 0
+    for layer, idx in by_layer.items():
+        group = [ops[i] for i in idx]
+        start = min(o["start_cycle"] for o in group)
+        end = max(o["end_cycle"] for o in group)
+        qkv_end = max((o["end_cycle"] for o in ops[: idx[0]]
+                       if o["layer"] == layer and o["group"] == "projection"), default=start)
+        total += end - start
+        exposed += max(0, end - max(start, qkv_end))
+    return total, exposed, [ops[i] for idx in by_layer.values() for i in idx]

@@ -26,7 +26,8 @@ def run_compare(model: str, img_size: int | None = None) -> dict[str, dict[str, 
     """``accelsim compare --workload MODEL --arch vitality --arch systolic --arch sanger``."""
     from accelsim.commands.compare import compare
 
-    rows = compare(model, list(PRESETS), img_size=img_size)
+    rows = compare(model, list(PRESETS), img_size=img_size,
+                   extra_keys=("attention_exposed_cycles",))
     return {r["arch"]: r for r in rows}
 
 
@@ -73,6 +74,8 @@ def _ratios(r: dict[str, dict[str, Any]], base: str) -> dict[str, float]:
     v = r["vitality"]
     return {
         "attn_speedup": r[base]["attention_cycles"] / v["attention_cycles"],
+        "attn_exposed_speedup": (r[base]["attention_exposed_cycles"]
+                                 / max(1, v["attention_exposed_cycles"])),
         "attn_energy": r[base]["attention_energy_pj"] / v["attention_energy_pj"],
         "e2e_speedup": r[base]["cycles"] / v["cycles"],
         "e2e_energy": r[base]["energy_pj"] / v["energy_pj"],
@@ -88,6 +91,7 @@ def comparison_section(models: list[str], breakdown: dict[str, dict[str, Any]]) 
         for p in PRESETS:
             x = r[p]
             abs_rows.append([MODELS[m], p, x["attention"], num(x["attention_cycles"]),
+                             num(x["attention_exposed_cycles"]),
                              f"{x['attention_cycles'] * x['latency_ms'] * 1e3 / x['cycles']:.1f}",
                              f"{x['attention_energy_pj'] / 1e6:.1f}", num(x["cycles"]),
                              f"{x['latency_ms']:.3f}", f"{x['energy_pj'] / 1e6:.0f}"])
@@ -95,10 +99,11 @@ def comparison_section(models: list[str], breakdown: dict[str, dict[str, Any]]) 
             q = _ratios(r, base)
             data["ratios"][(m, base)] = q
             rel_rows.append([MODELS[m], f"vitality vs {base}", ratio(q["attn_speedup"]),
+                             ratio(q["attn_exposed_speedup"]),
                              ratio(q["attn_energy"]), ratio(q["e2e_speedup"]),
                              ratio(q["e2e_energy"])])
     rel_rows.append(["paper (PAPER.md)", "ViTALiTy vs Sanger", f"~{PAPER_SPEEDUP_VS_SANGER:g}x",
-                     f"~{PAPER_ENERGY_VS_SANGER:g}x", "", ""])
+                     "", f"~{PAPER_ENERGY_VS_SANGER:g}x", "", ""])
     bd_rows = [[p, *(f"{breakdown[p]['time'].get(k, 0):,.0f}" for k in ("systolic", "vector")),
                 ", ".join(f"{u} {c:,.0f}" for u, c in sorted(breakdown[p]["time"].items(),
                                                          key=lambda kv: -kv[1])
@@ -126,16 +131,27 @@ section 6): `attention_cycles` sums over layers the span from the first such op'
 one's end; its energy is those ops' energy plus all leakage during those spans. All presets run at
 500 MHz (1 µs = 500 cycles).
 
-{table(["model", "preset", "attention", "attention cycles", "attention µs", "attention µJ",
-        "end-to-end cycles", "latency ms", "energy µJ"], abs_rows, "lllrrrrrr")}
+With the intra-layer pipeline, ops that stream their input start before the QKV projection has
+finished: Taylor attention's column sums (`k_mean`, `v_sum`) accumulate K and V rows as the
+projection emits them, which is the overlap the paper designs for. The contract's span then
+includes projection time, which makes vitality's attention look *longer* the better it overlaps.
+So the tables also give `attention_exposed_cycles` (summary.json): per layer, from the end of the
+QKV projection (or the first attention op's start, if later) to the last attention op's end — the
+time attention adds after the projection. Softmax and Sanger attention cannot start before the
+whole K is projected, so for them the two measures nearly coincide.
+
+{table(["model", "preset", "attention", "attention cycles", "attention after QKV (cycles)",
+        "attention µs", "attention µJ", "end-to-end cycles", "latency ms", "energy µJ"],
+       abs_rows, "lllrrrrrrr")}
 
 {command("accelsim compare --workload deit_tiny --arch vitality --arch systolic --arch sanger "
          "--json", "and `deit_small`, `deit_base`")}
 
 Ratios (baseline / vitality; > 1 means vitality is faster or uses less energy):
 
-{table(["model", "comparison", "attention speedup", "attention energy ratio",
-        "end-to-end speedup", "end-to-end energy ratio"], rel_rows, "llrrrr")}
+{table(["model", "comparison", "attention speedup (span)", "attention speedup (after QKV)",
+        "attention energy ratio", "end-to-end speedup", "end-to-end energy ratio"], rel_rows,
+       "llrrrrr")}
 
 {command("accelsim validate", "section 4, from the rows above")}
 

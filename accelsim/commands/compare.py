@@ -36,8 +36,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def compare(workload: str, archs: list[str], *, attention: str | None = None,
             img_size: int | None = None, overrides: list[str] | tuple[str, ...] = (),
-            attention_options: dict | None = None) -> list[dict[str, Any]]:
-    """Simulate ``workload`` on every architecture of ``archs``; one row each (``ROW_KEYS``).
+            attention_options: dict | None = None,
+            extra_keys: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Simulate ``workload`` on every architecture of ``archs``; one row each (``ROW_KEYS``,
+    then any ``extra_keys`` of the summary, e.g. ``attention_exposed_cycles``).
 
     Raises the loaders' input errors (``ConfigError``, ``WorkloadError``, ``InputError``)."""
     from accelsim.api import simulate
@@ -64,7 +66,7 @@ def compare(workload: str, archs: list[str], *, attention: str | None = None,
             "energy_pj": s["energy_pj"],
             "attention_cycles": s["attention_cycles"],
             "attention_energy_pj": s["attention_energy_pj"],
-        })
+        } | {key: s[key] for key in extra_keys})
     return rows
 
 
