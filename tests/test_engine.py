@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from accelsim.api import simulate
 from accelsim.errors import InputError
-from accelsim.mapper import split_evenly
+from accelsim.geometry import split_evenly
 from accelsim.timing import systolic_compute_cycles
 from workloads.ir import OpKind
 from workloads.simple import gemm_graph
