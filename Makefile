@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/deit_tiny
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint typecheck bench clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,15 @@ run: $(VENV)/.base
 
 test: $(VENV)/.test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+typecheck: $(VENV)/.test
+	$(BIN)/mypy accelsim arch workloads validation
 
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/engine_speed.py

@@ -20,6 +20,7 @@ summary, and reports read the summary and the recorded intervals, never the comp
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import partial
 from dataclasses import dataclass, field
 
 import simpy
@@ -247,7 +248,7 @@ class Engine:
                 end = self._move("spill" if t.out_dram else "out", inst, t.out_bytes, t.op)
             if end > now:
                 writes.append(end)
-                env.timeout(end - now).callbacks.append(lambda _e, ti=ti: self._complete(ti))
+                env.timeout(end - now).callbacks.append(partial(self._on_written, ti))
             else:
                 self._complete(ti)
 
@@ -284,6 +285,9 @@ class Engine:
         op = self.plan.ops[t.op]
         if op.resident and t.index == op.tiles[0]:
             self._level("activations", op.out_bytes)
+
+    def _on_written(self, ti: int, _event: simpy.Event) -> None:
+        self._complete(ti)
 
     def _complete(self, ti: int) -> None:
         self.done[ti] = int(self.env.now)

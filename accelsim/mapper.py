@@ -249,6 +249,7 @@ class Mapper:
                  plans: list[OpPlan], first: int, blocks: list[WeightBlock],
                  w_cap: int) -> list[Tile]:
         unit = self.arch.chunks.units[plan.unit]
+        assert isinstance(unit, SystolicArray | VectorArray)  # unit_for picks only these
         kinds = [self._input_kind(ss, plans) for ss in srcs]
         weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
         out: list[Tile] = []
