@@ -20,8 +20,8 @@ summary, and reports read the summary and the recorded intervals, never the comp
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 
 import simpy
 
