@@ -89,6 +89,7 @@ class Engine:
         self._routes: dict[tuple[str, str], tuple[list, list]] = {}
         self._shared: dict[tuple, int] = {}  # multicast key -> cycle its transfer completes
         self._setup_memory_paths()
+        self._setup_weight_buffer()
 
     # -- paths --------------------------------------------------------------------------------
     def _setup_memory_paths(self) -> None:
@@ -121,6 +122,9 @@ class Engine:
                 "spill": full["output"][::-1],
                 "dma": full["weight"][: full["weight"].index(sram["weight"]) + 1],
             }
+
+    def _setup_weight_buffer(self) -> None:
+        """The weight SRAM's staging room, as a container the DMA takes blocks out of."""
         cap = self.plan.weight_capacity_bytes
         for b in self.plan.weight_blocks:
             if b.bytes > cap:
