@@ -164,7 +164,7 @@ class Mapper:
 
     def _capacities(self) -> tuple[int, int]:
         """Bytes of SRAM for resident activations, and for staged weights (double-buffered)."""
-        frac = getattr(self.arch.mapping, "weight_buffer_fraction", 0.5)
+        frac = self.arch.mapping.weight_buffer_fraction
         act = weight = 0
         for mem in self.arch.memories.values():
             if mem.type != "sram":
