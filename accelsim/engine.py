@@ -147,7 +147,9 @@ class Engine:
         for akey, mult in actions:
             acts[akey] += nbytes * mult
         servers = [s if s is not None else min(self.dram, key=_free_at) for s in stages]
-        return transfer(servers, int(self.env.now), nbytes, self.plan.ops[op].name)
+        label = self.plan.ops[op].name
+        return transfer(servers, int(self.env.now), nbytes,
+                        f"dma {label}" if kind == "dma" else label)
 
     def _route(self, kind: str, names: list[str]) -> tuple[list, list]:
         """Servers of a path (None: pick a DRAM channel per transfer) and the actions one byte
