@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/deit_tiny
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint bench clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,6 @@ test: $(VENV)/.test
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-
-typecheck: $(VENV)/.test
-	$(BIN)/mypy accelsim arch workloads validation
 
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/engine_speed.py

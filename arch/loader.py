@@ -14,9 +14,9 @@ import copy
 import json
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -78,8 +78,8 @@ def _load(spec: str, overrides: list[str]) -> Architecture:
     if spec.startswith("scalesim:"):
         from .scalesim import cfg_to_dict
 
-        path = spec.removeprefix("scalesim:")
-        return build(cfg_to_dict(path), path, {}, overrides)
+        cfg = spec.removeprefix("scalesim:")
+        return build(cfg_to_dict(cfg), cfg, {}, overrides)
     path = Path(spec)
     if path.suffix.lower() in SUFFIXES or _is_file(path) or "/" in spec:
         if path.suffix.lower() not in SUFFIXES:
@@ -215,7 +215,7 @@ def _members(tp: Any) -> dict[str, type[BaseModel]] | None:
             if isinstance(m, type) and issubclass(m, BaseModel) and "type" in m.model_fields}
 
 
-def _is_model(tp: Any) -> bool:
+def _is_model(tp: Any) -> TypeGuard[type[BaseModel]]:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
@@ -245,7 +245,9 @@ def _resolve(tp: Any, value: Any) -> Any:
 def _clean(loc: Loc, data: Any) -> tuple[Loc, list[Any]]:
     """Drop the union tags and ``[key]`` markers pydantic puts in an error's location; also
     return the type at each prefix of the cleaned path (``types[i]`` holds ``path[:i]``)."""
-    tp, cur, out, tps = Architecture, data, [], [Architecture]
+    tp: Any = Architecture
+    tps: list[Any] = [Architecture]
+    cur, out = data, []
     for seg in loc:
         members = _members(_unwrap(tp))
         if members is not None and seg in members:
@@ -287,7 +289,8 @@ def apply_override(data: dict, item: str) -> list[Any]:
     except yaml.YAMLError:
         raise ConfigError(f"--set {item}: cannot parse the value {value_s!r} as YAML") from None
     segs, out = path_s.split("."), []
-    tp, cur = Architecture, data
+    tp: Any = Architecture
+    cur = data
     for i, seg in enumerate(segs):
         done = ".".join(segs[:i]) or "the top level"
         tp = _resolve(tp, cur)
@@ -344,7 +347,7 @@ def _where(source: str, lines: dict[Loc, int], path: Loc, sets: dict[Loc, str]) 
     return f"{head}: {_dotted(path)}: " if path else f"{head}: "
 
 
-def _problem(err: dict, path: Loc, tps: list[Any]) -> str:
+def _problem(err: Mapping[str, Any], path: Loc, tps: list[Any]) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     parent = tps[-2] if len(tps) >= 2 else None
     if kind == "missing":

@@ -151,10 +151,12 @@ def cfg_to_dict(path: str | Path) -> dict:
 def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, banks: int,
                   words: float, mode: str) -> dict:
     from .loader import load
+    from .schema import Dram, Sram
 
     ref = load("systolic")
     ref_sram = ref.memories["sram_act"]
     ref_dram = ref.memories["dram"]
+    assert isinstance(ref_sram, Sram) and isinstance(ref_dram, Dram)
     ref_sa = next(u for u in ref.chunks.units.values() if u.type == "systolic")
     clock = ref.clock_mhz
     word_bw = (rows + cols) * WORD_BYTES

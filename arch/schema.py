@@ -42,11 +42,27 @@ def _leakage() -> Any:
     return Field(ge=0, description="static (leakage) power of the component, unit: mW")
 
 
+_Role = Literal["input", "weight", "output"]
+_SystolicFn = Literal["matmul", "matvec", "sparse_matmul", "lowbit_matmul"]
+
+
+def _all_roles() -> list[_Role]:
+    return ["input", "weight", "output"]
+
+
+def _matmul_only() -> list[_SystolicFn]:
+    return ["matmul"]
+
+
 class Precision(Model):
     """Global bit widths; a systolic array may override ``operand_bits`` (e.g. 4-bit prediction)."""
 
-    operand_bits: int = Field(8, gt=0, description="bits of an activation or weight operand")
-    accumulator_bits: int = Field(32, gt=0, description="bits of a partial sum / accumulator")
+    operand_bits: int = Field(
+        default=8, gt=0, description="bits of an activation or weight operand"
+    )
+    accumulator_bits: int = Field(
+        default=32, gt=0, description="bits of a partial sum / accumulator"
+    )
 
 
 class Dram(Model):
@@ -72,8 +88,8 @@ class Sram(Model):
     bandwidth_bytes_per_cycle: float = Field(
         gt=0, description="total read+write bandwidth over all banks, unit: bytes/cycle"
     )
-    holds: list[Literal["input", "weight", "output"]] = Field(
-        default_factory=lambda: ["input", "weight", "output"],
+    holds: list[_Role] = Field(
+        default_factory=_all_roles,
         min_length=1,
         description="operand roles staged here: input activations, weights, outputs",
     )
@@ -128,8 +144,8 @@ class SystolicArray(Model):
     dataflow: Literal["os", "ws", "is", "down_forward"] = Field(
         description="os: output-, ws: weight-, is: input-stationary; down_forward: the paper's"
     )
-    fns: list[Literal["matmul", "matvec", "sparse_matmul", "lowbit_matmul"]] = Field(
-        default_factory=lambda: ["matmul"],
+    fns: list[_SystolicFn] = Field(
+        default_factory=_matmul_only,
         min_length=1,
         description="what it runs: dense matmul, matrix-vector (N = 1), sparse matmul, "
         "low-bit matmul (operands from quantize ops)",
@@ -202,17 +218,20 @@ class Mapping(Model):
     """How the mapper places and orders work."""
 
     intra_layer_pipeline: bool = Field(
-        True, description="on: an op starts when the tiles it needs are done; off: ops in order"
+        default=True,
+        description="on: an op starts when the tiles it needs are done; off: ops in order",
     )
     prefetch_depth: int = Field(
-        2, gt=0, description="tiles whose operands may be staged ahead (2 = double buffering)"
+        default=2, gt=0,
+        description="tiles whose operands may be staged ahead (2 = double buffering)",
     )
     tile_rows: int = Field(
-        0, ge=0, description="rows per tile of every op (matmul and vector); 0 = automatic: at "
-        "most 8 tiles of at least 64 rows per chunk slice, unit: rows"
+        default=0, ge=0,
+        description="rows per tile of every op (matmul and vector); 0 = automatic: at "
+        "most 8 tiles of at least 64 rows per chunk slice, unit: rows",
     )
     weight_buffer_fraction: float = Field(
-        0.5, gt=0, lt=1,
+        default=0.5, gt=0, lt=1,
         description="share of an SRAM holding both weights and outputs given to weights, unit: fraction",
     )
 

@@ -82,7 +82,7 @@ def _ratios(r: dict[str, dict[str, Any]], base: str) -> dict[str, float]:
     }
 
 
-def comparison_section(models: list[str], breakdown: dict[str, dict[str, Any]]) -> Section:
+def comparison_section(models: list[str], breakdown: dict[str, Any]) -> Section:
     runs = {m: run_compare(m) for m in models}
     abs_rows, rel_rows = [], []
     data: dict[str, Any] = {"runs": runs, "ratios": {}}
@@ -251,7 +251,7 @@ def attention_breakdown(models: list[str]) -> dict[str, Any]:
 def scaling_section(models: list[str], sizes: list[int]) -> Section:
     from workloads import resolve
 
-    data: dict[str, Any] = {}
+    data: dict[tuple[str, int], Any] = {}
     rows = []
     for m in models:
         for s in sizes:

@@ -148,9 +148,10 @@ def derivation_cases() -> list[Case]:
             }[df]
             seen: set[tuple[int, int, int]] = set()
             for i, cats in enumerate(DERIVATION_PATTERN):
-                mnk = tuple(
+                m, n, k = (
                     _category_value(cat, x, i + j) for j, (cat, x) in enumerate(zip(cats, rel, strict=True))
                 )
+                mnk = (m, n, k)
                 if mnk not in seen:
                     seen.add(mnk)
                     cases.append(Case("derivation", rows, cols, df, *mnk))
@@ -172,7 +173,9 @@ def holdout_cases() -> list[Case]:
     """Shapes never used to derive the formulas; small arrays get the smaller GEMMs only."""
     cases: list[Case] = []
     for rows, cols in HOLDOUT_ARRAYS:
-        gemms = HOLDOUT_GEMMS if rows * cols >= 64 else HOLDOUT_GEMMS[2:]
+        gemms: tuple[tuple[int, int, int], ...] = (
+            HOLDOUT_GEMMS if rows * cols >= 64 else HOLDOUT_GEMMS[2:]
+        )
         if rows * cols <= 8:
             gemms = tuple(g for g in gemms if g[0] * g[1] * g[2] <= 20000)
         for df in DATAFLOWS:

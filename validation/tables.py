@@ -20,7 +20,7 @@ class Section:
     key: str
     title: str
     body: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[Any, Any] = field(default_factory=dict)
     wall_s: float = 0.0
 
     def markdown(self) -> str:

@@ -22,7 +22,7 @@ import logging
 import operator
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import nn
@@ -90,10 +90,10 @@ def bind(target: Any, args: tuple, kwargs: dict, to_ref) -> dict[str, Any]:
 
     schema = getattr(target, "_schema", None)
     if schema is None:
-        out = {f"arg{i}": conv(a) for i, a in enumerate(args)}
+        out: dict[str, Any] = {f"arg{i}": conv(a) for i, a in enumerate(args)}
         out.update({k: conv(v) for k, v in kwargs.items()})
         return out
-    out: dict[str, Any] = {}
+    out = {}
     for i, arg in enumerate(schema.arguments):
         if i < len(args) and not arg.kwarg_only:
             value = args[i]
@@ -107,6 +107,10 @@ def bind(target: Any, args: tuple, kwargs: dict, to_ref) -> dict[str, Any]:
     return out
 
 
+@overload
+def _shape(x: torch.Tensor) -> tuple[int, ...]: ...
+@overload
+def _shape(x: Any) -> tuple[int, ...] | None: ...
 def _shape(x: Any) -> tuple[int, ...] | None:
     if isinstance(x, torch.Tensor):
         return tuple(int(s) for s in x.shape)

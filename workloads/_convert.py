@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -142,7 +143,8 @@ class Builder:
         outer = [d for d in range(max(0, len(v.shape) - 2)) if v.shape[d] > 1]
         return kept == outer[: len(kept)]
 
-    def _aligned(self, v: Val, kind: OpKind, rowwise: bool, out_shape: tuple[int, ...]) -> bool:
+    def _aligned(self, v: Val, kind: OpKind, rowwise: bool | str,
+                 out_shape: tuple[int, ...]) -> bool:
         if v.track is None or not rowwise:
             return False
         if kind is OpKind.VIEW:
@@ -154,7 +156,7 @@ class Builder:
                 and v.shape[-2] == out_shape[-2])
 
     def emit(self, raw: RawNode, base: str, kind: OpKind, fn: str, operands: list,
-             rowwise: list[bool] | bool, out_shape, *, m: int = 0, n: int = 0, k: int = 0,
+             rowwise: Sequence[bool | str] | bool, out_shape, *, m: int = 0, n: int = 0, k: int = 0,
              batch: int = 1, density: float = 1.0, reduce_len: int = 0,
              element_ops: dict[str, int] | None = None, attrs: dict | None = None,
              track: Any = _AUTO, sparse: float | None = None, gtrack: Any = _AUTO) -> Val:
@@ -237,7 +239,8 @@ class Builder:
         return val
 
     def vector(self, raw: RawNode, base: str, kind: OpKind, fn: str, operands: list,
-               rowwise: list[bool] | bool, out_shape, element_ops: dict[str, int], **kw) -> Val:
+               rowwise: Sequence[bool | str] | bool, out_shape, element_ops: dict[str, int],
+               **kw) -> Val:
         return self.emit(raw, base, kind, fn, operands, rowwise, out_shape,
                          element_ops=element_ops, **kw)
 

@@ -180,7 +180,7 @@ def _trace_factory(spec: str, *, attention: str | None, img_size: int,
     finally:
         if added and cwd in sys.path:
             sys.path.remove(cwd)
-    factory = mod
+    factory: Any = mod
     for part in attr.split("."):
         factory = getattr(factory, part, None)
         if factory is None:

@@ -65,7 +65,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def _to_meta(module):
+def _to_meta(module: Any) -> Any:
     """A copy of ``module`` whose parameters and buffers live on the meta device; the weights
     themselves are never copied."""
     import torch

@@ -57,9 +57,9 @@ def unit_slices(result: SimResult) -> dict[str, list[Slice]]:
             if state == "busy" or end <= start:
                 continue
             cause = state.split(":", 1)[1]
-            op = ops_by_name.get(label)
+            stall_op = ops_by_name.get(label)
             args = {"op": label, "cause": cause, "cycles": end - start,
-                    "layer": op.layer if op else None}
+                    "layer": stall_op.layer if stall_op else None}
             out[inst].append([start, end, f"stall: {cause}", "stall", args, label])
     for slices in out.values():
         slices.sort(key=lambda s: (s[0], s[1]))

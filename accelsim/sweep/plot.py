@@ -19,7 +19,8 @@ MAX_PANELS = 9
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     """Indices of the points not dominated by another (both coordinates minimised), by x."""
     order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
-    front, best = [], math.inf
+    front: list[int] = []
+    best = math.inf
     for i in order:
         if points[i][1] < best or (front and points[i] == points[front[-1]]):
             front.append(i)

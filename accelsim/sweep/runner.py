@@ -251,9 +251,9 @@ def prepare(spec: SweepSpec, out: Path) -> Prepared:
         path = graphs_dir / f"{slug}_{digest[:12]}.json"
         if not path.is_file():
             write_atomic(path, text)
-        cells = {"workload": w.spec, "attention": cell(graph.meta.get("attention")),
-                 "img_size": cell(graph.meta.get("img_size"))}
-        workloads.append((cells, digest, str(path.resolve())))
+        w_cells = {"workload": w.spec, "attention": cell(graph.meta.get("attention")),
+                   "img_size": cell(graph.meta.get("img_size"))}
+        workloads.append((w_cells, digest, str(path.resolve())))
 
     tasks, cells = [], {}
     for wcells, wdigest, wpath in workloads:

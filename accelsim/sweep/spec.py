@@ -26,9 +26,11 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import random as random_mod
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -241,7 +243,7 @@ def override(path: str, value: Any) -> str:
 
 
 # -- loading -----------------------------------------------------------------------------------
-def load_spec(path: str | Path) -> SweepSpec:
+def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     """Read and validate a sweep spec; raises a one-line ``SpecError``."""
     p = Path(path)
     try:
@@ -324,7 +326,7 @@ def _unwrap(tp: Any) -> Any:
     return tp
 
 
-def _problem(err: dict, path: tuple[Any, ...]) -> str:
+def _problem(err: Mapping[str, Any], path: tuple[Any, ...]) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
     if kind == "missing":
