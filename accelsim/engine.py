@@ -2,19 +2,27 @@
 
 Processes (per unit instance of every chunk, plus one DMA engine):
 
-* **DMA** walks the weight blocks in order, waits for room in the weight buffer, streams each
-  block DRAM -> weight SRAM; room is returned when the block's last tile has computed.
+* **DMA** walks the weight blocks in order, waits for room in the weight region of the
+  buffer, streams each block DRAM -> weight SRAM; room is returned when the block's last tile
+  is done.
 * **loader** (one per unit) stages its tiles' operands in order, at most ``prefetch_depth``
-  tiles ahead: waits for the tile's weight block and for its producer tiles, then streams its
-  inputs (DRAM -> input SRAM -> NoC, SRAM -> NoC) into the unit.
+  tiles ahead: claims room for its op's resident output (once per op), waits for the tile's
+  weight block and for its producer tiles, claims room for what the tile stages (DRAM
+  operands, partial sums), then streams its inputs (DRAM -> input SRAM -> NoC, SRAM -> NoC)
+  into the unit.
 * **unit** runs its tiles in order: stalled on *dependency* while producer tiles are not done,
-  on *input* while operands are still arriving, busy for the tile's closed-form cycles, stalled
-  on *output* while its output queue (``prefetch_depth`` tiles) is full.
+  on *capacity* while its loader waits for buffer room, on *input* while operands are still
+  arriving, busy for the tile's closed-form cycles (its partial sums move meanwhile; if they
+  take longer, stalled on *psum*), on *output* while its output queue (``prefetch_depth``
+  tiles) is full.
 * results drain over the NoC into SRAM (or on to DRAM); when written, the tile is done, which
   releases the tiles waiting for it.
 
-The engine only records what happens (``RunRecord``); ``accelsim.result`` turns that into the
-summary, and reports read the summary and the recorded intervals, never the components.
+Memories are the kinds of ``accelsim.components`` (DRAM channels interleaved, one SRAM port,
+a NoC link per chunk); buffer capacity is enforced by one ``Pool`` per region
+(``accelsim.buffers``). The engine only records what happens (``RunRecord``, plain typed
+data); ``accelsim.result`` turns that into the summary, and reports read the summary and the
+recorded intervals, never the components.
 """
 
 from __future__ import annotations
@@ -25,13 +33,23 @@ from functools import partial
 
 import simpy
 
-from arch.graph import build_graph, dram_of, path_from_dram, sram_for
+from arch.graph import build_graph, path_from_dram, sram_for
 from arch.schema import Architecture
 
-from .components import Recorder, Server, dram_channels, noc_link, sram_port, transfer
+from .components import MEMORY_MODELS, Fanout, MemoryModel, Pool, Port, Recorder, Server, transfer
 from .errors import DeadlockError, InputError
-from .plan import Plan
+from .plan import Plan, Tile
 from .progress import Progress
+
+#: Operand role of the bytes each path kind moves (for traffic per role).
+ROLE_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "weight",
+           "dma": "weight", "out": "output", "spill": "output", "psum": "psum"}
+#: What a transfer of each path kind is for (``Interval.what`` on memories).
+WHAT_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "input",
+           "dma": "dma", "out": "output", "spill": "spill", "psum": "psum"}
+
+#: (memory, action, role) -> count
+Actions = dict[tuple[str, str, str], int]
 
 
 @dataclass
@@ -44,13 +62,12 @@ class RunRecord:
     tile_start: list[int]
     tile_end: list[int]  # compute end
     tile_done: list[int]  # output written
-    sram_occupancy: dict[str, list[tuple[int, int]]]  # sram -> [(cycle, bytes)]
+    sram_occupancy: dict[str, list[tuple[int, int]]]  # buffer region -> [(cycle, bytes)]
+    sram_capacity: dict[str, int] = field(default_factory=dict)  # buffer region -> bytes
     actions: dict[str, dict[str, int]] = field(default_factory=dict)  # memory -> action -> n
+    #: memory -> action -> operand role -> n
+    traffic: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     events: int = 0
-
-
-def _free_at(server: Server) -> tuple[int, str]:
-    return server.free_at, server.name
 
 
 class Engine:
@@ -61,16 +78,10 @@ class Engine:
         self.arch, self.plan = arch, plan
         self.progress = progress
         self.env = simpy.Environment()
-        clock = arch.clock_mhz
-        self.dram: list[Server] = []
-        self.mem: dict[str, Server] = {}
-        for name, spec in arch.memories.items():
-            if spec.type == "dram":
-                self.dram = dram_channels(name, spec, clock, keep_intervals)
-            elif spec.type == "sram":
-                self.mem[name] = sram_port(name, spec, keep_intervals)
-            else:
-                self.mem[name] = noc_link(name, spec, keep_intervals)
+        self.memories: dict[str, MemoryModel] = {
+            name: MEMORY_MODELS[spec.type](name, spec, arch, keep_intervals)
+            for name, spec in arch.memories.items()
+        }
         self.units = {u: Recorder(u, u.split(".", 1)[1], keep_intervals) for u in plan.queues}
         n = len(plan.tiles)
         self.pending = [len(t.deps) for t in plan.tiles]
@@ -84,36 +95,47 @@ class Engine:
         self.done = [-1] * n
         self.completed = 0
         self.op_left = [len(op.tiles) for op in plan.ops]
-        #: per op: (memory, action) -> count
-        self.op_actions: list[dict[tuple[str, str], int]] = [defaultdict(int) for _ in plan.ops]
-        self._routes: dict[tuple[str, str], tuple[list, list]] = {}
+        #: per op: (memory, action, role) -> count
+        self.op_actions: list[Actions] = [defaultdict(int) for _ in plan.ops]
+        self._routes: dict[tuple, tuple[list[Port], list[tuple[tuple[str, str, str], int]]]] = {}
         self._shared: dict[tuple, int] = {}  # multicast key -> cycle its transfer completes
+        self._fanout = self._multicast_chunks()
+        self._cap_wait: dict[int, list[tuple[int, int]]] = {}  # tile -> loader waits for room
         self._setup_memory_paths()
-        self._setup_weight_buffer()
+        self._setup_pools()
 
     # -- paths --------------------------------------------------------------------------------
     def _setup_memory_paths(self) -> None:
         """Memory components each unit's data crosses, per kind of transfer (arch.graph picks
         the SRAM of each operand role)."""
-        g = build_graph(self.arch)
-        self.dram_name = dram_of(g)
+        g = build_graph(self.arch, 1)
         mems = self.arch.memories
 
         def memories(path: list[str]) -> list[str]:
             return [n for n in path if n in mems]
 
         self.paths: dict[str, dict[str, list[str]]] = {}
-        for inst, queue in self.plan.queues.items():
-            if not queue:
+        for uname in self.arch.chunks.units:
+            inst = f"chunk0.{uname}"
+            if not any(self.plan.queues.get(f"chunk{c}.{uname}")
+                       for c in range(self.arch.chunks.count)):
                 continue
             full = {role: memories(path_from_dram(g, inst, role))
                     for role in ("input", "weight", "output")}
             sram = {role: sram_for(g, inst, role) for role in full}
+            psum_sram = self.plan.regions.sram[uname, "psum"]
+            psum_path = memories(path_from_dram(g, inst, "output"))
+            if psum_sram not in mems:  # a register file of the chunk: no transfer
+                psum_tail = []
+            elif psum_sram in psum_path:
+                psum_tail = psum_path[psum_path.index(psum_sram):]
+            else:  # a dedicated psum SRAM: its own path to the unit
+                psum_tail = [psum_sram] + [m for m in psum_path if mems[m].type == "noc"]
 
             def tail(role: str) -> list[str]:
                 return full[role][full[role].index(sram[role]):]  # noqa: B023
 
-            self.paths[inst] = {
+            self.paths[uname] = {
                 "dram_in": full["input"],
                 "reread": tail("input"),
                 "weight": tail("weight"),
@@ -121,88 +143,151 @@ class Engine:
                 "out": tail("output")[::-1],
                 "spill": full["output"][::-1],
                 "dma": full["weight"][: full["weight"].index(sram["weight"]) + 1],
+                "psum": psum_tail,
             }
 
-    def _setup_weight_buffer(self) -> None:
-        """The weight SRAM's staging room, as a container the DMA takes blocks out of."""
-        cap = self.plan.weight_capacity_bytes
-        for b in self.plan.weight_blocks:
-            if b.bytes > cap:
-                op = self.plan.ops[b.op].name
-                raise InputError(f"op {op!r} needs {b.bytes} weight bytes staged at once but the "
-                                 f"weight buffer holds {cap}; enlarge the SRAM")
-        self.wbuf = simpy.Container(self.env, capacity=max(1, cap), init=max(1, cap))
-        self.occupancy: dict[str, list[tuple[int, int]]] = {"weights": [(0, 0)],
-                                                            "activations": [(0, 0)]}
+    def _setup_pools(self) -> None:
+        """One byte budget per buffer region: resident outputs within the region less the
+        mapper's reserve, everything else within the capacity."""
+        plan, regions = self.plan, self.plan.regions
+        for b in plan.weight_blocks:
+            region = regions.region[plan.ops[b.op].unit, "weight"]
+            if b.bytes > regions.capacity[region]:
+                name = plan.ops[b.op].name
+                raise InputError(f"op {name!r} needs {b.bytes} weight bytes staged at once but "
+                                 f"buffer {region!r} holds {regions.capacity[region]}; "
+                                 "enlarge the SRAM")
+        resident: dict[str, dict[int, int]] = defaultdict(dict)
+        for p in plan.ops:
+            if p.resident and p.out_bytes > 0:
+                resident[p.out_region][p.index] = p.out_bytes
+        self.pools: dict[str, Pool] = {}
+        for r, cap in sorted(regions.capacity.items()):
+            if r in regions.local:  # one per chunk (a register file)
+                for c in range(self.arch.chunks.count):
+                    name = regions.pool(r, c)
+                    self.pools[name] = Pool(self.env, name, cap)
+            else:
+                self.pools[r] = Pool(self.env, r, cap, cap - plan.reserve_bytes.get(r, 0),
+                                     resident.get(r))
+        self._out_granted = [not (op.resident and op.out_bytes > 0) for op in plan.ops]
+        self._out_event: dict[int, simpy.Event] = {}
 
-    def _move(self, kind: str, inst: str, nbytes: int, op: int) -> int:
-        """Stream ``nbytes`` of op ``op`` along the ``kind`` path of ``inst``; returns the
-        finish cycle."""
-        key = (inst, kind)
+    def _multicast_chunks(self) -> dict[tuple, list[int]]:
+        """Chunks each multicast key's transfer reaches (one per tile sharing it)."""
+        out: dict[tuple, set[int]] = defaultdict(set)
+        for t in self.plan.tiles:
+            if t.shared_key is not None:
+                out[t.shared_key].add(int(t.unit.split(".", 1)[0][5:]))
+        return {k: sorted(v) for k, v in out.items()}
+
+    def _move(self, kind: str, inst: str, nbytes: int, op: int,
+              fanout: list[int] | None = None) -> int:
+        """Stream ``nbytes`` of op ``op`` along the ``kind`` path of ``inst`` (a multicast to
+        the chunks in ``fanout``); returns the finish cycle."""
+        chunk_s, uname = inst.split(".", 1)
+        chunk = int(chunk_s[5:])
+        key = (uname, chunk, kind, tuple(fanout) if fanout else None)
         route = self._routes.get(key)
         if route is None:
-            route = self._routes[key] = self._route(kind, self.paths[inst][kind])
+            route = self._routes[key] = self._route(kind, uname, chunk, fanout)
         stages, actions = route
         acts = self.op_actions[op]
         for akey, mult in actions:
             acts[akey] += nbytes * mult
-        servers = [s if s is not None else min(self.dram, key=_free_at) for s in stages]
-        label = self.plan.ops[op].name
-        return transfer(servers, int(self.env.now), nbytes,
-                        f"dma {label}" if kind == "dma" else label)
+        if kind == "psum":  # written out and read back: twice the bytes cross the path
+            nbytes *= 2
+        return transfer(stages, int(self.env.now), nbytes, op, WHAT_OF[kind])
 
-    def _route(self, kind: str, names: list[str]) -> tuple[list, list]:
-        """Servers of a path (None: pick a DRAM channel per transfer) and the actions one byte
-        along it performs, per memory component (for energy)."""
-        stages = [None if n == self.dram_name else self.mem[n] for n in names]
-        actions: list[tuple[tuple[str, str], int]] = []
+    def _route(self, kind: str, uname: str, chunk: int,
+               fanout: list[int] | None) -> tuple[list[Port], list[tuple[tuple[str, str, str], int]]]:
+        """Ports of a path and the actions one byte along it performs, per memory."""
+        names = self.paths[uname][kind]
+        role = ROLE_OF[kind]
+        stages: list[Port] = []
+        actions: list[tuple[tuple[str, str, str], int]] = []
         for n in names:
-            spec = self.arch.memories[n]
+            model = self.memories[n]
+            port = model.port(chunk, fanout)
+            stages.append(port)
+            spec = model.spec
             if spec.type == "dram":
-                actions.append(((n, "read_bytes" if kind in ("dram_in", "dma")
-                                 else "write_bytes"), 1))
-            elif spec.type == "noc":
-                actions.append(((n, "byte_hops"), spec.hops))
+                direction = "read" if kind in ("dram_in", "dma") else "write"
+            elif kind == "psum":
+                direction = "through" if spec.type == "sram" else "read"
             elif kind in ("sram_in", "weight", "reread") and n == names[0]:
-                actions.append(((n, "read_bytes"), 1))  # data resident there
+                direction = "read"  # data resident there
             elif kind in ("out", "dma") and n == names[-1]:
-                actions.append(((n, "write_bytes"), 1))  # data lands there
+                direction = "write"  # data lands there
             else:  # a stream passing through: written, then read
-                actions += [((n, "read_bytes"), 1), ((n, "write_bytes"), 1)]
+                direction = "through"
+            copies = len(port.servers) if isinstance(port, Fanout) else 1
+            for action, count in model.actions(spec, direction, 1, copies):
+                actions.append(((n, action, role), count * (2 if kind == "psum"
+                                                            and spec.type == "noc" else 1)))
         return stages, actions
 
     # -- processes ------------------------------------------------------------------------
     def _dma(self):
-        env = self.env
-        for b in self.plan.dma_order():
+        env, plan = self.env, self.plan
+        for b in plan.dma_order():
             if b.bytes <= 0:
                 self._signal("block", b.index)
                 continue
-            yield self.wbuf.get(b.bytes)
-            self._level("weights", b.bytes)
-            inst = next(iter(self.paths))
-            end = self._move("dma", inst, b.bytes, b.op)
+            uname = plan.ops[b.op].unit
+            ev = self.pools[plan.regions.region[uname, "weight"]].take(b.bytes)
+            if ev is not None:
+                yield ev
+            end = self._move("dma", f"chunk{b.chunk}.{uname}", b.bytes, b.op)
             env.timeout(end - env.now).callbacks.append(
                 lambda _e, i=b.index: self._signal("block", i))
 
-    def _level(self, which: str, delta: int) -> None:
-        series = self.occupancy[which]
-        level = series[-1][1] + delta
-        now = int(self.env.now)
-        if series[-1][0] == now:
-            series[-1] = (now, level)
-        else:
-            series.append((now, level))
+    def _staging(self, t: Tile) -> list[tuple[str, int]]:
+        """(region, bytes) a tile holds from its load to its compute end."""
+        regions = self.plan.regions
+        uname = self.plan.ops[t.op].unit
+        chunk = int(t.unit.split(".", 1)[0][5:])
+        out: dict[str, int] = {}
+        for role, nbytes in (("input", t.dram_in_bytes), ("psum", t.psum_hold_bytes)):
+            if nbytes:
+                r = regions.pool(regions.region[uname, role], chunk)
+                out[r] = out.get(r, 0) + nbytes
+        return sorted(out.items())
+
+    def _claim_output(self, op: int):
+        """Room for op ``op``'s resident output, claimed once by the first loader to need it."""
+        ev = self._out_event.get(op)
+        if ev is None:
+            ev = self.pools[self.plan.ops[op].out_region].take_resident(op)
+            if ev is None:
+                self._out_granted[op] = True
+                return
+            self._out_event[op] = ev
+            ev.callbacks.append(lambda _e: self._out_granted.__setitem__(op, True))
+        yield ev
 
     def _loader(self, inst: str, queue: list[int], slots: simpy.Container):
         env, tiles = self.env, self.plan.tiles
         for ti in queue:
             yield slots.get(1)
             t = tiles[ti]
+            room: list[tuple[int, int]] = []  # intervals spent waiting for buffer room
+            if not self._out_granted[t.op]:
+                c0 = int(env.now)
+                yield from self._claim_output(t.op)
+                room.append((c0, int(env.now)))
             if t.weight_block >= 0 and not self.block_done[t.weight_block]:
                 yield self._wait("block", t.weight_block)
             if self.pending[ti]:
                 yield self._wait("deps", ti)
+            c0 = int(env.now)
+            for region, nbytes in self._staging(t):
+                ev = self.pools[region].take(nbytes)
+                if ev is not None:
+                    yield ev
+            room.append((c0, int(env.now)))
+            if any(b > a for a, b in room):
+                self._cap_wait[ti] = [(a, b) for a, b in room if b > a]
             end = int(env.now)
             if t.dram_in_bytes:
                 end = max(end, self._move("dram_in", inst, t.dram_in_bytes, t.op))
@@ -226,27 +311,34 @@ class Engine:
         writes: list[int] = []  # finish cycles of results still in the output queue
         for ti in queue:
             t = tiles[ti]
-            label = self.plan.ops[t.op].name
             t0 = int(env.now)
             if self.pending[ti]:
                 yield self._wait("deps", ti)
-                rec.stall(t0, int(env.now), "dependency", label)
+                rec.stall(t0, int(env.now), "dependency", t.op)
             t1 = int(env.now)
             if not self.is_ready[ti]:
                 yield self._wait("ready", ti)
-                rec.stall(t1, int(env.now), "input", label)
+                self._input_stall(rec, ti, t1, int(env.now), t.op)
             start = int(env.now)
             self.start[ti] = start
-            self._on_start(t)
+            psum_end = start
+            if t.psum_bytes and self.paths[t.unit.split(".", 1)[1]]["psum"]:
+                psum_end = self._move("psum", inst, t.psum_bytes, t.op)
             if t.cycles:
                 yield env.timeout(t.cycles)
+            rec.busy(start, int(env.now), t.op)
+            if psum_end > env.now:
+                p0 = int(env.now)
+                yield env.timeout(psum_end - p0)
+                rec.stall(p0, int(env.now), "psum", t.op)
             now = self.end[ti] = int(env.now)
-            rec.busy(start, now, label)
+            for region, nbytes in self._staging(t):
+                self.pools[region].give(nbytes)
             slots.put(1)
             writes = [w for w in writes if w > now]
             if len(writes) >= depth:  # wait for the first write to finish (any order)
                 yield env.timeout(min(writes) - now)
-                rec.stall(now, int(env.now), "output", label)
+                rec.stall(now, int(env.now), "output", t.op)
                 now = int(env.now)
                 writes = [w for w in writes if w > now]
             end = now
@@ -258,14 +350,28 @@ class Engine:
             else:
                 self._complete(ti)
 
-    def _multicast(self, inst: str, t) -> int:
+    def _input_stall(self, rec: Recorder, ti: int, a: int, b: int, op: int) -> None:
+        """Record a wait for operands from ``a`` to ``b``: the part the loader spent waiting
+        for buffer room is a *capacity* stall, the rest an *input* stall."""
+        at = a
+        for s, e in self._cap_wait.pop(ti, ()):
+            s, e = max(at, min(s, b)), max(at, min(e, b))
+            rec.stall(at, s, "input", op)
+            rec.stall(s, e, "capacity", op)
+            at = e
+        rec.stall(at, b, "input", op)
+
+    def _multicast(self, inst: str, t: Tile) -> int:
         """Operands every chunk of an op reads (the same rows for each column slice): the first
-        chunk to ask moves them once over the multicast NoC, the others receive that transfer."""
+        chunk to ask reads them once and sends them down every destination chunk's link; the
+        others receive that transfer."""
+        assert t.shared_key is not None
         done = self._shared.get(t.shared_key)
         if done is None:
             done = int(self.env.now)
+            fanout = self._fanout[t.shared_key]
             for kind, nbytes in t.shared_in:
-                done = max(done, self._move(kind, inst, nbytes, t.op))
+                done = max(done, self._move(kind, inst, nbytes, t.op, fanout))
             self._shared[t.shared_key] = done
         return done
 
@@ -286,12 +392,6 @@ class Engine:
         if ev is not None:
             ev.succeed()
 
-    def _on_start(self, t) -> None:
-        """An op's output occupies SRAM from when its first tile starts."""
-        op = self.plan.ops[t.op]
-        if op.resident and t.index == op.tiles[0]:
-            self._level("activations", op.out_bytes)
-
     def _on_written(self, ti: int, _event: simpy.Event) -> None:
         self._complete(ti)
 
@@ -306,12 +406,12 @@ class Engine:
                 self._signal("deps", d)
         t = self.plan.tiles[ti]
         for b in self._blocks_ending.get(ti, ()):
-            self.wbuf.put(b.bytes)
-            self._level("weights", -b.bytes)
+            self.pools[self.plan.regions.region[self.plan.ops[b.op].unit, "weight"]].give(b.bytes)
         self.op_left[t.op] -= 1
         if self.op_left[t.op] == 0:
             for p in self._frees.get(t.op, ()):
-                self._level("activations", -self.plan.ops[p].out_bytes)
+                producer = self.plan.ops[p]
+                self.pools[producer.out_region].give(producer.out_bytes, resident=True)
 
     def run(self) -> RunRecord:
         plan, env = self.plan, self.env
@@ -321,7 +421,7 @@ class Engine:
                 self._blocks_ending.setdefault(b.last_tile, []).append(b)
         self._frees: dict[int, list[int]] = {}
         for op in plan.ops:
-            if op.resident and op.last_consumer >= 0:
+            if op.resident and op.out_bytes > 0 and op.last_consumer >= 0:
                 self._frees.setdefault(op.last_consumer, []).append(op.index)
         depth = self.arch.mapping.prefetch_depth
         env.process(self._dma())
@@ -336,14 +436,22 @@ class Engine:
             self.progress.close(self.completed)
         if self.completed < len(plan.tiles):
             raise DeadlockError(self._deadlock_message())
+        return self._record()
+
+    def _record(self) -> RunRecord:
         makespan = max(self.done, default=0)
-        servers = {s.name: s for s in self.dram} | dict(self.mem)
+        servers = {s.name: s for m in self.memories.values() for s in m.servers}
         actions: dict[str, dict[str, int]] = {name: {} for name in self.arch.memories}
+        traffic: dict[str, dict[str, dict[str, int]]] = {name: {} for name in self.arch.memories}
         for per_op in self.op_actions:
-            for (mem, action), n in per_op.items():
+            for (mem, action, role), n in per_op.items():
                 actions[mem][action] = actions[mem].get(action, 0) + n
+                by_role = traffic[mem].setdefault(action, {})
+                by_role[role] = by_role.get(role, 0) + n
         return RunRecord(makespan, self.units, servers, self.start, self.end, self.done,
-                         self.occupancy, actions, next(env._eid))
+                         {r: p.series for r, p in self.pools.items()},
+                         {r: p.capacity for r, p in self.pools.items()},
+                         actions, traffic, next(self.env._eid))
 
     def _deadlock_message(self) -> str:
         blocked = []
@@ -355,6 +463,6 @@ class Engine:
             t = self.plan.tiles[ti]
             why = ("producer tiles" if self.pending[ti] else
                    "weights" if t.weight_block >= 0 and not self.block_done[t.weight_block]
-                   else "operands")
+                   else "buffer room" if not self._out_granted[t.op] else "operands")
             blocked.append(f"{inst} (op {self.plan.ops[t.op].name!r}, waiting for {why})")
         return "simulation deadlocked; blocked: " + "; ".join(blocked)

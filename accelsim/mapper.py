@@ -20,13 +20,20 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from arch.graph import build_graph
 from arch.schema import Architecture, SystolicArray, VectorArray
 from workloads.ir import Op, OpGraph, OpKind, numel
 
+from .buffers import regions
 from .errors import InputError
 from .geometry import Geometry, Part, bands, geometry, map_groups, per_row_divisor, split_evenly
 from .plan import OpPlan, Plan, Tile, WeightBlock
-from .timing import systolic_compute_cycles, systolic_operand_reads, vector_cycles
+from .timing import (
+    systolic_compute_cycles,
+    systolic_operand_reads,
+    systolic_psum_traffic,
+    vector_cycles,
+)
 
 #: Row tiles per (chunk, group) slice when ``mapping.tile_rows`` is 0 (auto).
 AUTO_TILES_PER_SLICE = 8
@@ -122,18 +129,79 @@ class Mapper:
 
     # -- the whole mapping -------------------------------------------------------------------
     def map(self) -> Plan:
+        """Plan residency against each buffer region less a reserve for what tiles stage
+        there (DRAM operands, partial sums), tile, and re-plan with the reserve the tiles
+        turned out to need until it no longer grows (at most a few rounds)."""
         srcs = [[self.sources(op.name, i) for i in range(max(1, len(op.input_shapes)))]
                 for op in self.ops]
         units = [self.unit_for(op, s) for op, s in zip(self.ops, srcs, strict=True)]
         #: operand bytes per op: its unit's own width (Sanger's 4-bit predictor) or the chip's
         self.obs = [self._operand_bytes(u) for u in units]
+        self.acc_bytes = self.arch.precision.accumulator_bits / 8
+        compute = sorted(n for n, u in self.arch.chunks.units.items()
+                         if isinstance(u, SystolicArray | VectorArray))
+        self.regions = regions(self.arch, build_graph(self.arch, 1), compute)
+        reserve: dict[str, int] = {}
+        self._row_cap: dict[int, int] = {}  # op -> rows per tile, where its tiles must shrink
+        for _ in range(16):
+            plan = self._map_once(srcs, units, reserve)
+            need = self._reserve_needed(plan)
+            if need is None:  # some tiles staged more than their buffer: re-tile them
+                continue
+            # enough room when, in every region, the most resident outputs live at once plus
+            # one tile's staging fit (a reserve planned already is kept: it only grows)
+            short = {r: n for r, n in need.items()
+                     if self._live_peak.get(r, 0) + n > self.regions.capacity[r]
+                     and n > reserve.get(r, 0)}
+            if not short:
+                break
+            reserve = reserve | short
+        if need is None:
+            raise InputError("could not shrink tiles to fit their buffers")
+        plan.reserve_bytes = {r: max(reserve.get(r, 0), n) for r, n in need.items()}
+        return plan
+
+    def _reserve_needed(self, plan: Plan) -> dict[str, int] | None:
+        """Per region, the most bytes one tile stages there at once; when resident outputs
+        leave at least that free, a staged tile can always be loaded, so the run never
+        deadlocks on capacity (``docs/engine.md``, Capacity).
+
+        A tile that stages more than its region holds gets its op's rows per tile capped so
+        that it fits (returns None: map again); when one row does not fit either, the buffer
+        is too small for the op and that is bad input."""
+        need: dict[str, int] = {}
+        shrink = False
+        for t in plan.tiles:
+            unit = plan.ops[t.op].unit
+            here: dict[str, int] = {}
+            for role, nbytes in (("input", t.dram_in_bytes), ("psum", t.psum_hold_bytes)):
+                if nbytes:
+                    r = self.regions.region[unit, role]
+                    here[r] = here.get(r, 0) + nbytes
+            for r, n in here.items():
+                cap = self.regions.capacity[r]
+                if n > cap:
+                    rows = t.row1 - t.row0
+                    fit = min(rows * cap // n, rows // 2)  # at least halve: B need not shrink
+                    if rows <= 1 or fit < 1:
+                        raise InputError(
+                            f"op {plan.ops[t.op].name!r}: one row of a tile stages {n} bytes "
+                            f"in buffer {r!r} of {cap} bytes; enlarge the buffer")
+                    self._row_cap[t.op] = min(self._row_cap.get(t.op, rows), fit)
+                    shrink = True
+                need[r] = max(need.get(r, 0), n)
+        return None if shrink else need
+
+    def _map_once(self, srcs: list[list[list[Source]]], units: list[str],
+                  reserve: dict[str, int]) -> Plan:
         plans = [
             OpPlan(i, op.name, op.kind.value, self._fn(op, srcs[i]), op.group, op.layer,
-                   units[i], op.cost.macs, out_bytes=math.ceil(op.out_elements * self.obs[i]))
+                   units[i], op.cost.macs, out_bytes=math.ceil(op.out_elements * self.obs[i]),
+                   out_region=self.regions.region[units[i], "output"])
             for i, op in enumerate(self.ops)
         ]
-        act_cap, w_cap = self._capacities()
-        self._plan_residency(plans, srcs, act_cap)
+        self._plan_residency(plans, srcs, reserve)
+        self._block_ordinals = {}
         tiles: list[Tile] = []
         blocks: list[WeightBlock] = []
         queues: dict[str, list[int]] = {
@@ -142,6 +210,7 @@ class Mapper:
         geoms = [geometry(op) for op in self.ops]
         by_group: list[dict[int, list[Tile]]] = []
         for i, op in enumerate(self.ops):
+            w_cap = self.regions.capacity[self.regions.region[units[i], "weight"]]
             new = self._tile_op(op, plans[i], geoms[i], srcs[i], plans, len(tiles), blocks, w_cap)
             if op.kind.is_matmul:  # the op's MACs (sparse: density-scaled), exactly
                 for t, macs in zip(new, split_evenly(op.cost.macs, [t.macs for t in new]),
@@ -160,40 +229,28 @@ class Mapper:
             by_group.append(groups)
         for b in blocks:
             b.last_tile = max(t for t in plans[b.op].tiles if tiles[t].weight_block == b.index)
-        return Plan(plans, tiles, blocks, queues, act_cap, w_cap, self.folded_views)
-
-    def _capacities(self) -> tuple[int, int]:
-        """Bytes of SRAM for resident activations, and for staged weights (double-buffered)."""
-        frac = self.arch.mapping.weight_buffer_fraction
-        act = weight = 0
-        for mem in self.arch.memories.values():
-            if mem.type != "sram":
-                continue
-            cap = mem.capacity_bytes
-            if "output" in mem.holds and "weight" in mem.holds:
-                act += int(cap * (1 - frac))
-                weight += int(cap * frac)
-            elif "output" in mem.holds:
-                act += cap
-            elif "weight" in mem.holds:
-                weight += cap
-        return act, weight
+        return Plan(plans, tiles, blocks, queues, self.regions, folded_views=self.folded_views)
 
     def _plan_residency(self, plans: list[OpPlan], srcs: list[list[list[Source]]],
-                        capacity: int) -> None:
-        """Keep an output in SRAM while it fits beside the live ones; else spill it to DRAM."""
+                        reserve: dict[str, int]) -> None:
+        """Keep an output in its buffer region while it fits beside the live ones there (the
+        region less ``reserve``); else spill it to DRAM."""
         for j, per_input in enumerate(srcs):
             for ss in per_input:
                 for s in ss:
                     if s.producer is not None:
                         plans[s.producer].last_consumer = max(plans[s.producer].last_consumer, j)
         live: list[OpPlan] = []
+        self._live_peak: dict[str, int] = {}
         for p in plans:
             live = [q for q in live if q.last_consumer >= p.index]
-            used = sum(q.out_bytes for q in live)
-            p.resident = p.last_consumer >= 0 and used + p.out_bytes <= capacity
+            used = sum(q.out_bytes for q in live if q.out_region == p.out_region)
+            budget = self.regions.capacity[p.out_region] - reserve.get(p.out_region, 0)
+            p.resident = p.last_consumer >= 0 and used + p.out_bytes <= budget
             if p.resident:
                 live.append(p)
+                used += p.out_bytes
+            self._live_peak[p.out_region] = max(self._live_peak.get(p.out_region, 0), used)
 
     def _operand_bytes(self, unit_name: str) -> float:
         unit = self.arch.chunks.units[unit_name]
@@ -240,10 +297,14 @@ class Mapper:
                 return width
         return math.ceil(size / self.chunks)
 
-    def _tile_rows(self, rows: int) -> int:
+    def _tile_rows(self, rows: int, op: int) -> int:
+        """Rows per tile: ``mapping.tile_rows``, or automatic; never more than the op's cap
+        (set when a tile of it staged more than its buffer holds)."""
         if self.arch.mapping.tile_rows:
-            return self.arch.mapping.tile_rows
-        return max(MIN_TILE_ROWS, math.ceil(rows / AUTO_TILES_PER_SLICE))
+            want = self.arch.mapping.tile_rows
+        else:
+            want = max(MIN_TILE_ROWS, math.ceil(rows / AUTO_TILES_PER_SLICE))
+        return min(want, self._row_cap.get(op, want))
 
     def _tile_op(self, op: Op, plan: OpPlan, geo: Geometry, srcs: list[list[Source]],
                  plans: list[OpPlan], first: int, blocks: list[WeightBlock],
@@ -256,7 +317,7 @@ class Mapper:
         parts = self._parts(op, geo, weight_b, unit, plan.fn)
         for chunk, groups, (r0, r1), (c0, c1) in parts:
             inst = f"chunk{chunk}.{plan.unit}"
-            row_bands = bands(r0, r1, self._tile_rows(r1 - r0))
+            row_bands = bands(r0, r1, self._tile_rows(r1 - r0, plan.index))
             if op.kind.is_matmul:
                 assert isinstance(unit, SystolicArray)
                 col_blocks = self._col_blocks(op, unit, (c0, c1), weight_b, w_cap,
@@ -326,10 +387,21 @@ class Mapper:
         return bands(cols[0], cols[1], width)
 
     @staticmethod
+    def _psum_live(unit: SystolicArray, rows: int, cols: int) -> int:
+        """Partial sums live at once while a tile's reduction folds run: the folds of one
+        spatial block follow each other (reduction innermost), so one block's outputs, at
+        most an array's width of the streamed side (ws: the tile's rows x one column fold;
+        is: one row fold x the tile's columns)."""
+        if unit.dataflow == "is":
+            return min(rows, unit.cols) * cols
+        return rows * min(cols, unit.cols)
+
+    @staticmethod
     def _matmul_cycles(op: Op, unit: SystolicArray, rows: int, cols: int) -> int:
         """Closed-form cycles of a rows x cols slice; a sparse matmul runs ``density`` of the
         dense work, slowed by the array's load-imbalance overhead."""
-        total = systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols, rows, cols, op.k)
+        total = systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols, rows, cols, op.k,
+                                        unit.fold_overlap)
         if op.kind is OpKind.SPARSE_MATMUL:
             total = math.ceil(total * op.density * (1 + unit.sparse_overhead))
         return total
@@ -346,13 +418,18 @@ class Mapper:
         a_all, b_all = systolic_operand_reads(unit.dataflow, unit.rows, unit.cols, sum(heights),
                                               ncols, op.k)
         a_reads, b_reads = split_evenly(a_all, heights), split_evenly(b_all, heights)
+        psums = split_evenly(systolic_psum_traffic(unit.dataflow, unit.rows, unit.cols,
+                                                   sum(heights), ncols, op.k), heights)
         tiles = []
         for j, (a, b) in enumerate(row_bands):
             a_el, b_el = a_reads[j], b_reads[j]
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
                      macs=(b - a) * ncols * op.k,  # dense; scaled to the op's MACs later
                      out_bytes=int((b - a) * ncols * ob), out_dram=not plan.resident,
-                     weight_block=block)
+                     weight_block=block, psum_bytes=math.ceil(psums[j] * self.acc_bytes))
+            if psums[j]:
+                t.psum_hold_bytes = math.ceil(self._psum_live(unit, b - a, ncols)
+                                              * self.acc_bytes)
             unique = ((b - a) * op.k, op.k * ncols if j == 0 else 0)
             for i, (kind, elems, uniq) in enumerate(
                     zip(kinds[:2], (a_el, b_el), unique, strict=False)):

@@ -11,12 +11,21 @@ mapper tiles it. Everything a tile moves is counted in bytes by where it comes f
   once; ``reread_bytes``: the dataflow's re-reads of them, from the input SRAM;
 * ``sram_in_bytes`` / ``weight_in_bytes``: resident activations / staged weights read from
   SRAM over the NoC into the unit (re-reads included, per the dataflow's reuse);
-* ``out_bytes``: results written over the NoC to SRAM (or on to DRAM when ``out_dram``).
+* ``out_bytes``: results written over the NoC to SRAM (or on to DRAM when ``out_dram``);
+* ``psum_bytes``: partial sums of a folded reduction written out of the array and read back
+  (each, at accumulator width) while the tile computes; ``psum_hold_bytes`` of them are live
+  at once (one column fold's), held in the partial-sum buffer while the tile computes.
+
+Buffer capacity is enforced by the engine against ``Plan.regions``: a resident output holds
+its bytes from its op's first load to its last consumer's end, DRAM-staged operands and
+partial sums from a tile's load to its compute end, weight blocks from fetch to last use.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from .buffers import Regions
 
 
 @dataclass
@@ -39,6 +48,8 @@ class Tile:
     reread_bytes: int = 0  # re-reads of DRAM-streamed operands, served by the input SRAM
     out_bytes: int = 0
     out_dram: bool = False
+    psum_bytes: int = 0  # partial sums written and read back (each), unit: bytes
+    psum_hold_bytes: int = 0  # partial sums live at once while computing, unit: bytes
     deps: list[int] = field(default_factory=list)
     #: operand reads shared with the same tile of the other chunks of the op (the rows every
     #: column slice needs), sent once by NoC multicast: key, and (path kind, bytes) to move
@@ -80,6 +91,7 @@ class OpPlan:
     tiles: list[int] = field(default_factory=list)
     out_bytes: int = 0
     resident: bool = True  # output stays in SRAM (else written to DRAM)
+    out_region: str = ""  # buffer region holding the output while resident
     last_consumer: int = -1  # index of the last op reading its output (-1: graph output)
 
 
@@ -91,8 +103,9 @@ class Plan:
     tiles: list[Tile]
     weight_blocks: list[WeightBlock]
     queues: dict[str, list[int]]  # unit instance -> tile indices, in execution order
-    activation_capacity_bytes: int
-    weight_capacity_bytes: int
+    regions: Regions
+    #: per region, bytes kept free of resident outputs for staged operands and partial sums
+    reserve_bytes: dict[str, int] = field(default_factory=dict)
     folded_views: int = 0
 
     def dma_order(self) -> list[WeightBlock]:

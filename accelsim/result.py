@@ -14,7 +14,8 @@ from arch.schema import Architecture, RegisterFile, SystolicArray, VectorArray
 from workloads.ir import OpGraph
 
 from . import __version__
-from .engine import RunRecord
+from .components import MEMORY_MODELS
+from .engine import Actions, RunRecord
 from .plan import Plan
 
 FORMAT = "accelsim.summary/1"
@@ -23,15 +24,10 @@ PJ_PER_MW_US = 1e3
 
 
 def memory_energy_pj(arch: Architecture, name: str, actions: dict[str, int]) -> dict[str, float]:
-    """Dynamic energy of one memory component, by action, from its action counts."""
+    """Dynamic energy of one memory component, by action, from its action counts (the
+    memory kind's own policy, ``accelsim.components``)."""
     spec = arch.memories[name]
-    if spec.type == "dram":
-        return {"read": actions.get("read_bytes", 0) * 8 * spec.read_energy_pj_per_bit,
-                "write": actions.get("write_bytes", 0) * 8 * spec.write_energy_pj_per_bit}
-    if spec.type == "sram":
-        return {"read": actions.get("read_bytes", 0) * spec.read_energy_pj_per_byte,
-                "write": actions.get("write_bytes", 0) * spec.write_energy_pj_per_byte}
-    return {"transfer": actions.get("byte_hops", 0) * spec.energy_pj_per_byte_hop}
+    return MEMORY_MODELS[spec.type].energy_pj(spec, actions)
 
 
 def tile_compute_energy_pj(arch: Architecture, plan: Plan, tile_index: int) -> tuple[str, float]:
@@ -103,7 +99,7 @@ def _state(busy: int, stalls: dict[str, int], makespan: int) -> dict[str, Any]:
 
 
 def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord,
-                  op_actions: list[dict[tuple[str, str], int]], wall_s: float) -> dict[str, Any]:
+                  op_actions: list[Actions], wall_s: float) -> dict[str, Any]:
     """Assemble the summary dict (stable key order, rounded floats: deterministic JSON)."""
     makespan = rec.makespan
     clock = arch.clock_mhz
@@ -121,6 +117,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         add(name, "leakage", spec.leakage_mw * leak_scale)
     op_energy = [0.0] * len(plan.ops)
     regfiles = regfiles_on_paths(arch)
+    rf_psum: dict[str, int] = {}  # register file -> partial-sum bytes read (and written)
     for t in plan.tiles:
         uname = plan.ops[t.op].unit
         action, pj = tile_compute_energy_pj(arch, plan, t.index)
@@ -132,12 +129,23 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
             for action, pj in regfile_energy_pj(rf, t.in_bytes, t.out_bytes).items():
                 add(rf_name, action, pj)
                 op_energy[t.op] += pj
+        psum_rf = plan.regions.region.get((uname, "psum"))
+        if t.psum_bytes and psum_rf in plan.regions.local:
+            # partial sums read-modify-written in the chunk's accumulator registers
+            acc = arch.chunks.units[psum_rf]
+            assert isinstance(acc, RegisterFile)
+            rf_psum[psum_rf] = rf_psum.get(psum_rf, 0) + t.psum_bytes
+            for action, pj in (("read", t.psum_bytes * acc.read_energy_pj_per_byte),
+                               ("write", t.psum_bytes * acc.write_energy_pj_per_byte)):
+                add(psum_rf, action, pj)
+                op_energy[t.op] += pj
     for uname, unit in arch.chunks.units.items():
         add(uname, "leakage", unit.leakage_mw * leak_scale * arch.chunks.count)
     for i, per_op in enumerate(op_actions):
         per_mem: dict[str, dict[str, int]] = {}
-        for (mem, action), n in per_op.items():
-            per_mem.setdefault(mem, {})[action] = n
+        for (mem, action, _role), n in per_op.items():
+            slot = per_mem.setdefault(mem, {})
+            slot[action] = slot.get(action, 0) + n
         for mem, acts in per_mem.items():
             op_energy[i] += sum(memory_energy_pj(arch, mem, acts).values())
 
@@ -190,6 +198,11 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         "components": components,
         "sram_peak_bytes": {k: max(v for _, v in series)
                             for k, series in sorted(rec.sram_occupancy.items())},
+        "sram_capacity_bytes": dict(sorted(rec.sram_capacity.items())),
+        "memory_traffic": {m: {a: dict(sorted(r.items())) for a, r in sorted(acts.items())}
+                           for m, acts in sorted((rec.traffic | {
+                               rf: {"read_bytes": {"psum": n}, "write_bytes": {"psum": n}}
+                               for rf, n in rf_psum.items()}).items())},
         "ops": ops,
         "sim": {"events": rec.events, "tiles": len(plan.tiles), "ops": len(plan.ops),
                 "folded_views": plan.folded_views, "wall_s": round(wall_s, 4),

@@ -35,8 +35,12 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
+FOLD_OVERLAPS = ("none", "double_buffered")
+
+
 def _check(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> str:
-    """Validate the arguments; return the SCALE-Sim dataflow that times ``dataflow``."""
+    """Validate the arguments; return the SCALE-Sim dataflow whose fold structure ``dataflow``
+    shares (down_forward keeps ws's: stationary k x n block, m rows streaming)."""
     if rows <= 0 or cols <= 0:
         raise ValueError(f"array must have positive rows and cols, got {rows}x{cols}")
     if min(m, n, k) < 0:
@@ -85,31 +89,79 @@ def systolic_fold_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k:
     return n + 2 * rows + cols - 2
 
 
-def systolic_compute_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> int:
+def _stream_and_reload(df: str, rows: int, m: int, n: int, k: int) -> tuple[int, int]:
+    """(cycles the temporal dimension streams per fold, cycles to replace the resident block).
+
+    os streams k and drains its ``rows`` outputs per column; ws / down_forward stream m and
+    shift in a ``rows``-deep weight block; is streams n and shifts in a ``rows``-deep input block."""
+    return {"os": k, "ws": m, "is": n}[df], rows
+
+
+def systolic_compute_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k: int,
+                            fold_overlap: str = "none") -> int:
     """Cycles a ``rows x cols`` array spends computing ``A (m x k) @ B (k x n)``.
 
-    Equal to SCALE-Sim v3's compute cycles ("Total Cycles" of ``COMPUTE_REPORT.csv`` with no
-    memory stalls) for the same array, dataflow and GEMM::
+    ``fold_overlap="none"`` (SCALE-Sim's timing) runs the folds back to back, each paying its
+    whole fill, skew and drain. Equal to SCALE-Sim v3's compute cycles ("Total Cycles" of
+    ``COMPUTE_REPORT.csv`` with no memory stalls) for the same array, dataflow and GEMM::
 
         os:  ceil(m/rows) * ceil(n/cols) * (k + rows + cols - 2)     - 1
         ws:  ceil(k/rows) * ceil(n/cols) * (m + 2*rows + cols - 2)   - 1
         is:  ceil(k/rows) * ceil(m/cols) * (n + 2*rows + cols - 2)   - 1
 
-    ``down_forward`` is the ViTALiTy accelerator's *down-forward accumulation*: one operand is held
-    stationary in the PEs (loaded column-wise from the top), the other streams in from the left,
-    and the partial sums travel *down* each column, every PE adding its product to the sum coming
-    from above and forwarding it to the PE below, so that finished sums leave at the bottom edge.
-    That is exactly the data movement SCALE-Sim models for weight-stationary (stationary k x n
-    block, m rows streaming, psum reduction along the ``rows`` dimension), so it is timed as
-    ``ws``; use it for the stationary operand on the array's rows and columns.
+    ``fold_overlap="double_buffered"``: the resident block of the next fold is loaded into
+    shadow registers while the current fold streams (weights / inputs for ws / is, output
+    accumulators for os), so folds follow each other as soon as the stream and the reload of
+    ``rows`` values allow; the fill and the skew are paid once::
+
+        os:  F * max(k, rows) + rows + cols - 2 - 1
+        ws:  rows + F * max(m, rows) + rows + cols - 2 - 1      (is: n for m)
+
+    With one fold (and a stream at least ``rows`` long) both give the same cycles.
+
+    ``down_forward`` is the ViTALiTy accelerator's *down-forward accumulation* (paper, section
+    "Dataflow"): the stationary operand (V for K^T V, G for Q G) sits in the PEs, loaded
+    column-wise from the top, one row of PEs per cycle (``rows`` cycles); the other operand (K^
+    or Q) streams in from the left, skewed by one cycle per PE row (``m + rows - 1``); every
+    PE adds its product to the partial sum arriving from above and forwards it down, so the
+    last sum of a column leaves the bottom edge ``cols - 1`` cycles after the first column's
+    (the skew across columns). Its fold is therefore ``rows + m + rows - 1 + cols - 1``
+    cycles, the same count as SCALE-Sim's ws although derived independently; where the two
+    differ is where the sums of successive reduction folds meet: in down-forward they enter at
+    the top of each column from the partial-sum buffer (``systolic_psum_traffic``), in ws they
+    are added at the output buffer. ``fold_overlap`` applies to it as to ws.
 
     Returns 0 when any of m, n, k is 0 (SCALE-Sim cannot run such a GEMM; there is no work).
-    Raises ``ValueError`` for an unknown dataflow, a non-positive array or a negative dimension.
+    Raises ``ValueError`` for an unknown dataflow or overlap, a non-positive array or a
+    negative dimension.
     """
+    if fold_overlap not in FOLD_OVERLAPS:
+        raise ValueError(f"unknown fold_overlap {fold_overlap!r}; expected one of {FOLD_OVERLAPS}")
     folds = systolic_folds(dataflow, rows, cols, m, n, k)
     if folds == 0:
         return 0
-    return folds * systolic_fold_cycles(dataflow, rows, cols, m, n, k) - 1
+    if fold_overlap == "none":
+        return folds * systolic_fold_cycles(dataflow, rows, cols, m, n, k) - 1
+    df = _check(dataflow, rows, cols, m, n, k)
+    stream, reload = _stream_and_reload(df, rows, m, n, k)
+    first_load = 0 if df == "os" else rows
+    return first_load + folds * max(stream, reload) + rows + cols - 2 - 1
+
+
+def systolic_psum_traffic(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> int:
+    """Partial sums one GEMM writes out of the array and reads back, each (elements).
+
+    Dataflows that put the reduction k on the PE rows (ws, is, down_forward) cut it into
+    ``ceil(k/rows)`` reduction folds; every fold but the last leaves an m x n block of partial
+    sums (accumulator width) that the next fold of the same outputs reads back and adds to:
+    ``m * n * (ceil(k/rows) - 1)`` writes and as many reads. The last fold's sums are the
+    outputs (``systolic_output_writes`` counts all of them: with these, equal to SCALE-Sim's
+    "SRAM OFMAP Writes"). os accumulates inside the PEs: none.
+    """
+    df = _check(dataflow, rows, cols, m, n, k)
+    if min(m, n, k) == 0 or df == "os":
+        return 0
+    return m * n * (_cdiv(k, rows) - 1)
 
 
 def systolic_operand_reads(dataflow: str, rows: int, cols: int, m: int, n: int,

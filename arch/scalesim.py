@@ -13,7 +13,7 @@ Dataflow (os / ws / is)            chunks.units.array.dataflow
 IfmapSramSzkB                      memories.sram_ifmap.capacity_kib (holds: [input])
 FilterSramSzkB                     memories.sram_filter.capacity_kib (holds: [weight])
 OfmapSramSzkB                      memories.sram_ofmap.capacity_kib (holds: [output])
-MemoryBanks                        banks of each SRAM (default 1)
+MemoryBanks                        read but ignored (banks have no effect here)
 Bandwidth (USER), words/cycle      memories.dram.bandwidth_gbps = words x word bytes x clock
 InterfaceBandwidth CALC            DRAM bandwidth = the array's peak demand, H + W + max(H, W)
                                    words/cycle, so DRAM never stalls it (SCALE-Sim's CALC)
@@ -124,7 +124,7 @@ def cfg_to_dict(path: str | Path) -> dict:
     if dataflow not in DATAFLOWS:
         raise ConfigError(f"{cfg.where(arch, 'dataflow')}: {arch}.Dataflow: must be one of "
                           f"{', '.join(DATAFLOWS)}, got {dataflow!r}")
-    banks = cfg.positive(arch, "memorybanks", "MemoryBanks", default="1")
+    cfg.positive(arch, "memorybanks", "MemoryBanks", default="1")  # checked, no effect here
     mode = cfg.get("run_presets", "interfacebandwidth", "InterfaceBandwidth", default="").upper()
     has_bw = cfg.parser.has_option(arch, "bandwidth") if cfg.parser.has_section(arch) else False
     if not mode:
@@ -145,11 +145,11 @@ def cfg_to_dict(path: str | Path) -> dict:
     else:
         words = rows + cols + max(rows, cols)
     name = cfg.get("general", "run_name", "run_name", default=Path(path).stem) or Path(path).stem
-    return _architecture(cfg, name, rows, cols, dataflow, banks, words, mode)
+    return _architecture(cfg, name, rows, cols, dataflow, words, mode)
 
 
-def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, banks: int,
-                  words: float, mode: str) -> dict:
+def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, words: float,
+                  mode: str) -> dict:
     from .loader import load
     from .schema import Dram, Sram
 
@@ -180,7 +180,6 @@ def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, ban
             "type": "sram",
             "description": f"SCALE-Sim {sname.removeprefix('sram_')} SRAM",
             "capacity_kib": kib,
-            "banks": banks,
             "bandwidth_bytes_per_cycle": word_bw,
             "holds": [role],
             "read_energy_pj_per_byte": ref_sram.read_energy_pj_per_byte,

@@ -11,6 +11,7 @@ and every component a required leakage power, so a config cannot silently cost n
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,6 +31,10 @@ SYSTOLIC_FNS = ("matmul", "matvec", "sparse_matmul", "lowbit_matmul")
 DATAFLOWS = ("os", "ws", "is", "down_forward")
 
 
+class ArchWarning(UserWarning):
+    """An architecture file uses something accepted but without effect (shown on stderr)."""
+
+
 class Model(BaseModel):
     """Base of every schema class: unknown keys are errors, assignments are validated, and
     types are strict (``true`` is not a count, ``"65"`` is not a size)."""
@@ -42,7 +47,7 @@ def _leakage() -> Any:
     return Field(ge=0, description="static (leakage) power of the component, unit: mW")
 
 
-_Role = Literal["input", "weight", "output"]
+_Role = Literal["input", "weight", "output", "psum"]
 _SystolicFn = Literal["matmul", "matvec", "sparse_matmul", "lowbit_matmul"]
 
 
@@ -66,12 +71,18 @@ class Precision(Model):
 
 
 class Dram(Model):
-    """Off-chip memory: channels share ``bandwidth_gbps`` equally and queue requests FIFO."""
+    """Off-chip memory: ``channels`` share ``bandwidth_gbps`` equally; addresses interleave
+    across them every ``interleave_bytes``, so one long transfer streams from all channels at
+    once and concurrent transfers share them. Every request pays ``latency_ns`` once (time to
+    its first byte), then moves at the bandwidth its channels give it."""
 
     type: Literal["dram"] = Field("dram", description="component kind (the YAML tag)")
     description: str = Field("", description="free text: part, standard, source")
     bandwidth_gbps: float = Field(gt=0, description="total bandwidth, unit: GB/s (1e9 bytes/s)")
     channels: int = Field(1, gt=0, description="independent channels, each bandwidth/channels")
+    interleave_bytes: int = Field(
+        256, gt=0, description="address interleaving granularity across channels (consecutive "
+        "blocks of this size go to consecutive channels), unit: bytes")
     latency_ns: float = Field(ge=0, description="access latency added to every request, unit: ns")
     read_energy_pj_per_bit: float = Field(ge=0, description="energy per bit read, unit: pJ/bit")
     write_energy_pj_per_bit: float = Field(ge=0, description="energy per bit written, unit: pJ/bit")
@@ -79,23 +90,38 @@ class Dram(Model):
 
 
 class Sram(Model):
-    """On-chip buffer. ``holds`` says which tensors it stages (SCALE-Sim has three SRAMs)."""
+    """On-chip buffer. ``holds`` says which tensors it stages (SCALE-Sim has three SRAMs).
+
+    Its capacity is enforced while the simulation runs: resident outputs, operands staged from
+    DRAM, partial sums and staged weights hold bytes here, and a request that does not fit
+    waits (a ``capacity`` stall). ``bandwidth_bytes_per_cycle`` is the whole buffer's (all
+    banks interleaved); a ``banks`` key of older files is accepted with a warning and ignored,
+    since without addresses banks have no effect the bandwidth does not already give."""
 
     type: Literal["sram"] = Field("sram", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
     capacity_kib: float = Field(gt=0, description="capacity, unit: KiB (1024 bytes)")
-    banks: int = Field(1, gt=0, description="independently accessible banks")
     bandwidth_bytes_per_cycle: float = Field(
         gt=0, description="total read+write bandwidth over all banks, unit: bytes/cycle"
     )
     holds: list[_Role] = Field(
         default_factory=_all_roles,
         min_length=1,
-        description="operand roles staged here: input activations, weights, outputs",
+        description="operand roles staged here: input activations, weights, outputs, partial "
+        "sums of folded reductions (psum; when no SRAM lists it, the output SRAM holds them)",
     )
     read_energy_pj_per_byte: float = Field(ge=0, description="energy per byte read, unit: pJ/B")
     write_energy_pj_per_byte: float = Field(ge=0, description="energy per byte written, unit: pJ/B")
     leakage_mw: float = _leakage()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_banks(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "banks" in data:
+            data = {k: v for k, v in data.items() if k != "banks"}
+            warnings.warn("sram 'banks' has no effect (bandwidth_bytes_per_cycle covers all "
+                          "banks) and is ignored; remove it", ArchWarning, stacklevel=2)
+        return data
 
     @property
     def capacity_bytes(self) -> int:
@@ -103,17 +129,24 @@ class Sram(Model):
 
 
 class Noc(Model):
-    """On-chip network between SRAM and chunks: a shared link of fixed width."""
+    """On-chip network between the buffers and the chunks: one link per chunk (or one shared
+    link), each of ``bandwidth_bytes_per_cycle``. A multicast sends one transfer down every
+    destination chunk's link at once: read from the buffer once, carried by each link."""
 
     type: Literal["noc"] = Field("noc", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
-    bandwidth_bytes_per_cycle: float = Field(gt=0, description="link width, unit: bytes/cycle")
+    bandwidth_bytes_per_cycle: float = Field(
+        gt=0, description="width of one link, unit: bytes/cycle")
+    links: Literal["per_chunk", "shared"] = Field(
+        "per_chunk", description="per_chunk: a link of its own to every chunk; shared: one link "
+        "all chunks take turns on")
     hops: int = Field(1, gt=0, description="average hops from a buffer to a chunk")
     latency_cycles_per_hop: int = Field(1, ge=0, description="router+link delay, unit: cycles/hop")
     energy_pj_per_byte_hop: float = Field(ge=0, description="energy per byte per hop, unit: pJ")
     multicast: bool = Field(
-        True, description="one transfer can deliver the same data to every chunk (broadcast of "
-        "a shared operand: read from SRAM once, sent once)"
+        True, description="one transfer can deliver the same data to several chunks (a shared "
+        "operand read from the buffer once and carried by every destination link; energy per "
+        "link)"
     )
     leakage_mw: float = _leakage()
 
@@ -122,12 +155,17 @@ class RegisterFile(Model):
     """Registers of a chunk (PE operand and psum registers, lane registers, divisor chain).
 
     Every operand byte a unit of the chunk consumes is read once from it, every result byte
-    written once.
+    written once. With ``holds: [psum]`` it also holds the partial sums of folded reductions
+    (read-modify-written there, one copy per chunk) instead of the buffer.
     """
 
     type: Literal["regfile"] = Field("regfile", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
     capacity_bytes: int = Field(gt=0, description="total register capacity, unit: bytes")
+    holds: list[Literal["psum"]] = Field(
+        default_factory=list, description="what it keeps besides operands in flight: psum = the "
+        "partial sums of folded reductions of the chunk's arrays (accumulator registers; "
+        "capacity enforced per chunk, no buffer or NoC traffic)")
     read_energy_pj_per_byte: float = Field(ge=0, description="energy per byte read, unit: pJ/B")
     write_energy_pj_per_byte: float = Field(ge=0, description="energy per byte written, unit: pJ/B")
     leakage_mw: float = _leakage()
@@ -151,6 +189,10 @@ class SystolicArray(Model):
         "low-bit matmul (operands from quantize ops)",
     )
     mac_energy_pj: float = Field(ge=0, description="energy per MAC performed, unit: pJ")
+    fold_overlap: Literal["none", "double_buffered"] = Field(
+        "none", description="none: every fold pays its fill, skew and drain (SCALE-Sim's "
+        "timing); double_buffered: the next fold's resident block loads into shadow registers "
+        "while the current one streams (see accelsim.timing)")
     sparse_overhead: float = Field(
         0.0, ge=0, description="extra cycles of a sparse matmul for load imbalance, unit: fraction"
     )

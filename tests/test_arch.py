@@ -361,7 +361,6 @@ def test_scalesim_cfg(tmp_path):
     assert [mems[s].capacity_kib for s in ("sram_ifmap", "sram_filter", "sram_ofmap")] == [64, 128, 32]
     assert [mems[s].holds for s in ("sram_ifmap", "sram_filter", "sram_ofmap")] == [
         ["input"], ["weight"], ["output"]]
-    assert mems["sram_filter"].banks == 2
     assert mems["dram"].bandwidth_gbps == pytest.approx(10 * 1 * a.clock_mhz * 1e6 / 1e9)
     assert unit.mac_energy_pj == arch.load("systolic").chunks.units["sa"].mac_energy_pj
     assert sram_for(a, "array", "weight") == "sram_filter"

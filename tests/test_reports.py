@@ -14,6 +14,7 @@ import pytest
 import accelsim.report as report
 from accelsim.api import simulate
 from accelsim.cli import main
+from accelsim.components import Interval
 from accelsim.progress import Progress
 from accelsim.report.html import render_html
 from accelsim.report.perfetto import build_trace, trace_json, write_trace
@@ -69,7 +70,7 @@ def test_trace_structure(result):
     procs = {e["args"]["name"] for e in events if e["name"] == "process_name"}
     assert procs == {"chunk 0", "chunk 1", "memory"}
     threads = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
-    assert {"pe", "vec", "dram.ch0", "sram", "noc"} <= threads
+    assert {"pe", "vec", "dram", "sram", "noc.c0", "noc.c1"} <= threads
     assert any(e["name"] == "thread_sort_index" for e in events)
     x = [e for e in events if e["ph"] == "X"]
     tiles = [e for e in x if e["cat"] in ("attention", "projection", "other")
@@ -79,7 +80,7 @@ def test_trace_structure(result):
     assert sum(e["args"]["macs"] for e in tiles) == result.summary["macs"]
     assert any(e["cat"] == "stall" and e["name"].startswith("stall: ") for e in x)
     counters = {e["name"] for e in events if e["ph"] == "C"}
-    assert {"SRAM weights (bytes)", "SRAM activations (bytes)", "dram bandwidth (GB/s)"} <= counters
+    assert {"SRAM sram.weight (bytes)", "SRAM sram.act (bytes)", "dram bandwidth (GB/s)"} <= counters
     # timestamps in microseconds: cycles / clock_mhz (the last write's latency ends the run)
     end_us = result.summary["cycles"] / 1000
     assert end_us - 0.01 <= max(e["ts"] + e["dur"] for e in x) <= end_us
@@ -102,11 +103,13 @@ def big_synthetic(result):
     """The small result with 30,000 more intervals: abutting 1-cycle NoC transfers of one op
     and a unit alternating stall / busy (which only op runs can merge)."""
     rec = result.record
-    noc, pe = rec.servers["noc"], rec.units["chunk0.pe"]
+    noc, pe = rec.servers["noc.c0"], rec.units["chunk0.pe"]
     saved = list(noc.intervals), list(pe.intervals)
     t0 = rec.makespan
-    noc.intervals += [(t0 + i, t0 + i + 1, "busy", "l0.q", 8) for i in range(20_000)]
-    pe.intervals += [(t0 + 2 * i, t0 + 2 * i + 1, "stall:input", "l1.q", 0)
+    index = {op.name: op.index for op in result.plan.ops}
+    noc.intervals += [Interval(t0 + i, t0 + i + 1, "busy", "", index["l0.q"], 8, "input")
+                      for i in range(20_000)]
+    pe.intervals += [Interval(t0 + 2 * i, t0 + 2 * i + 1, "stall", "input", index["l1.q"], 0, "")
                      for i in range(10_000)]
     return saved
 
@@ -118,14 +121,14 @@ def test_event_cap_coarsens_the_busiest_threads(result, budget):
     try:
         trace = build_trace(result, max_slices=budget)
     finally:
-        rec.servers["noc"].intervals, rec.units["chunk0.pe"].intervals = saved
+        rec.servers["noc.c0"].intervals, rec.units["chunk0.pe"].intervals = saved
     check_trace(trace)
     x = [e for e in trace["traceEvents"] if e["ph"] == "X"]
     meta = trace["otherData"]
     assert len(x) == meta["slices_written"] <= budget < meta["slices_recorded"]
-    assert "noc" in meta["coarsened_tracks"] and "note" in meta
+    assert "noc.c0" in meta["coarsened_tracks"] and "note" in meta
     if budget == 5_000:  # merging keeps every cycle and byte, only fewer slices
-        assert meta["coarsened_tracks"]["noc"] == "abutting slices merged"
+        assert meta["coarsened_tracks"]["noc.c0"] == "abutting slices merged"
         noc = [e for e in x if e["pid"] == 3 and e["args"]["op"] == "l0.q"]
         assert sum(e["args"]["bytes"] for e in noc) >= 20_000 * 8
         pe = [e for e in x if e["pid"] == 1 and e["tid"] == 1]
@@ -134,12 +137,12 @@ def test_event_cap_coarsens_the_busiest_threads(result, budget):
 
 def test_counters_are_capped(result):
     rec = result.record
-    saved = list(rec.sram_occupancy["weights"])
-    rec.sram_occupancy["weights"] = [(i, i % 7) for i in range(rec.makespan)]
+    saved = list(rec.sram_occupancy["sram.weight"])
+    rec.sram_occupancy["sram.weight"] = [(i, i % 7) for i in range(rec.makespan)]
     try:
         events = build_trace(result, max_buckets=100)["traceEvents"]
     finally:
-        rec.sram_occupancy["weights"] = saved
+        rec.sram_occupancy["sram.weight"] = saved
     for name in {e["name"] for e in events if e["ph"] == "C"}:
         assert len([e for e in events if e["name"] == name]) <= 102, name
 

@@ -40,7 +40,6 @@ Slice = list
 def unit_slices(result: SimResult) -> dict[str, list[Slice]]:
     """Per unit instance, its tiles (from the tile timing) and stalls (from its intervals)."""
     plan, rec = result.plan, result.record
-    ops_by_name = {op.name: op for op in reversed(plan.ops)}
     out: dict[str, list[Slice]] = {inst: [] for inst in rec.units}
     for t in plan.tiles:
         start, end = rec.tile_start[t.index], rec.tile_end[t.index]
@@ -53,33 +52,34 @@ def unit_slices(result: SimResult) -> dict[str, list[Slice]]:
                 "tiles": 1}
         out[t.unit].append([start, end, op.name, op.group, args, op.name])
     for inst, recorder in rec.units.items():
-        for start, end, state, label, _ in recorder.intervals:
-            if state == "busy" or end <= start:
+        for iv in recorder.intervals:
+            if iv.state == "busy" or iv.end <= iv.start:
                 continue
-            cause = state.split(":", 1)[1]
-            stall_op = ops_by_name.get(label)
-            args = {"op": label, "cause": cause, "cycles": end - start,
-                    "layer": stall_op.layer if stall_op else None}
-            out[inst].append([start, end, f"stall: {cause}", "stall", args, label])
+            label = plan.ops[iv.op].name if iv.op >= 0 else ""
+            args = {"op": label, "cause": iv.cause, "cycles": iv.end - iv.start,
+                    "layer": plan.ops[iv.op].layer if iv.op >= 0 else None}
+            out[inst].append([iv.start, iv.end, f"stall: {iv.cause}", "stall", args, label])
     for slices in out.values():
         slices.sort(key=lambda s: (s[0], s[1]))
     return out
 
 
 def server_slices(result: SimResult) -> dict[str, list[Slice]]:
-    """Per memory server (DRAM channel, SRAM port, NoC link), its transfers in time order."""
-    ops_by_name = {op.name: op for op in reversed(result.plan.ops)}
+    """Per memory server (DRAM, SRAM port, NoC link), its transfers in time order, named
+    ``<purpose> <op>`` (dma, input, output, psum, spill)."""
+    ops = result.plan.ops
     out: dict[str, list[Slice]] = {}
     for name, server in result.record.servers.items():
         slices = []
-        for start, end, _state, label, nbytes in sorted(server.intervals):
-            if end <= start:
+        for iv in sorted(server.intervals):
+            if iv.end <= iv.start:
                 continue
-            op = ops_by_name.get(label.removeprefix("dma "))
-            group = op.group if op else "other"
-            args = {"op": op.name if op else label, "bytes": nbytes, "cycles": end - start,
-                    "layer": op.layer if op else None}
-            slices.append([start, end, label, group, args, label])
+            op = ops[iv.op] if iv.op >= 0 else None
+            label = f"{iv.what} {op.name}" if op else iv.what
+            args = {"op": op.name if op else "", "bytes": iv.nbytes, "purpose": iv.what,
+                    "cycles": iv.end - iv.start, "layer": op.layer if op else None}
+            slices.append([iv.start, iv.end, label, op.group if op else "other", args,
+                           op.name if op else ""])
         out[name] = slices
     return out
 
@@ -168,7 +168,7 @@ def bandwidth_series(result: SimResult, buckets: int) -> tuple[int, dict[str, li
     out: dict[str, list[float]] = {}
     for server in result.record.servers.values():
         series = out.setdefault(server.kind, [0.0] * n)
-        for start, end, _state, _label, nbytes in server.intervals:
+        for start, end, _state, _cause, _op, nbytes, _what in server.intervals:
             if end <= start or not nbytes:
                 continue
             rate = nbytes / (end - start)

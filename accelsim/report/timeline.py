@@ -34,7 +34,7 @@ COLORS = {"attention": "#d9534f", "projection": "#3e7cb1", "mlp": "#4aa564",
           "other": "#9b7fc4", "wait": "#d9d9d9", "stall": "#f5c09c"}
 #: Gantt layers, bottom up: op groups, then waiting for producers, then memory stalls.
 LAYERS = (*GROUPS, "wait", "stall")
-LEGEND = {"wait": "stall: dependency", "stall": "stall: input/output"}
+LEGEND = {"wait": "stall: dependency", "stall": "stall: input/capacity/psum/output"}
 STALL_COLORS = {"dependency": "#d9d9d9", "input": "#e8743b", "output": "#8c564b"}
 STALL_EDGE = "#c8693a"
 STALL_OTHER = "#c7a27c"
@@ -58,25 +58,25 @@ def _coverage(intervals: list[tuple[int, int]], edges: np.ndarray) -> np.ndarray
 
 def gantt_rows(result: SimResult, buckets: int = BUCKETS):
     """(edges in cycles, rows); a row is (label, {layer: fraction per bucket}) with the layers
-    of ``LAYERS``: op groups, "wait" (dependency stalls) and "stall" (input/output stalls)."""
+    of ``LAYERS``: op groups, "wait" (dependency stalls) and "stall" (the other causes)."""
     plan, rec = result.plan, result.record
     makespan = max(rec.makespan, 1)
     n = min(buckets, makespan)
     edges = np.round(np.linspace(0, makespan, n + 1)).astype(np.int64)
     width = np.diff(edges).astype(float)
-    group_of = {op.name: op.group for op in plan.ops}
+    group_of = [op.group for op in plan.ops]
     rows = []
 
     def fractions(recorders) -> dict[str, np.ndarray]:
         parts: dict[str, list[list[tuple[int, int]]]] = {}
         for r in recorders:
             per: dict[str, list[tuple[int, int]]] = {}
-            for start, end, state, label, _ in r.intervals:
-                if state == "busy":
-                    key = group_of.get(label.removeprefix("dma "), "other")
+            for iv in r.intervals:
+                if iv.state == "busy":
+                    key = group_of[iv.op] if iv.op >= 0 else "other"
                 else:
-                    key = "wait" if state == "stall:dependency" else "stall"
-                per.setdefault(key, []).append((start, end))
+                    key = "wait" if iv.cause == "dependency" else "stall"
+                per.setdefault(key, []).append((iv.start, iv.end))
             for key, iv in per.items():
                 parts.setdefault(key, []).append(iv)
         out = {}

@@ -1,0 +1,87 @@
+"""Buffer regions: which byte budget (``Pool``) each operand role of each unit draws from.
+
+Every SRAM is one region, except one that stages weights *and* activations, which is split
+into a weight region (``mapping.weight_buffer_fraction`` of it) and an activation region (the
+rest), named ``<sram>.weight`` and ``<sram>.act``. A unit's role goes to the region of the SRAM
+``arch.graph.sram_for`` picks for it. Partial sums go, in this order of preference, to a
+register file of the unit's chunk on its data path that ``holds: [psum]`` (a *local* region:
+one pool per chunk, ``chunk<i>.<rf>``), to the SRAM holding ``psum``, or to the unit's output
+SRAM. Both the mapper (which plans residency against these budgets) and the engine (which
+enforces them while the run goes) use this one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from arch.errors import ConfigError
+from arch.graph import path_from_dram, sram_for
+from arch.schema import Architecture, RegisterFile, Sram
+
+ACT_ROLES = ("input", "output", "psum")
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Region capacities and, per unit name and role, the region and SRAM it uses."""
+
+    capacity: dict[str, int]  # region -> bytes (a local region: per chunk)
+    region: dict[tuple[str, str], str]  # (unit name, role) -> region
+    sram: dict[tuple[str, str], str]  # (unit name, role) -> SRAM (or local register file) name
+    local: frozenset[str] = frozenset()  # regions with one pool per chunk (register files)
+
+    def pool(self, region: str, chunk: int) -> str:
+        """The pool name of ``region`` for a tile of ``chunk``."""
+        return f"chunk{chunk}.{region}" if region in self.local else region
+
+
+def _split(mem: Sram) -> bool:
+    return "weight" in mem.holds and any(r in mem.holds for r in ACT_ROLES)
+
+
+def regions(arch: Architecture, g: nx.DiGraph, units: list[str]) -> Regions:
+    """The regions of ``arch`` and the one each (unit, role) of ``units`` draws from."""
+    frac = arch.mapping.weight_buffer_fraction
+    capacity: dict[str, int] = {}
+    for name, mem in arch.memories.items():
+        if not isinstance(mem, Sram):
+            continue
+        if _split(mem):
+            capacity[f"{name}.weight"] = int(mem.capacity_bytes * frac)
+            capacity[f"{name}.act"] = mem.capacity_bytes - int(mem.capacity_bytes * frac)
+        else:
+            capacity[name] = mem.capacity_bytes
+    region: dict[tuple[str, str], str] = {}
+    srams: dict[tuple[str, str], str] = {}
+    local: set[str] = set()
+    for unit in units:
+        inst = f"chunk0.{unit}"
+        rfs = [n.split(".", 1)[1] for n in path_from_dram(g, inst, "output")
+               if n.startswith("chunk0.")
+               and isinstance(arch.chunks.units.get(n.split(".", 1)[1]), RegisterFile)]
+        rf = next((r for r in rfs if "psum" in arch.chunks.units[r].holds), None)  # type: ignore[union-attr]
+        if rf is not None:
+            spec = arch.chunks.units[rf]
+            assert isinstance(spec, RegisterFile)
+            capacity[rf] = spec.capacity_bytes
+            local.add(rf)
+            region[unit, "psum"] = srams[unit, "psum"] = rf
+        for role in ("input", "weight", "output", "psum"):
+            if (unit, role) in region:
+                continue
+            try:
+                sram = sram_for(g, inst, role)
+            except ConfigError:  # no SRAM lists psum: the output SRAM holds the partial sums
+                if role != "psum":
+                    raise
+                sram = sram_for(g, inst, "output")
+            mem = arch.memories[sram]
+            assert isinstance(mem, Sram)
+            srams[unit, role] = sram
+            if _split(mem):
+                region[unit, role] = f"{sram}.{'weight' if role == 'weight' else 'act'}"
+            else:
+                region[unit, role] = sram
+    return Regions(capacity, region, srams, frozenset(local))

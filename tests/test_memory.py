@@ -1,0 +1,153 @@
+"""The memory system against theory: DRAM interleaving, latency, sharing, partial sums,
+buffer capacity enforced while the run goes, fold overlap."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.api import simulate
+from accelsim.components import Pool, Striped
+from accelsim.timing import systolic_compute_cycles, systolic_psum_traffic
+
+from engine_helpers import tiny_arch
+from test_engine import attention_like_graph, gemm_graph
+
+
+def dram(channels: int = 8, bw: float = 64.0, stripe: int = 256, latency: int = 0) -> Striped:
+    return Striped("dram", "dram", bw, latency, channels, stripe)
+
+
+def test_one_long_stream_reaches_the_full_bandwidth():
+    d = dram()
+    nbytes = 1 << 20
+    start, end = d.reserve(0, 0, 0, nbytes, 0, "input")
+    assert start == 0 and end == math.ceil(nbytes / 64.0)  # all 8 channels at once
+
+
+def test_concurrent_streams_share_the_bandwidth():
+    d = dram()
+    ends = [d.reserve(0, 0, 0, 65536, i, "input")[1] for i in range(4)]
+    assert max(ends) == 4 * 65536 / 64  # four streams: together at the summed bandwidth
+    assert ends == sorted(ends)
+
+
+def test_a_short_request_moves_at_one_channel_rate_plus_latency():
+    d = dram(latency=50)
+    end = d.reserve(0, 0, 0, 200, 0, "input")[1]  # one stripe: one channel of 8 B/cycle
+    assert end == math.ceil(200 / 8)
+    from accelsim.components import transfer
+    assert transfer([dram(latency=50)], 0, 200, 0, "input") == 50 + 25  # latency-bound
+
+
+def test_interleaving_makes_channels_equal_to_one_wide_channel_for_long_streams():
+    arch8 = tiny_arch(dram_bytes_per_cycle=16.0, channels=8)
+    arch1 = tiny_arch(dram_bytes_per_cycle=16.0, channels=1)
+    g = gemm_graph(256, 256, 256)
+    c8, c1 = simulate(arch8, g).summary["cycles"], simulate(arch1, g).summary["cycles"]
+    assert c8 == pytest.approx(c1, rel=0.02)
+
+
+def test_pool_never_exceeds_capacity_and_grants_in_order():
+    env = simpy.Environment()
+    pool = Pool(env, "b", 100)
+    assert pool.take(60) is None
+    ev = pool.take(60)
+    assert ev is not None and not ev.triggered
+    pool.give(60)
+    assert ev.triggered and pool.level == 60
+    assert pool.peak <= 100
+
+
+def test_resident_outputs_leave_room_for_earlier_ops():
+    env = simpy.Environment()
+    pool = Pool(env, "b", 100, budget=80, resident={0: 50, 1: 40})
+    assert pool.take_resident(1) is not None  # op 0's 50 bytes are still to come: 90 > 80
+    assert pool.take_resident(0) is None
+    assert pool.out_level == 50
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "is", "down_forward"])
+def test_partial_sum_bytes_of_a_folded_gemm_equal_the_closed_form(dataflow):
+    m, n, k = 64, 32, 40  # k = 40 on 8 rows: 5 reduction folds
+    s = simulate(tiny_arch(dataflow=dataflow), gemm_graph(m, n, k)).summary
+    traffic = s["memory_traffic"]["sram"]
+    expected = systolic_psum_traffic(dataflow, 8, 8, m, n, k) * 4  # 32-bit partial sums
+    assert expected == m * n * 4 * 4
+    assert traffic["read_bytes"]["psum"] == expected
+    assert traffic["write_bytes"]["psum"] == expected
+
+
+def test_output_stationary_has_no_partial_sums():
+    s = simulate(tiny_arch(dataflow="os"), gemm_graph(64, 32, 40)).summary
+    assert "psum" not in s["memory_traffic"]["sram"].get("read_bytes", {})
+
+
+def test_partial_sums_through_a_slow_buffer_stall_the_array():
+    g = gemm_graph(64, 64, 64)
+    fast = simulate(tiny_arch(dataflow="ws"), g).summary
+    slow = simulate(tiny_arch(dataflow="ws", sram_bytes_per_cycle=4.0), g).summary
+    assert slow["components"]["chunk0.pe"]["stalls"].get("psum", 0) > 0
+    assert slow["cycles"] > fast["cycles"]
+
+
+@pytest.mark.parametrize("kib", [1024, 16, 6, 4])
+def test_small_buffers_give_slower_designs_never_errors(kib):
+    g = attention_like_graph(heads=2, n=64, d=16, layers=2)
+    s = simulate(tiny_arch(sram_kib=kib, chunks=2), g).summary
+    for region, peak in s["sram_peak_bytes"].items():
+        assert peak <= s["sram_capacity_bytes"][region]
+    assert s["macs"] == g.total_macs()
+
+
+def test_cycles_grow_as_the_buffer_shrinks():
+    g = attention_like_graph(heads=2, n=64, d=16, layers=2)
+    cycles = [simulate(tiny_arch(sram_kib=kib, dram_bytes_per_cycle=8.0), g).summary["cycles"]
+              for kib in (1024, 8, 4)]
+    assert cycles[0] <= cycles[1] <= cycles[2]
+
+
+@settings(max_examples=25, deadline=None)
+@given(kib=st.sampled_from([4, 6, 12, 32]), chunks=st.integers(1, 3),
+       dataflow=st.sampled_from(["os", "ws", "is", "down_forward"]),
+       depth=st.integers(1, 3), heads=st.integers(1, 3))
+def test_occupancy_never_exceeds_capacity(kib, chunks, dataflow, depth, heads):
+    g = attention_like_graph(heads=heads, n=48, d=16, layers=1)
+    s = simulate(tiny_arch(sram_kib=kib, chunks=chunks, dataflow=dataflow,
+                           prefetch_depth=depth), g).summary
+    for region, peak in s["sram_peak_bytes"].items():
+        assert peak <= s["sram_capacity_bytes"][region]
+    for c in s["components"].values():
+        assert c["busy_cycles"] + c["stall_cycles"] + c["idle_cycles"] == s["cycles"]
+
+
+@pytest.mark.parametrize("arch_name", ["vitality", "systolic", "sanger"])
+def test_presets_stay_within_their_buffers(arch_name):
+    from arch import load
+    from arch.graph import native_attention
+    from workloads import resolve
+    a = load(arch_name)
+    s = simulate(a, resolve("deit_tiny", attention=native_attention(a)),
+                 keep_intervals=False).summary
+    for region, peak in s["sram_peak_bytes"].items():
+        assert 0 < peak <= s["sram_capacity_bytes"][region] or region.endswith("rf")
+
+
+def test_fold_overlap_closed_forms():
+    # os, 6 folds of k = 7 on 4 x 8: streams back to back, fill and skew once
+    assert systolic_compute_cycles("os", 4, 8, 10, 9, 7, "double_buffered") == 6 * 7 + 4 + 8 - 3
+    # ws: first weight load, then max(m, rows) per fold
+    assert systolic_compute_cycles("ws", 8, 8, 20, 16, 16, "double_buffered") == (
+        8 + 4 * 20 + 8 + 8 - 3)
+    for df in ("os", "ws", "is", "down_forward"):
+        for dims in [(8, 8, 8), (30, 17, 50), (100, 9, 3)]:
+            none = systolic_compute_cycles(df, 8, 8, *dims)
+            db = systolic_compute_cycles(df, 8, 8, *dims, fold_overlap="double_buffered")
+            assert db <= none
+    # one fold with a stream at least the array's height: the same either way
+    assert systolic_compute_cycles("ws", 8, 8, 20, 8, 8) == systolic_compute_cycles(
+        "ws", 8, 8, 20, 8, 8, fold_overlap="double_buffered")
