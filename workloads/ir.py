@@ -179,14 +179,21 @@ class Op:
 
 def _nonneg_int(value: object, field_name: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{field_name}: want an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{field_name}: want an integer >= {minimum}, got {_short(value)}")
     return value
 
 
 def _shape(value: object, field_name: str) -> list[int]:
+    """A shape: a list of dimensions, each an integer >= 1 (an empty tensor computes nothing
+    and would make the mapper divide by zero)."""
     if not isinstance(value, list):
-        raise ValueError(f"{field_name}: want a list of dimensions, got {value!r}")
-    return [_nonneg_int(v, field_name) for v in value]
+        raise ValueError(f"{field_name}: want a list of dimensions, got {_short(value)}")
+    return [_nonneg_int(v, field_name, 1) for v in value]
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _checked_op_fields(d: dict) -> dict:
@@ -211,12 +218,19 @@ def _checked_op_fields(d: dict) -> dict:
     out["output_shape"] = _shape(d["output_shape"], "output_shape")
     for key in ("m", "n", "k", "reduce_len"):
         if key in d:
-            _nonneg_int(d[key], key)
+            _nonneg_int(d[key], key, 1 if key != "reduce_len" and out["kind"].is_matmul else 0)
+    if out["kind"].is_matmul and not all(key in d for key in ("m", "n", "k")):
+        raise ValueError("a matmul needs m, n and k")
     if "batch" in d:
         _nonneg_int(d["batch"], "batch", 1)
     for key in ("layer", "head"):
         if d.get(key) is not None:
             _nonneg_int(d[key], key)
+    for key in ("scope", "fn"):
+        if key in d and not isinstance(d[key], str):
+            raise ValueError(f"{key}: want a string, got {_short(d[key])}")
+    if "attrs" in d and not isinstance(d["attrs"], dict):
+        raise ValueError(f"attrs: want an object, got {_short(d['attrs'])}")
     if "group" in d and d["group"] not in GROUPS:
         raise ValueError(f"group: {d['group']!r} is not one of {list(GROUPS)}")
     weights = d.get("weight_inputs", [])
@@ -400,34 +414,71 @@ class OpGraph:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "<graph>") -> OpGraph:
+        """A graph from its JSON form; every field is type-checked, so a malformed file is a
+        ``WorkloadError`` naming the source and the field, never a crash later."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
-            raise WorkloadError(f"{source}: not an op graph (format {found!r}, want {FORMAT!r})")
-        graph = cls(data.get("meta", {}))
+            raise WorkloadError(f"{source}: not an op graph (format {_short(found)}, "
+                                f"want {FORMAT!r})")
+        unknown = sorted(set(data) - {"format", "meta", "nodes", "edges"})
+        if unknown:
+            raise WorkloadError(f"{source}: unknown top-level field(s) {unknown}")
+        meta = data.get("meta", {})
+        if not isinstance(meta, dict):
+            raise WorkloadError(f"{source}: meta: want an object, got {_short(meta)}")
+        for key in ("nodes", "edges"):
+            if not isinstance(data.get(key), list):
+                raise WorkloadError(f"{source}: {key}: want a list, got "
+                                    f"{_short(data.get(key))}")
+        graph = cls(meta)
+        try:
+            graph.precision  # noqa: B018 (validates meta.precision)
+        except (TypeError, WorkloadError) as exc:
+            raise WorkloadError(f"{source}: meta.precision: {exc}") from None
         try:
             for node in data["nodes"]:
                 graph.add_op(Op.from_dict(node))
-            for e in data["edges"]:
-                graph.add_edge(e["src"], e["dst"], input=e["input"],
-                               rows_aligned=e.get("rows_aligned", False),
-                               groups_aligned=e.get("groups_aligned", True))
-        except (KeyError, TypeError) as exc:
-            raise WorkloadError(f"{source}: malformed op graph ({exc})") from None
+            for i, e in enumerate(data["edges"]):
+                graph.add_edge(**_checked_edge(e, i))
         except WorkloadError as exc:
             raise WorkloadError(f"{source}: {exc}") from None
-        graph.check()
+        try:
+            graph.check()
+        except WorkloadError as exc:
+            raise WorkloadError(f"{source}: {exc}") from None
         return graph
 
 
-def load(path: str | os.PathLike) -> OpGraph:
-    """Load a graph saved by ``OpGraph.save`` (no torch needed)."""
-    p = Path(path)
+def _checked_edge(e: object, i: int) -> dict:
+    """The keyword arguments of ``add_edge`` for edge ``i`` of a graph's JSON form."""
+    if not isinstance(e, dict):
+        raise WorkloadError(f"edges[{i}]: want an object, got {_short(e)}")
+    unknown = sorted(set(e) - {"src", "dst", "input", "rows_aligned", "groups_aligned"})
+    if unknown:
+        raise WorkloadError(f"edges[{i}]: unknown field(s) {unknown}")
+    for key in ("src", "dst"):
+        if not isinstance(e.get(key), str):
+            raise WorkloadError(f"edges[{i}].{key}: want an op name, got {_short(e.get(key))}")
     try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise WorkloadError(f"{p}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise WorkloadError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+        slot = _nonneg_int(e.get("input"), f"edges[{i}].input")
+    except ValueError as exc:
+        raise WorkloadError(str(exc)) from None
+    out = {"src": e["src"], "dst": e["dst"], "input": slot}
+    for key, default in (("rows_aligned", False), ("groups_aligned", True)):
+        value = e.get(key, default)
+        if not isinstance(value, bool):
+            raise WorkloadError(f"edges[{i}].{key}: want true or false, got {_short(value)}")
+        out[key] = value
+    return out
+
+
+def load(path: str | os.PathLike) -> OpGraph:
+    """Load a graph saved by ``OpGraph.save`` (no torch needed): a regular UTF-8 file under the
+    size limit, strict JSON (no duplicate keys), every field checked."""
+    from safeio import loads_json, read_text
+
+    p = Path(path)
+    data = loads_json(read_text(p, "op graph", WorkloadError), str(p), WorkloadError)
     return OpGraph.from_dict(data, source=str(p))
 
 
