@@ -11,6 +11,7 @@ from arch.schema import Architecture
 from workloads.ir import OpGraph
 
 from .engine import Engine
+from .limits import check_run
 from .mapper import map_graph
 from .progress import Progress
 from .result import SimResult, build_summary
@@ -34,6 +35,7 @@ def simulate(arch: Architecture | str, graph: OpGraph | str, *,
         from workloads import resolve
 
         graph = resolve(graph)
+    check_run(arch, graph)  # resource limits, before any work
     t0 = time.perf_counter()
     plan = map_graph(arch, graph)
     bar = Progress(len(plan.tiles), "simulating") if progress else None
