@@ -11,7 +11,7 @@ from arch.schema import Architecture
 from workloads.ir import OpGraph
 
 from .engine import Engine
-from .limits import check_run
+from .limits import check_finite, check_run
 from .mapper import map_graph
 from .progress import Progress
 from .result import SimResult, build_summary
@@ -43,4 +43,5 @@ def simulate(arch: Architecture | str, graph: OpGraph | str, *,
     record = engine.run()
     wall = time.perf_counter() - t0
     summary = build_summary(arch, graph, plan, record, engine.op_actions, wall)
+    check_finite(summary, arch)
     return SimResult(summary, record, plan, arch)

@@ -81,3 +81,13 @@ def check_run(arch: Architecture, graph: OpGraph) -> None:
     check_limit("tiles", estimate_tiles(arch, graph),
                 f"{graph.meta.get('model', 'workload')} on {arch.name}: estimated tiles",
                 InputError)
+
+
+def check_finite(summary: dict[str, Any], arch: Architecture) -> None:
+    """Every number of a summary finite: an architecture whose numbers validate one by one but
+    overflow together (a clock of 1e-300 MHz, energies of 1e300 pJ) is bad input, never
+    ``Infinity`` in the JSON out."""
+    for path, value in _numbers(summary):
+        if not math.isfinite(value):
+            raise InputError(f"architecture {arch.name}: the result {path} is {value} (an "
+                             "overflow: some number of the architecture is out of range)")

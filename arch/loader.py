@@ -341,8 +341,13 @@ def _where(source: str, lines: dict[Loc, int], path: Loc, sets: dict[Loc, str]) 
     for p, item in sets.items():
         if path[: len(p)] == p:
             return f"--set {item}: {_dotted(path)}: "
+    for p, item in sets.items():  # a field beside an override (a type changed by --set ...)
+        if len(p) > 1 and path[: len(p) - 1] == p[:-1]:
+            return f"--set {item}: {_dotted(path)}: "
     line = next((lines[path[:i]] for i in range(len(path), -1, -1) if path[:i] in lines), None)
     head = f"{source}:{line}" if line else source
+    if sets:  # the file's line, but the file as changed by the overrides
+        head += f" (with --set {', '.join(sets.values())})"
     return f"{head}: {_dotted(path)}: " if path else f"{head}: "
 
 
