@@ -102,7 +102,8 @@ def build(data: Any, source: str, lines: dict[Loc, int],
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: top level must be a mapping, got {_kind(data)}")
     data = copy.deepcopy(data)
-    sets = {tuple(p): item for item in overrides for p in [apply_override(data, item)]}
+    sets = {tuple(p): _show_item(item) for item in overrides
+            for p in [apply_override(data, item)]}
     try:
         arch = Architecture.model_validate(data)
     except ValidationError as exc:
@@ -280,13 +281,15 @@ def apply_override(data: dict, item: str) -> list[Any]:
     or an index of a list; a missing section that is a schema model is created.
     """
     path_s, sep, value_s = item.partition("=")
+    item = _show_item(item)
     path_s = path_s.strip()
     if not sep or not path_s:
         raise ConfigError(f"--set {item!r}: want PATH=VALUE, e.g. --set clock_mhz=1000")
     try:
         value = yaml_scalar(value_s)
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {item}: cannot parse the value {value_s!r} as YAML") from None
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"--set {item}: cannot parse the value as YAML: {problem}") from None
     segs, out = path_s.split("."), []
     tp: Any = Architecture
     cur = data
@@ -319,6 +322,11 @@ def apply_override(data: dict, item: str) -> list[Any]:
                 cur[key] = {}
             cur = cur[key]
     return out
+
+
+def _show_item(item: str) -> str:
+    """A ``--set`` item as errors show it (long values cut)."""
+    return item if len(item) <= 80 else item[:77] + "..."
 
 
 # -- error messages --------------------------------------------------------------------------
