@@ -19,6 +19,8 @@ LIMITS: dict[str, tuple[int, str]] = {
     "tiles": (2_000_000, "estimated tiles of one simulation"),
     "instances": (4096, "unit instances of an architecture (chunks x units)"),
     "points": (100_000, "design points of one sweep"),
+    "workers": (256, "worker processes of one sweep"),
+    "img_size": (4096, "image side of a traced model, unit: pixels"),
     "number": (10**15, "magnitude of one number of an architecture"),
 }
 

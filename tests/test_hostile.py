@@ -243,6 +243,17 @@ def test_cli_values_bounded(capsys, args, needles):
     bad(capsys, ["run", "--arch", "systolic", "--json", *args], *needles)
 
 
+@pytest.mark.parametrize(("args", "needle"), [
+    (["run", "--arch", "vitality", "--workload", "deit_tiny", "--img-size", "1000000000"],
+     "ACCELSIM_LIMIT_IMG_SIZE"),
+    (["sweep", str(ROOT / "examples" / "sweep_small.yaml"), "--out", "never", "--workers", "100000"],
+     "ACCELSIM_LIMIT_WORKERS"),
+])
+def test_cli_counts_bounded(capsys, args, needle):
+    bad(capsys, args, "too large", needle)
+    assert not Path("never").exists()
+
+
 def test_limit_env_is_validated(capsys, monkeypatch):
     monkeypatch.setenv("ACCELSIM_LIMIT_TILES", "lots")
     bad(capsys, ["run", "--arch", "systolic", "--workload", "gemm:8,8,8"],

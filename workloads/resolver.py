@@ -67,6 +67,10 @@ def resolve(spec: str, *, attention: str | None = None, img_size: int | None = N
         raise WorkloadError(f"sparse density must be in (0, 1], got {sparse_density}")
     if img_size is not None and int(img_size) <= 0:
         raise WorkloadError(f"image size must be a positive integer, got {img_size}")
+    if img_size is not None:
+        from safeio import check_limit
+
+        check_limit("img_size", int(img_size), "image size", WorkloadError)
     options = dict(sorted((attention_options or {}).items()))
     if spec.startswith("gemm:"):
         return parse_gemm_spec(spec)

@@ -26,7 +26,7 @@ from typing import Any
 
 from accelsim.errors import InputError, input_error_types
 from arch.errors import ConfigError
-from safeio import read_text
+from safeio import check_limit, read_text
 from workloads.ir import write_atomic
 
 from .area import area_mm2_proxy
@@ -290,6 +290,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike, *,
         raise InputError("--scheduler needs --backend dask")
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
+    if workers is not None:
+        check_limit("workers", workers, "--workers", InputError)
     if scheduler and workers is not None:
         raise InputError("--workers sets the size of a local pool or LocalCluster; with "
                          "--scheduler the cluster's own workers are used")
