@@ -154,6 +154,9 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
                           f"(character {exc.character!r})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: YAML error: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: document nested too deeply (at most {MAX_DEPTH} "
+                          "levels)") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -166,6 +169,10 @@ def _build(loader: Yaml12Loader, node: yaml.Node, path: Loc, lines: dict[Loc, in
     if budget[0] < 0 or len(path) > MAX_DEPTH:
         raise ConfigError(f"{source}:{node.start_mark.line + 1}: document too large or too "
                           "deeply nested (recursive alias?)")
+    if isinstance(node, yaml.CollectionNode) and node.tag not in (
+            "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+        raise ConfigError(f"{source}:{node.start_mark.line + 1}: {_dotted(path) or 'top level'}: "
+                          f"unsupported YAML tag {node.tag!r}")
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}

@@ -97,6 +97,11 @@ def test_files_unreadable(capsys, tmp_path):
     (GOOD_ARCH.replace("clock_mhz: 500", "clock_mhz: 2:30"), ("clock_mhz", "'2:30'")),
     (GOOD_ARCH.replace("clock_mhz: 500", "clock_mhz: 1e308"), ("clock_mhz", "too large")),
     (GOOD_ARCH.replace("clock_mhz: 500", "clock_mhz: .inf"), ("clock_mhz", "finite")),
+    ("[" * 100000, ("nested too deeply",)),
+    ("a: " + "{a: " * 3000, ("nested too deeply",)),
+    ("a: !!python/name:os.system x\n", ("could not determine a constructor",)),
+    ("a: !!python/object/apply:os.system [echo]\n", ("a: unsupported YAML tag",)),
+    ("!!set {a: 1}\n", ("top level: unsupported YAML tag",)),
 ])
 def test_yaml_bad_values(capsys, tmp_path, text, needles):
     p = tmp_path / "a.yaml"

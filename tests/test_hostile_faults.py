@@ -64,6 +64,13 @@ def test_sweep_spec_refused(capsys, tmp_path, text, needles):
     assert not (tmp_path / "out").exists()
 
 
+def test_results_file_that_is_not_a_file(capsys, tmp_path):
+    spec, out = sweep_dir(tmp_path), tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "results.csv")
+    bad(capsys, ["sweep", spec, "--out", out], "results.csv", "a FIFO")
+
+
 def test_second_writer_exits_2(capsys, tmp_path):
     spec, out = sweep_dir(tmp_path), tmp_path / "out"
     out.mkdir()

@@ -45,10 +45,12 @@ def _line(columns: list[str], row: Row) -> str:
 
 def read(path: Path) -> tuple[list[str], dict[str, Row]]:
     """``(header, {id: row})`` of a results file (empty if it does not exist)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    from accelsim.errors import InputError
+    from safeio import read_bytes
+
+    if not os.path.lexists(path):
         return [], {}
+    data = read_bytes(path, "sweep results", InputError)  # a regular file, under the cap
     data = data[: data.rfind(b"\n") + 1]  # drop a partial last line left by a kill
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
     header = next(reader, [])
