@@ -430,6 +430,7 @@ class OpGraph:
             if not isinstance(data.get(key), list):
                 raise WorkloadError(f"{source}: {key}: want a list, got "
                                     f"{_short(data.get(key))}")
+        _check_meta(meta, source)
         graph = cls(meta)
         try:
             graph.precision  # noqa: B018 (validates meta.precision)
@@ -447,6 +448,27 @@ class OpGraph:
         except WorkloadError as exc:
             raise WorkloadError(f"{source}: {exc}") from None
         return graph
+
+
+#: Types of the ``meta`` keys that code reads (other keys are free-form).
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,), "attention": (str, type(None)), "img_size": (int, type(None)),
+    "patch_size": (int, type(None)), "tokens": (int, type(None)), "precision": (dict,),
+    "attention_options": (dict,), "unknown_ops": (dict,),
+    "sparse_density": (int, float, type(None)),
+}
+
+
+def _check_meta(meta: dict, source: str) -> None:
+    for key, types in META_TYPES.items():
+        if key in meta and (isinstance(meta[key], bool) or not isinstance(meta[key], types)):
+            want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise WorkloadError(f"{source}: meta.{key}: want {want}, got {_short(meta[key])}")
+    unknown = meta.get("unknown_ops", {})
+    if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+               for k, v in unknown.items()):
+        raise WorkloadError(f"{source}: meta.unknown_ops: want an object of counts, got "
+                            f"{_short(unknown)}")
 
 
 def _checked_edge(e: object, i: int) -> dict:
