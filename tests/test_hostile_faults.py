@@ -238,3 +238,45 @@ def test_fuzzed_configs_are_refused_cleanly_or_simulated(tmp_path, values, dims,
         return
     dumps_strict(s)  # finite, strict JSON
     assert s["cycles"] > 0 and s["energy_pj"] > 0
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-10, 10 ** 30) | st.text(max_size=5)
+                     | st.floats(allow_nan=False, allow_infinity=False),
+                     lambda kids: st.lists(kids, max_size=3)
+                     | st.dictionaries(st.text(max_size=5), kids, max_size=3), max_leaves=6)
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, (*path, i))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_graph_files_run_or_exit_2(tmp_path, capsys, data):
+    """Any mutation of a saved graph either simulates or is a one-line exit 2."""
+    from workloads.simple import scalesim_topology_graph
+
+    topo = tmp_path / "t.csv"
+    topo.write_text("Layer, M, N, K,\na, 64, 32, 16,\nb, 8, 8, 8,\n")
+    g = scalesim_topology_graph(topo).to_dict()
+    g["edges"] = [{"src": "a", "dst": "b", "input": 0, "rows_aligned": False,
+                   "groups_aligned": True}]
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(list(_paths(g))[1:]))
+        cur = g
+        for seg in path[:-1]:
+            cur = cur[seg]
+        cur[path[-1]] = data.draw(_JSON)
+    p = tmp_path / "g.json"
+    p.write_text(json.dumps(g))
+    rc = main(["run", "--arch", "systolic", "--workload", str(p), "--json"])
+    err = capsys.readouterr().err
+    assert rc in (0, 2) and "Traceback" not in err, err
+    if rc == 2:
+        assert err.count("\n") == 1 and (str(p) in err or "workload" in err), err
