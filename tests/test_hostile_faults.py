@@ -282,3 +282,16 @@ def test_fuzzed_graph_files_run_or_exit_2(tmp_path, capsys, data):
     assert rc in (0, 2) and "Traceback" not in err, err
     if rc == 2:
         assert err.count("\n") == 1 and (str(p) in err or "workload" in err), err
+
+
+def test_atomic_writes_clean_temps_of_dead_writers(tmp_path):
+    from workloads.ir import write_atomic
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".g.json.tmp-{dead}-x1"
+    stale.write_text("half")
+    live = tmp_path / f".g.json.tmp-{os.getpid()}-x2"  # a writer still running: kept
+    live.write_text("busy")
+    write_atomic(tmp_path / "g.json", "{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "g.json"]

@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from glob import escape as glob_escape
 from pathlib import Path
 
 import networkx as nx
@@ -387,11 +388,15 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     a reader sees the old file or the new one, never a mix, even after a crash, and a failure
     leaves the old file intact. The file gets the usual ``0666 & ~umask`` mode.
 
+    The temp file is ``.NAME.tmp-PID-*``; those of dead processes (a writer killed mid-write)
+    are removed by the next write of ``path``.
+
     The one atomic writer of the project (graphs, sweep results, validation docs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode() if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    _clean_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -404,3 +409,17 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _clean_stale_temps(path: Path) -> None:
+    prefix = f".{path.name}.tmp-"
+    for p in path.parent.glob(f"{glob_escape(prefix)}*"):
+        pid = p.name.removeprefix(prefix).split("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
