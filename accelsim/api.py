@@ -12,6 +12,7 @@ from arch.schema import Architecture
 from workloads.ir import OpGraph
 
 from .engine import Engine
+from .limits import check_finite, check_run
 from .mapper import map_graph
 from .progress import Progress
 from .result import SimResult, build_summary
@@ -35,6 +36,7 @@ def simulate(arch: Architecture | str, graph: OpGraph | str, *,
         from workloads import resolve
 
         graph = resolve(graph)
+    check_run(arch, graph)  # resource limits, before any work
     t0 = time.perf_counter()
     # The mapper and the engine allocate many small long-lived objects and free none until
     # the end: the cyclic collector would rescan them again and again (a third of the time).
@@ -50,4 +52,5 @@ def simulate(arch: Architecture | str, graph: OpGraph | str, *,
     finally:
         if collecting:
             gc.enable()
+    check_finite(summary, arch)
     return SimResult(summary, record, plan, arch)

@@ -19,6 +19,7 @@ class DeadlockError(InputError):
 def input_error_types() -> tuple[type[BaseException], ...]:
     """All exception classes that mean "bad input" anywhere in the pipeline."""
     from arch.errors import ConfigError
+    from safeio import InputFileError, LimitError
     from workloads.errors import WorkloadError
 
-    return (InputError, ConfigError, WorkloadError)
+    return (InputError, ConfigError, WorkloadError, InputFileError, LimitError)

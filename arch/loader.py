@@ -11,7 +11,6 @@ missing files and unknown presets. An error in an overridden field names the ``-
 from __future__ import annotations
 
 import copy
-import json
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -20,6 +19,8 @@ from typing import Any, TypeGuard
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+from safeio import Yaml12Loader, loads_json, read_text, yaml_scalar
 
 from .errors import ConfigError
 from .graph import GraphError, validate
@@ -87,12 +88,7 @@ def _load(spec: str, overrides: list[str]) -> Architecture:
                               "or scalesim:PATH.cfg)")
     else:
         path = preset_path(spec)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{spec}: no such file") from None
-    except (OSError, ValueError) as exc:  # ValueError: NUL in the name, UnicodeDecodeError
-        raise ConfigError(f"{spec}: cannot read ({exc.__class__.__name__})") from None
+    text = read_text(path, "architecture", ConfigError)
     source = path.name if path.parent == PRESET_DIR else spec
     data, lines = parse(text, source, json_=path.suffix.lower() == ".json")
     return build(data, source, lines, overrides)
@@ -106,7 +102,8 @@ def build(data: Any, source: str, lines: dict[Loc, int],
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: top level must be a mapping, got {_kind(data)}")
     data = copy.deepcopy(data)
-    sets = {tuple(p): item for item in overrides for p in [apply_override(data, item)]}
+    sets = {tuple(p): _show_item(item) for item in overrides
+            for p in [apply_override(data, item)]}
     try:
         arch = Architecture.model_validate(data)
     except ValidationError as exc:
@@ -122,12 +119,15 @@ def build(data: Any, source: str, lines: dict[Loc, int],
 
 # -- YAML with line numbers ------------------------------------------------------------------
 def parse(text: str, source: str, *, json_: bool = False) -> tuple[Any, dict[Loc, int]]:
-    """Parse YAML (or JSON) into plain data plus ``{path: line}`` for every key and item."""
+    """Parse YAML 1.2 (or strict JSON) into plain data plus ``{path: line}`` for every key and
+    item. Duplicate keys are errors in both."""
     if json_:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+            data = loads_json(text, source, ConfigError)
+        except ConfigError as exc:
+            if "duplicate key" in str(exc):  # the YAML reader names the line
+                _parse_yaml(text, source)
+            raise
         try:  # line numbers from the YAML reader when it agrees (JSON is almost YAML)
             return data, _parse_yaml(text, source)[1]
         except ConfigError:
@@ -140,7 +140,7 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
     budget = [MAX_NODES]
     loader = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = Yaml12Loader(text)
         node = loader.get_single_node()
         data = None if node is None else _build(loader, node, (), lines, budget, source)
     except yaml.MarkedYAMLError as exc:
@@ -154,18 +154,25 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
                           f"(character {exc.character!r})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: YAML error: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: document nested too deeply (at most {MAX_DEPTH} "
+                          "levels)") from None
     finally:
         if loader is not None:
             loader.dispose()
     return data, lines
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Loc, lines: dict[Loc, int],
+def _build(loader: Yaml12Loader, node: yaml.Node, path: Loc, lines: dict[Loc, int],
            budget: list[int], source: str) -> Any:
     budget[0] -= 1
     if budget[0] < 0 or len(path) > MAX_DEPTH:
         raise ConfigError(f"{source}:{node.start_mark.line + 1}: document too large or too "
                           "deeply nested (recursive alias?)")
+    if isinstance(node, yaml.CollectionNode) and node.tag not in (
+            "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+        raise ConfigError(f"{source}:{node.start_mark.line + 1}: {_dotted(path) or 'top level'}: "
+                          f"unsupported YAML tag {node.tag!r}")
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
@@ -275,19 +282,21 @@ def _get(cur: Any, seg: Any) -> Any:
 
 # -- overrides -------------------------------------------------------------------------------
 def apply_override(data: dict, item: str) -> list[Any]:
-    """Apply one ``PATH=VALUE`` (VALUE parsed as YAML) to the raw ``data``; return the path.
+    """Apply one ``PATH=VALUE`` (VALUE parsed as YAML 1.2, as files are) to the raw ``data``; return the path.
 
     Every segment must be a schema field, an existing key of a mapping (memories, units, fns)
     or an index of a list; a missing section that is a schema model is created.
     """
     path_s, sep, value_s = item.partition("=")
+    item = _show_item(item)
     path_s = path_s.strip()
     if not sep or not path_s:
         raise ConfigError(f"--set {item!r}: want PATH=VALUE, e.g. --set clock_mhz=1000")
     try:
-        value = yaml.safe_load(value_s) if value_s.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {item}: cannot parse the value {value_s!r} as YAML") from None
+        value = yaml_scalar(value_s)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"--set {item}: cannot parse the value as YAML: {problem}") from None
     segs, out = path_s.split("."), []
     tp: Any = Architecture
     cur = data
@@ -322,6 +331,11 @@ def apply_override(data: dict, item: str) -> list[Any]:
     return out
 
 
+def _show_item(item: str) -> str:
+    """A ``--set`` item as errors show it (long values cut)."""
+    return item if len(item) <= 80 else item[:77] + "..."
+
+
 # -- error messages --------------------------------------------------------------------------
 def _dotted(path: Loc) -> str:
     return ".".join(str(p) for p in path)
@@ -342,8 +356,13 @@ def _where(source: str, lines: dict[Loc, int], path: Loc, sets: dict[Loc, str]) 
     for p, item in sets.items():
         if path[: len(p)] == p:
             return f"--set {item}: {_dotted(path)}: "
+    for p, item in sets.items():  # a field beside an override (a type changed by --set ...)
+        if len(p) > 1 and path[: len(p) - 1] == p[:-1]:
+            return f"--set {item}: {_dotted(path)}: "
     line = next((lines[path[:i]] for i in range(len(path), -1, -1) if path[:i] in lines), None)
     head = f"{source}:{line}" if line else source
+    if sets:  # the file's line, but the file as changed by the overrides
+        head += f" (with --set {', '.join(sets.values())})"
     return f"{head}: {_dotted(path)}: " if path else f"{head}: "
 
 

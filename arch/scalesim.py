@@ -34,6 +34,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from safeio import read_text
+
 from .errors import ConfigError
 
 DATAFLOWS = ("os", "ws", "is")
@@ -51,12 +53,7 @@ class _Cfg:
 
     def __init__(self, path: Path) -> None:
         self.path = str(path)
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such file") from None
-        except (OSError, ValueError) as exc:  # ValueError: NUL in the name, bad encoding
-            raise ConfigError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+        text = read_text(path, "SCALE-Sim cfg", ConfigError)
         self.parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
         try:
             self.parser.read_string(text, source=str(path))

@@ -137,7 +137,9 @@ def test_random_chains_round_trip(spec):
     prev = None
     for i, (kind, shape, aligned) in enumerate(spec):
         name = f"op{i}"
-        g.add_op(Op(name, kind, kind.value, [shape], shape, layer=i % 3, attrs={"i": i}))
+        dims = {"m": 1, "n": 1, "k": 1, "cost": Cost(macs=1)} if kind.is_matmul else {}
+        g.add_op(Op(name, kind, kind.value, [shape], shape, layer=i % 3, attrs={"i": i},
+                    **dims))
         if prev:
             g.add_edge(prev, name, input=0, rows_aligned=aligned)
         prev = name
@@ -148,7 +150,7 @@ def test_random_chains_round_trip(spec):
 
 
 @pytest.mark.parametrize(("field", "value", "needle"), [
-    ("m", -5, "m: want an integer >= 0"),
+    ("m", -5, "m: want an integer >= 1"),
     ("m", "abc", "m: want an integer"),
     ("m", 197.5, "m: want an integer"),
     ("output_shape", "x", "output_shape"),

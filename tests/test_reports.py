@@ -198,14 +198,14 @@ def test_a_failing_writer_leaves_out_untouched(result, tmp_path, monkeypatch, ex
     out = tmp_path / "out"
     if existing:
         out.mkdir()
-        (out / "old.txt").write_text("keep")
+        (out / "summary.json").write_text("keep")
     monkeypatch.setattr(report, "_extra_writers",
                         lambda: [("trace.json", write_trace), ("zzz.txt", _boom)])
     with pytest.raises(RuntimeError, match="writer failed"):
         report.write_outputs(result, out)
     if existing:
-        assert [p.name for p in out.iterdir()] == ["old.txt"]
-        assert (out / "old.txt").read_text() == "keep"
+        assert [p.name for p in out.iterdir()] == ["summary.json"]
+        assert (out / "summary.json").read_text() == "keep"
     else:
         assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == (["out"] if existing else [])  # no staging

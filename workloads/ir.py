@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from glob import escape as glob_escape
 from pathlib import Path
 
 import networkx as nx
@@ -170,79 +171,13 @@ class Op:
         if not isinstance(d, dict):
             raise WorkloadError(f"a node is a {type(d).__name__}, not an object")
         name = d.get("name", "?")
+        from ._checks import checked_op_fields
+
         try:
-            return cls(**_checked_op_fields(d))
+            return cls(**checked_op_fields(d))
         except (KeyError, TypeError, ValueError) as exc:
             msg = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             raise WorkloadError(f"op {name!r}: {msg}") from None
-
-
-def _nonneg_int(value: object, field_name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{field_name}: want an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _shape(value: object, field_name: str) -> list[int]:
-    if not isinstance(value, list):
-        raise ValueError(f"{field_name}: want a list of dimensions, got {value!r}")
-    return [_nonneg_int(v, field_name) for v in value]
-
-
-def _checked_op_fields(d: dict) -> dict:
-    """The fields of an Op's JSON form, type- and range-checked (raises ValueError/KeyError)."""
-    known = set(Op.__dataclass_fields__)
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ValueError(f"unknown field(s) {unknown}")
-    out = dict(d)
-    if not isinstance(d["name"], str) or not d["name"]:
-        raise ValueError(f"name: want a non-empty string, got {d['name']!r}")
-    try:
-        out["kind"] = OpKind(d["kind"])
-    except ValueError:
-        raise ValueError(f"kind: {d['kind']!r} is not one of "
-                         f"{[k.value for k in OpKind]}") from None
-    if not isinstance(d["fn"], str):
-        raise ValueError(f"fn: want a string, got {d['fn']!r}")
-    if not isinstance(d["input_shapes"], list):
-        raise ValueError(f"input_shapes: want a list of shapes, got {d['input_shapes']!r}")
-    out["input_shapes"] = [_shape(s, "input_shapes") for s in d["input_shapes"]]
-    out["output_shape"] = _shape(d["output_shape"], "output_shape")
-    for key in ("m", "n", "k", "reduce_len"):
-        if key in d:
-            _nonneg_int(d[key], key)
-    if "batch" in d:
-        _nonneg_int(d["batch"], "batch", 1)
-    for key in ("layer", "head"):
-        if d.get(key) is not None:
-            _nonneg_int(d[key], key)
-    if "group" in d and d["group"] not in GROUPS:
-        raise ValueError(f"group: {d['group']!r} is not one of {list(GROUPS)}")
-    weights = d.get("weight_inputs", [])
-    if not isinstance(weights, list) or any(
-            _nonneg_int(i, "weight_inputs") >= len(out["input_shapes"]) for i in weights):
-        raise ValueError(f"weight_inputs: want input positions, got {weights!r}")
-    density = d.get("density", 1.0)
-    if isinstance(density, bool) or not isinstance(density, int | float) or not 0 < density <= 1:
-        raise ValueError(f"density: want a number in (0, 1], got {density!r}")
-    cost = d["cost"]
-    if not isinstance(cost, dict):
-        raise ValueError(f"cost: want an object, got {cost!r}")
-    for key in ("macs", "bytes_in", "bytes_out", "weight_bytes"):
-        _nonneg_int(cost.get(key, 0), f"cost.{key}")
-    ops = cost.get("element_ops", {})
-    if not isinstance(ops, dict) or not all(isinstance(k, str) for k in ops):
-        raise ValueError(f"cost.element_ops: want an object of counts, got {ops!r}")
-    for key, value in ops.items():
-        _nonneg_int(value, f"cost.element_ops.{key}")
-    out["cost"] = Cost(**cost)
-    if out["kind"].is_matmul:
-        want = round(d.get("batch", 1) * d.get("m", 0) * d.get("n", 0) * d.get("k", 0) * density)
-        if out["cost"].macs != want:
-            raise ValueError(f"cost.macs: {out['cost'].macs} != batch x m x n x k x density "
-                             f"= {want}")
-    return out
 
 
 def matmul_cost(m: int, n: int, k: int, batch: int, density: float, precision: Precision,
@@ -400,34 +335,51 @@ class OpGraph:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "<graph>") -> OpGraph:
+        """A graph from its JSON form; every field is type-checked, so a malformed file is a
+        ``WorkloadError`` naming the source and the field, never a crash later."""
+        from ._checks import check_meta, checked_edge, short
+
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
-            raise WorkloadError(f"{source}: not an op graph (format {found!r}, want {FORMAT!r})")
-        graph = cls(data.get("meta", {}))
+            raise WorkloadError(f"{source}: not an op graph (format {short(found)}, "
+                                f"want {FORMAT!r})")
+        unknown = sorted(set(data) - {"format", "meta", "nodes", "edges"})
+        if unknown:
+            raise WorkloadError(f"{source}: unknown top-level field(s) {unknown}")
+        meta = data.get("meta", {})
+        if not isinstance(meta, dict):
+            raise WorkloadError(f"{source}: meta: want an object, got {short(meta)}")
+        for key in ("nodes", "edges"):
+            if not isinstance(data.get(key), list):
+                raise WorkloadError(f"{source}: {key}: want a list, got "
+                                    f"{short(data.get(key))}")
+        check_meta(meta, source)
+        graph = cls(meta)
+        try:
+            graph.precision  # noqa: B018 (validates meta.precision)
+        except (TypeError, WorkloadError) as exc:
+            raise WorkloadError(f"{source}: meta.precision: {exc}") from None
         try:
             for node in data["nodes"]:
                 graph.add_op(Op.from_dict(node))
-            for e in data["edges"]:
-                graph.add_edge(e["src"], e["dst"], input=e["input"],
-                               rows_aligned=e.get("rows_aligned", False),
-                               groups_aligned=e.get("groups_aligned", True))
-        except (KeyError, TypeError) as exc:
-            raise WorkloadError(f"{source}: malformed op graph ({exc})") from None
+            for i, e in enumerate(data["edges"]):
+                graph.add_edge(**checked_edge(e, i))
         except WorkloadError as exc:
             raise WorkloadError(f"{source}: {exc}") from None
-        graph.check()
+        try:
+            graph.check()
+        except WorkloadError as exc:
+            raise WorkloadError(f"{source}: {exc}") from None
         return graph
 
 
 def load(path: str | os.PathLike) -> OpGraph:
-    """Load a graph saved by ``OpGraph.save`` (no torch needed)."""
+    """Load a graph saved by ``OpGraph.save`` (no torch needed): a regular UTF-8 file under the
+    size limit, strict JSON (no duplicate keys), every field checked."""
+    from safeio import loads_json, read_text
+
     p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise WorkloadError(f"{p}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise WorkloadError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    data = loads_json(read_text(p, "op graph", WorkloadError), str(p), WorkloadError)
     return OpGraph.from_dict(data, source=str(p))
 
 
@@ -436,11 +388,15 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     a reader sees the old file or the new one, never a mix, even after a crash, and a failure
     leaves the old file intact. The file gets the usual ``0666 & ~umask`` mode.
 
+    The temp file is ``.NAME.tmp-PID-*``; those of dead processes (a writer killed mid-write)
+    are removed by the next write of ``path``.
+
     The one atomic writer of the project (graphs, sweep results, validation docs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode() if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    _clean_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -453,3 +409,17 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _clean_stale_temps(path: Path) -> None:
+    prefix = f".{path.name}.tmp-"
+    for p in path.parent.glob(f"{glob_escape(prefix)}*"):
+        pid = p.name.removeprefix(prefix).split("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass

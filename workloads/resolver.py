@@ -13,7 +13,9 @@ Importing this module never imports torch; tracing does.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -65,6 +67,10 @@ def resolve(spec: str, *, attention: str | None = None, img_size: int | None = N
         raise WorkloadError(f"sparse density must be in (0, 1], got {sparse_density}")
     if img_size is not None and int(img_size) <= 0:
         raise WorkloadError(f"image size must be a positive integer, got {img_size}")
+    if img_size is not None:
+        from safeio import check_limit
+
+        check_limit("img_size", int(img_size), "image size", WorkloadError)
     options = dict(sorted((attention_options or {}).items()))
     if spec.startswith("gemm:"):
         return parse_gemm_spec(spec)
@@ -113,12 +119,11 @@ def _trace_zoo(name: str, *, attention: str, img_size: int | None, patch_size: i
            f"_b{precision.operand_bits}-{precision.accumulator_bits}"
            f"{''.join(f'_{k}-{v}' for k, v in (options or {}).items())}"
            f"_torch{_torch_version()}_{code_version()}")
-    path = cache_dir / f"{key}.json"
-    if cache and path.is_file():
-        try:
-            return load(path)
-        except WorkloadError:
-            pass  # a stale or broken cache entry: trace again
+    path = cache_dir / f"{key}.entry.json"
+    if cache:
+        cached = read_cache_entry(path, key)
+        if cached is not None:
+            return cached
     import vitality_model
 
     if name not in vitality_model.ZOO:
@@ -137,7 +142,41 @@ def _trace_zoo(name: str, *, attention: str, img_size: int | None, patch_size: i
     graph = _trace_zoo_now(name, attention, cfg, sparse_density, precision, options or {})
     if cache:
         with contextlib.suppress(OSError):  # an unwritable cache only costs time
-            write_atomic(path, graph.to_json())
+            write_atomic(path, cache_entry(key, graph))
+    return graph
+
+
+CACHE_FORMAT = "accelsim.graphcache/1"
+
+
+def cache_entry(key: str, graph: OpGraph) -> str:
+    """The text of a cache entry: the graph's JSON with the entry's own key and the SHA-256 of
+    that JSON, so a corrupt, truncated or swapped entry is detected on reading."""
+    text = graph.to_json()
+    return json.dumps({"format": CACHE_FORMAT, "key": key,
+                       "sha256": hashlib.sha256(text.encode()).hexdigest(), "graph": text}) + "\n"
+
+
+def read_cache_entry(path: Path, key: str) -> OpGraph | None:
+    """The graph of the cache entry at ``path`` if it is intact and made for ``key``; ``None``
+    (trace again, the entry is then rewritten) if it is missing, unreadable, corrupt, stale or
+    belongs to another key."""
+    from safeio import loads_json, read_text
+
+    try:
+        if not path.exists():
+            return None
+        entry = loads_json(read_text(path, "trace cache entry", WorkloadError), str(path),
+                           WorkloadError)
+        if not isinstance(entry, dict) or entry.get("format") != CACHE_FORMAT \
+                or entry.get("key") != key or not isinstance(entry.get("graph"), str):
+            return None
+        text = entry["graph"]
+        if hashlib.sha256(text.encode()).hexdigest() != entry.get("sha256"):
+            return None
+        graph = OpGraph.from_dict(loads_json(text, str(path), WorkloadError), source=str(path))
+    except (WorkloadError, OSError, ValueError):
+        return None
     return graph
 
 

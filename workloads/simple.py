@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from safeio import read_text
+
 from .errors import WorkloadError
 from .ir import Op, OpGraph, OpKind, Precision, matmul_cost
 
@@ -58,6 +60,12 @@ def conv_as_gemm(ifmap_h: int, ifmap_w: int, filt_h: int, filt_w: int, channels:
                  filters: int, stride: int) -> tuple[int, int, int]:
     """SCALE-Sim's conv-to-GEMM view (im2col): M = output pixels, N = filters,
     K = filter window x channels, with SCALE-Sim's ``ceil((I - F + S) / S)`` output size."""
+    names = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
+             "Num Filter", "Strides")
+    dims = (ifmap_h, ifmap_w, filt_h, filt_w, channels, filters, stride)
+    for label, value in zip(names, dims, strict=True):
+        if value <= 0:
+            raise WorkloadError(f"{label} must be a positive integer, got {value}")
     out_h = -(-(ifmap_h - filt_h + stride) // stride)
     out_w = -(-(ifmap_w - filt_w + stride) // stride)
     if out_h <= 0 or out_w <= 0:
@@ -74,15 +82,14 @@ def scalesim_topology_graph(path: str | Path, precision: Precision | None = None
     """
     p = Path(path)
     precision = precision or Precision()
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise WorkloadError(f"{p}: no such file") from None
-    except (UnicodeDecodeError, IsADirectoryError):
-        raise WorkloadError(f"{p}: not a text topology file") from None
+    text = read_text(p, "SCALE-Sim topology", WorkloadError)
     graph = OpGraph({"model": f"scalesim:{p.name}", "precision": precision.__dict__})
-    rows = [(i, [c.strip() for c in r if c.strip()])
-            for i, r in enumerate(csv.reader(text.splitlines()), start=1) if any(c.strip() for c in r)]
+    try:
+        rows = [(i, [c.strip() for c in r if c.strip()])
+                for i, r in enumerate(csv.reader(text.splitlines()), start=1)
+                if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise WorkloadError(f"{p}: not a topology CSV ({exc})") from None
     if not rows:
         raise WorkloadError(f"{p}: empty topology file")
     header_line, header = rows[0]

@@ -60,7 +60,8 @@ def load_workload(spec: str, *, attention: str | None, img_size: int | None,
 
 
 def check_out_dir(out: str | None) -> None:
-    """--out must be a directory or creatable as one (no file in the way)."""
+    """--out must be creatable as a directory, or one holding only report files (it is
+    replaced as a whole, see ``accelsim.report``)."""
     if out is None:
         return
     if not out:
@@ -68,3 +69,7 @@ def check_out_dir(out: str | None) -> None:
     for p in (Path(out), *Path(out).parents):
         if p.exists() and not p.is_dir():
             raise InputError(f"--out {out}: {p} exists and is not a directory")
+    from accelsim.report import check_out, clean_stale
+
+    clean_stale(Path(out))
+    check_out(Path(out))

@@ -11,9 +11,10 @@ per attention. ``--set`` overrides apply to every architecture.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
+
+from safeio import dumps_strict
 
 from ._options import ARCH_HELP, WORKLOAD_HELP, add_model_options, add_set_option, load_workload
 
@@ -98,7 +99,7 @@ def handle(args: argparse.Namespace) -> int:
     rows = compare(args.workload, args.arch, attention=args.attention, img_size=args.img_size,
                    overrides=args.set)
     if args.json:
-        sys.stdout.write(json.dumps(rows) + "\n")
+        sys.stdout.write(dumps_strict(rows) + "\n")
     else:
         print(format_table(rows))
     return 0

@@ -8,9 +8,9 @@ workload spec ``workloads.resolve`` accepts. Torch is imported only when a model
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from safeio import dumps_strict
 from workloads.resolver import ATTENTIONS
 
 from ._options import positive_int
@@ -69,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
     ops = len(graph.compute_ops())
     macs = graph.total_macs()
     if args.json:
-        sys.stdout.write(json.dumps({"ops": ops, "macs": macs,
+        sys.stdout.write(dumps_strict({"ops": ops, "macs": macs,
                                      "macs_by_kind": graph.macs_by_kind()}) + "\n")
     else:
         meta = graph.meta

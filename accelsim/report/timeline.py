@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -225,7 +226,13 @@ def draw_energy(ax, result: SimResult) -> None:
 
 
 def render_png(result: SimResult) -> bytes:
-    """The timeline figure as PNG bytes (deterministic)."""
+    """The timeline figure as PNG bytes (deterministic). Text is plain: ``$`` in an op, unit
+    or architecture name is not parsed as math."""
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _render_png(result)
+
+
+def _render_png(result: SimResult) -> bytes:
     s = result.summary
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(fig)

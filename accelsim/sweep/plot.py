@@ -36,7 +36,15 @@ def _num(row: Row, key: str) -> float | None:
 
 
 def render_pareto(rows: list[Row]) -> bytes:
-    """The figure as PNG bytes. x: ``latency_ms`` (else ``cycles``), y: ``energy_pj`` in µJ."""
+    """The figure as PNG bytes. x: ``latency_ms`` (else ``cycles``), y: ``energy_pj`` in µJ.
+    Text is plain (``$`` in a workload name is not math)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _render_pareto(rows)
+
+
+def _render_pareto(rows: list[Row]) -> bytes:
     from matplotlib import colormaps, colors, ticker
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -4,13 +4,17 @@
   ``fsync``: a killed sweep leaves at most one partial line, at the end of the file.
 * Reading ignores a trailing partial line (no final newline) and keeps the last row of each ID,
   so a point rerun after an error replaces its error row.
-* Every rewrite (a new header on resume, the sorted file at the end) goes through a temporary
-  file in the same directory, ``fsync`` and a rename: the file is never half-written.
+* Every rewrite (a new header on resume, the sorted file at the end) re-reads the file from
+  disk (never from rows held in memory) and goes through a temporary file in the same
+  directory, ``fsync`` and a rename: the file is never half-written and no row is lost.
+* ``OutLock``: one sweep at a time writes a directory; a second one exits 2 at once.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import io
 import json
 import os
@@ -41,10 +45,12 @@ def _line(columns: list[str], row: Row) -> str:
 
 def read(path: Path) -> tuple[list[str], dict[str, Row]]:
     """``(header, {id: row})`` of a results file (empty if it does not exist)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    from accelsim.errors import InputError
+    from safeio import read_bytes
+
+    if not os.path.lexists(path):
         return [], {}
+    data = read_bytes(path, "sweep results", InputError)  # a regular file, under the cap
     data = data[: data.rfind(b"\n") + 1]  # drop a partial last line left by a kill
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
     header = next(reader, [])
@@ -84,8 +90,11 @@ class ResultsFile:
         return {i for i, r in self.rows.items() if r.get("status") == "ok"}
 
     def rewrite(self) -> None:
-        """Write every row sorted by ID under the full header (atomically)."""
+        """Write every row of the file on disk sorted by ID under the full header
+        (atomically)."""
         self.close()
+        header, self.rows = read(self.path)
+        self.columns += [c for c in header if c not in self.columns]
         text = _line(self.columns, dict(zip(self.columns, self.columns, strict=True)))
         text += "".join(_line(self.columns, self.rows[i]) for i in sorted(self.rows))
         write_atomic(self.path, text)
@@ -103,6 +112,39 @@ class ResultsFile:
         self.rows[row["id"]] = row
 
     def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class OutLock:
+    """An exclusive ``flock`` on ``DIR/.sweep.lock`` for the life of a sweep (released by the
+    kernel when the process dies, so a killed sweep never leaves a stale lock)."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = Path(out) / ".sweep.lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> OutLock:
+        from accelsim.errors import InputError
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"--out {self.path.parent}: cannot write "
+                             f"({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise InputError(f"--out {self.path.parent}: another sweep is writing this "
+                                 "directory; wait for it to finish or use another --out") from None
+            raise
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

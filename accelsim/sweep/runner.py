@@ -10,26 +10,28 @@ so they need no shared filesystem). Both run the same worker function, so their 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-import multiprocessing
 import os
 import re
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from accelsim.errors import InputError, input_error_types
 from arch.errors import ConfigError
+from safeio import check_limit, read_text
 from workloads.ir import write_atomic
 
 from .area import area_mm2_proxy
-from .results import ResultsFile, cell
-from .spec import METRICS, SpecError, SweepSpec, load_spec, override, point_id
+from .results import OutLock, ResultsFile, cell
+from .spec import METRICS, SpecError, SweepSpec, code_workloads, load_spec, override, point_id
 
 
 @dataclass(frozen=True)
@@ -128,15 +130,10 @@ def point_metrics(summary: dict[str, Any], arch) -> dict[str, Any]:
 
 # -- backends ----------------------------------------------------------------------------------
 def run_local(tasks: list[Task], workers: int, on_result: Callable[[dict], None]) -> None:
-    """A process pool of ``workers`` spawned (torch-free) processes."""
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    try:
-        futures = [pool.submit(run_point, t) for t in tasks]
-        for fut in as_completed(futures):
-            on_result(fut.result())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    """A process pool of ``workers`` spawned (torch-free) processes (``accelsim.sweep.local``)."""
+    from .local import run_local as run
+
+    run(tasks, workers, on_result, run_point)
 
 
 def preflight_dask(scheduler: str | None) -> None:
@@ -184,8 +181,14 @@ def run_dask(tasks: list[Task], workers: int, on_result: Callable[[dict], None],
                                                         broadcast=True)
             futures = [client.submit(run_point, t, texts[t.graph_key], pure=False)
                        for t in tasks]
+            ids = {f.key: t.id for f, t in zip(futures, tasks, strict=True)}
             for fut in dask_completed(futures):
-                on_result(fut.result())
+                try:
+                    res = fut.result()
+                except Exception as exc:  # KilledWorker: the point killed its workers
+                    res = {"id": ids[fut.key], "status": "error", "metrics": {},
+                           "error": f"worker died: {type(exc).__name__}: {_one_line(exc)}"}
+                on_result(res)
                 fut.release()
         finally:
             client.close()
@@ -271,15 +274,15 @@ def prepare(spec: SweepSpec, out: Path) -> Prepared:
 
 def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike, *,
               backend: str = "local", workers: int | None = None, scheduler: str | None = None,
-              limit: int | None = None, progress: bool = True,
+              limit: int | None = None, progress: bool = True, allow_code: bool = False,
               on_row: Callable[[dict[str, str]], None] | None = None) -> Report:
     """Run (or resume) a sweep into ``out``; see the module docstring and docs/sweeps.md.
 
     ``limit`` runs at most that many pending points; ``on_row`` is called with each row
     after it is durably appended (an exception from it stops the sweep, as a kill would).
+    ``allow_code`` lets the spec's workloads name ``package.module:factory`` (imported and
+    called: a spec is then code). One sweep at a time writes ``out`` (a lock file).
     Raises ``SpecError``/``InputError`` for bad input before any point runs."""
-    from accelsim.progress import Progress
-
     t0 = time.perf_counter()
     if backend not in ("local", "dask"):
         raise InputError(f"unknown backend {backend!r}; one of: local, dask")
@@ -287,13 +290,21 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike, *,
         raise InputError("--scheduler needs --backend dask")
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
+    if workers is not None:
+        check_limit("workers", workers, "--workers", InputError)
     if scheduler and workers is not None:
         raise InputError("--workers sets the size of a local pool or LocalCluster; with "
                          "--scheduler the cluster's own workers are used")
     spec_text = None
     if not isinstance(spec, SweepSpec):
-        spec_text = Path(spec).read_text() if Path(spec).is_file() else None
-        spec = load_spec(spec)
+        path = spec
+        spec = load_spec(path)
+        spec_text = read_text(path, "sweep spec", SpecError)
+    code = code_workloads(spec)
+    if code and not allow_code:
+        i, name = code[0]
+        raise SpecError(f"{spec.where('workloads', i)}{name!r} names Python code (imported and "
+                        "called); pass --allow-code to run code from a spec")
     if backend == "dask":
         preflight_dask(scheduler)
     out = Path(out)
@@ -302,14 +313,31 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike, *,
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
-    try:
-        prep = prepare(spec, out)
-    except BaseException:
-        if created:  # bad input found while preparing: leave no trace of this run
-            shutil.rmtree(out, ignore_errors=True)
-        raise
-    if spec_text is not None:
-        write_atomic(out / "spec.yaml", spec_text)
+    with OutLock(out), _terminate_on_sigterm():
+        try:
+            try:
+                prep = prepare(spec, out)
+                if spec_text is not None:
+                    write_atomic(out / "spec.yaml", spec_text)
+            except OSError as exc:
+                raise InputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+        except BaseException:
+            if created:  # bad input found while preparing: leave no trace of this run
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+        try:
+            return _run_prepared(spec, prep, out, backend, workers, scheduler, limit, progress,
+                                 on_row, t0)
+        except OSError as exc:  # a full or read-only disk: the rows written so far are kept
+            raise InputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+
+
+def _run_prepared(spec: SweepSpec, prep: Prepared, out: Path, backend: str,
+                  workers: int | None, scheduler: str | None, limit: int | None,
+                  progress: bool, on_row: Callable[[dict[str, str]], None] | None,
+                  t0: float) -> Report:
+    from accelsim.progress import Progress
+
     results = ResultsFile(out / "results.csv", prep.columns)
     done = results.done()
     todo = [t for t in prep.tasks if t.id not in done]
@@ -354,3 +382,20 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike, *,
     report.wall_s = time.perf_counter() - t0
     return report
 
+
+@contextlib.contextmanager
+def _terminate_on_sigterm():
+    """SIGTERM raises SystemExit in the main thread, so the pools' cleanup (which kills the
+    workers) runs; the previous handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

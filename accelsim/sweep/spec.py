@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from accelsim.errors import InputError
 from arch.errors import ConfigError
 from arch.loader import parse
+from safeio import check_limit, read_text
 from workloads.resolver import ATTENTIONS
 
 #: Metrics a row can keep (``accelsim.sweep.runner.point_metrics`` computes them all).
@@ -246,13 +247,7 @@ def override(path: str, value: Any) -> str:
 def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     """Read and validate a sweep spec; raises a one-line ``SpecError``."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise SpecError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    return loads_spec(text, str(path), root=p.parent)
+    return loads_spec(read_text(p, "sweep spec", SpecError), str(path), root=p.parent)
 
 
 def loads_spec(text: str, source: str = "<spec>", root: str | Path = ".") -> SweepSpec:
@@ -268,7 +263,26 @@ def loads_spec(text: str, source: str = "<spec>", root: str | Path = ".") -> Swe
         raise _one_error(exc, source, lines) from None
     spec._source, spec._root, spec._lines = source, Path(root), lines
     _check_paths(spec)
+    _check_size(spec)
     return spec
+
+
+def _check_size(spec: SweepSpec) -> None:
+    """The number of points is bounded before any is drawn (``random.samples`` of 1e9 is an
+    error even with ``--limit 1``)."""
+    grid = math.prod(len(v) for v in spec.axes.values())
+    samples = spec.random.samples if spec.random else 1
+    where = spec.where("random", "samples") if spec.random else spec.where("axes")
+    check_limit("points", grid * samples * len(spec.workloads),
+                f"{where.rstrip(': ')}: design points (grid x samples x workloads)", SpecError)
+
+
+def code_workloads(spec: SweepSpec) -> list[tuple[int, str]]:
+    """``(index, spec)`` of the workloads that name a ``package.module:factory``: running them
+    imports and calls Python code (``--allow-code``)."""
+    return [(i, w.spec) for i, w in enumerate(spec.workloads)
+            if ":" in w.spec and not w.spec.startswith(("gemm:", "scalesim:"))
+            and not w.spec.endswith(".json")]
 
 
 def _check_paths(spec: SweepSpec) -> None:
