@@ -56,6 +56,42 @@ def sram_words(r: dict[str, Any]) -> tuple[int, int, int]:
     return (r["ifmap_sram_kb"] * 1024, r["filter_sram_kb"] * 1024, r["ofmap_sram_kb"] * 1024)
 
 
+def scalesim_active_words(kb: int) -> int:
+    """Words of a SCALE-Sim read buffer's active half: ``ceil(kB * 1024 * 0.5)``
+    (``single_layer_sim.run`` sets ``active_buf_frac = 0.5``; ``read_buffer.set_params``)."""
+    return -(-kb * 1024 // 2)
+
+
+def scalesim_fetch_words(r: dict[str, Any]) -> tuple[int, int]:
+    """Words of SCALE-Sim's (ifmap, filter) prefetch matrices, padding included: the
+    ``create_*_prefetch_mat`` methods of ``compute/systolic_compute_{os,ws,is}.py`` pad the
+    array-mapped dimension of every fold to the array size with -1 entries (os: M to rows and N
+    to cols; ws: K to rows for the ifmap, N to cols for the filter; is: M to cols for the ifmap,
+    K to rows for the filter)."""
+    rows, cols, m, n, k = r["array_rows"], r["array_cols"], r["M"], r["N"], r["K"]
+
+    def up(x: int, a: int) -> int:
+        return -(-x // a) * a
+
+    if r["dataflow"] == "os":
+        return up(m, rows) * k, k * up(n, cols)
+    if r["dataflow"] == "ws":
+        return m * up(k, rows), k * up(n, cols)
+    return k * up(m, cols), n * up(k, rows)
+
+
+def scalesim_fit_reads(r: dict[str, Any]) -> tuple[int | None, int | None]:
+    """SCALE-Sim's DRAM reads of (ifmap, filter) when its prefetch matrix fits the active half:
+    the whole matrix in lines of W words, ``ceil(words / W) * W`` (``prefetch_active_buffer``
+    counts every line in full, padding included); None for an operand that does not fit."""
+    w = r["bandwidth_words"]
+    out = []
+    for words, kb in zip(scalesim_fetch_words(r), (r["ifmap_sram_kb"], r["filter_sram_kb"]),
+                         strict=True):
+        out.append(-(-words // w) * w if words <= scalesim_active_words(kb) else None)
+    return out[0], out[1]
+
+
 def references(r: dict[str, Any]) -> dict[str, Any]:
     """Columns that follow from the case alone (no simulator): unique bytes, bounds, tiling."""
     w = r["bandwidth_words"]
