@@ -14,6 +14,7 @@ import pytest
 
 from accelsim.timing import systolic_compute_cycles
 from validation import scalesim_memory_check as chk
+from validation import scalesim_memory_runner as runner
 from validation.tiling_traffic import ideal_traffic, unique_words
 
 ROWS = chk.load_rows()
@@ -40,6 +41,15 @@ def test_csv_covers_both_regimes_and_sets() -> None:
     assert any(r["bandwidth_bound"] for r in ROWS) and any(not r["bandwidth_bound"] for r in ROWS)
     assert any(chk.scalesim_fit_reads(r) == (None, None) for r in ROWS)
     assert any(None not in chk.scalesim_fit_reads(r) for r in ROWS)
+
+
+def test_csv_rows_are_the_runner_cases_in_order() -> None:
+    """The recorded CSV is exactly what the runner would run (fixed grid + seeded holdout)."""
+    got = [(r["set"], *_key(r), r["bandwidth_words"],
+            (r["ifmap_sram_kb"], r["filter_sram_kb"], r["ofmap_sram_kb"])) for r in ROWS]
+    want = [(mc.case.set, mc.case.rows, mc.case.cols, mc.case.dataflow, mc.case.m, mc.case.n,
+             mc.case.k, mc.bandwidth, mc.sram_kb) for mc in runner.all_cases()]
+    assert got == want
 
 
 def test_total_minus_stalls_is_pure_compute() -> None:
