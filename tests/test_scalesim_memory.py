@@ -139,12 +139,13 @@ def test_some_gemms_finish_faster_than_bytes_over_bandwidth() -> None:
     assert any(r["ofmap_dram_writes"] > r["total_cycles"] * r["bandwidth_words"] for r in fast)
 
 
-def test_stalled_cases_track_the_busiest_read_interface() -> None:
-    """With stalls, Total Cycles is close to the busiest read interface's words / W."""
+def test_stalled_cases_track_the_busiest_interface() -> None:
+    """With stalls, Total Cycles is close to the busiest interface's words / W."""
     for r in ROWS:
         if r["stall_cycles"] > 0.5 * r["total_cycles"]:
-            busiest = max(r["ifmap_dram_reads"], r["filter_dram_reads"]) / r["bandwidth_words"]
-            assert 0.95 * busiest <= r["total_cycles"] <= 1.25 * busiest, r
+            busiest = max(r["ifmap_dram_reads"], r["filter_dram_reads"],
+                          r["ofmap_dram_writes"]) / r["bandwidth_words"]
+            assert 0.9 * busiest <= r["total_cycles"] <= 1.1 * busiest, r
 
 
 def test_ideal_tiling_between_unique_and_scalesim() -> None:

@@ -102,6 +102,8 @@ DERIVATION_GEMMS = ((128, 128, 128), (256, 64, 96), (64, 192, 256))
 # Other array shapes: one GEMM, memory-bound with fitting SRAMs and compute-bound with small ones.
 OTHER_ARRAYS = ((16, 16), (8, 32))
 OTHER_MEMORY = ((4, (256, 256, 256)), (64, (4, 4, 4)))
+# Only the ofmap SRAM too small (1 kB): output drains must overlap compute.
+OFMAP_MEMORY = ((4, (256, 256, 1)), (16, (256, 256, 1)))
 
 
 def derivation_cases() -> list[MemCase]:
@@ -110,6 +112,8 @@ def derivation_cases() -> list[MemCase]:
         for m, n, k in DERIVATION_GEMMS:
             for bw, kb in DERIVATION_MEMORY:
                 cases.append(MemCase(base.Case("derivation", 32, 32, df, m, n, k), bw, kb))
+        for bw, kb in OFMAP_MEMORY:
+            cases.append(MemCase(base.Case("derivation", 32, 32, df, 128, 128, 128), bw, kb))
         for rows, cols in OTHER_ARRAYS:
             for bw, kb in OTHER_MEMORY:
                 cases.append(MemCase(base.Case("derivation", rows, cols, df, 128, 128, 128), bw, kb))
