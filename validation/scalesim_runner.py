@@ -222,8 +222,19 @@ def cases_for(shapes: str) -> list[Case]:
 # ---------------------------------------------------------------------------------------------
 
 
-def config_text(case: Case) -> str:
-    """A SCALE-Sim v3.0.0 config: every key its ``scale_config.read_conf_file`` reads."""
+def config_text(
+    case: Case, sram_kb: tuple[int, int, int] = (SRAM_KB,) * 3, bandwidth: int | None = None
+) -> str:
+    """A SCALE-Sim v3.0.0 config: every key its ``scale_config.read_conf_file`` reads.
+
+    ``sram_kb`` is (ifmap, filter, ofmap) in kB; ``bandwidth`` None is ``InterfaceBandwidth: CALC``,
+    an int ``W`` is ``USER`` mode with ``W`` words/cycle on all three DRAM interfaces (SCALE-Sim
+    3.0.0 takes its read-buffer bandwidth from ``[layout] IfmapSRAMBankBandwidth`` /
+    ``FilterSRAMBankBandwidth`` and only the ofmap one from ``Bandwidth``: see
+    ``single_layer_sim.run``), so all three are set to ``W``.
+    """
+    bw = 1024 if bandwidth is None else bandwidth
+    mode = "CALC" if bandwidth is None else "USER"
     return f"""\
 [general]
 run_name = run
@@ -231,13 +242,13 @@ run_name = run
 [architecture_presets]
 ArrayHeight: {case.rows}
 ArrayWidth: {case.cols}
-IfmapSramSzkB: {SRAM_KB}
-FilterSramSzkB: {SRAM_KB}
-OfmapSramSzkB: {SRAM_KB}
+IfmapSramSzkB: {sram_kb[0]}
+FilterSramSzkB: {sram_kb[1]}
+OfmapSramSzkB: {sram_kb[2]}
 IfmapOffset: 0
 FilterOffset: 10000000
 OfmapOffset: 20000000
-Bandwidth: 1024
+Bandwidth: {bw}
 Dataflow: {case.dataflow}
 MemoryBanks: 1
 ReadRequestBuffer: 512
@@ -245,11 +256,11 @@ WriteRequestBuffer: 512
 
 [layout]
 IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: 1024
+IfmapSRAMBankBandwidth: {bw}
 IfmapSRAMBankNum: 1
 IfmapSRAMBankPort: 2
 FilterCustomLayout: False
-FilterSRAMBankBandwidth: 1024
+FilterSRAMBankBandwidth: {bw}
 FilterSRAMBankNum: 1
 FilterSRAMBankPort: 2
 
@@ -261,7 +272,7 @@ BlockSize: 4
 RandomNumberGeneratorSeed: 40
 
 [run_presets]
-InterfaceBandwidth: CALC
+InterfaceBandwidth: {mode}
 UseRamulatorTrace: False
 """
 
@@ -313,13 +324,20 @@ def _read_report(path: Path) -> dict[str, str]:
     return {h: v for h, v in zip(header, data, strict=False) if h}
 
 
-def run_case(py: Path, case: Case, workdir: Path) -> dict[str, object]:
-    """Run one case in the SCALE-Sim venv and return its CSV row."""
+def run_reports(
+    py: Path, case: Case, workdir: Path, cfg: str | None = None
+) -> tuple[dict[str, dict[str, str]], float, float]:
+    """Run one case (config ``cfg``, default ``config_text(case)``) in the SCALE-Sim venv.
+
+    Returns SCALE-Sim's reports ``{"COMPUTE_REPORT": row, "BANDWIDTH_REPORT": row,
+    "DETAILED_ACCESS_REPORT": row}`` (one data row each), the ``run_scale`` wall time and the
+    subprocess wall time.
+    """
     case_dir = workdir / "case"
     if case_dir.exists():
         shutil.rmtree(case_dir)
     case_dir.mkdir()
-    (case_dir / "scale.cfg").write_text(config_text(case))
+    (case_dir / "scale.cfg").write_text(config_text(case) if cfg is None else cfg)
     (case_dir / "topology.csv").write_text(topology_text(case))
     (case_dir / "layout.csv").write_text(LAYOUT_TEXT)
 
@@ -335,8 +353,17 @@ def run_case(py: Path, case: Case, workdir: Path) -> dict[str, object]:
 
     wall = json.loads((case_dir / "wall.json").read_text())["wall_s"]
     report_dir = case_dir / "out" / "run"
-    comp = _read_report(report_dir / "COMPUTE_REPORT.csv")
-    det = _read_report(report_dir / "DETAILED_ACCESS_REPORT.csv")
+    reports = {
+        name: _read_report(report_dir / f"{name}.csv")
+        for name in ("COMPUTE_REPORT", "BANDWIDTH_REPORT", "DETAILED_ACCESS_REPORT")
+    }
+    return reports, wall, proc_wall
+
+
+def run_case(py: Path, case: Case, workdir: Path) -> dict[str, object]:
+    """Run one case in the SCALE-Sim venv and return its CSV row."""
+    reports, wall, proc_wall = run_reports(py, case, workdir)
+    comp, det = reports["COMPUTE_REPORT"], reports["DETAILED_ACCESS_REPORT"]
     total = int(float(comp["Total Cycles"]))
     stall = int(float(comp["Stall Cycles"]))
     return {

@@ -1,0 +1,254 @@
+"""SCALE-Sim finite-bandwidth cross-check: our cycles and DRAM traffic against SCALE-Sim v3's.
+
+Every row of ``validation/data/scalesim_memory.csv`` (recorded by ``scalesim_memory_runner.py``,
+semantics in docs/scalesim_memory.md) is replayed: the exact SCALE-Sim config of the case (USER
+bandwidth, its three SRAM sizes) is loaded as an architecture (``scalesim:PATH.cfg``), ``gemm:M,N,K``
+is simulated, and ours are set beside SCALE-Sim's and beside two references that do not depend
+on either simulator:
+
+* the physical lower bound ``max(compute cycles, DRAM bytes / W)`` (W bytes/cycle: our DRAM is
+  one shared interface; SCALE-Sim has one of W per SRAM), with DRAM bytes the unique bytes
+  (``bound_unique``) or our own traffic (``bound_ours``);
+* the DRAM traffic of an ideal tiling (``validation/tiling_traffic.py``).
+
+Per-operand traffic is read from ``summary["memory_traffic"][<dram>]["read_bytes" | "write_bytes"]
+[role]`` (roles ``input``, ``weight``, ``output``, ``psum``) when the engine reports it; without it
+only the total ``summary["dram_bytes"]`` is known and the per-operand columns are None.
+
+``section()`` returns a ``tables.Section`` like ``scalesim_check.section``, for ``accelsim validate``.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import scalesim_runner as base
+from .tables import Section, num, ratio, table
+from .tiling_traffic import ideal_traffic
+
+DATA = Path(__file__).resolve().parent / "data" / "scalesim_memory.csv"
+ROLES = ("input", "weight", "output", "psum")
+#: Below this ratio of compute cycles to unique-bytes time a case is "bandwidth-bound".
+BANDWIDTH_BOUND = 1.0
+INT_COLUMNS = ("array_rows", "array_cols", "M", "N", "K", "bandwidth_words", "ifmap_sram_kb",
+               "filter_sram_kb", "ofmap_sram_kb", "total_cycles", "total_cycles_incl_prefetch",
+               "stall_cycles", "compute_cycles", "ifmap_dram_reads", "filter_dram_reads",
+               "ofmap_dram_writes", "ifmap_dram_start", "ifmap_dram_stop", "filter_dram_start",
+               "filter_dram_stop", "ofmap_dram_start", "ofmap_dram_stop", "ifmap_sram_reads",
+               "filter_sram_reads", "ofmap_sram_writes", "unique_ifmap_words",
+               "unique_filter_words", "unique_ofmap_words")
+
+
+def load_rows(path: Path = DATA) -> list[dict[str, Any]]:
+    """The recorded SCALE-Sim cases, integers parsed, plus derived reference columns."""
+    with open(path, newline="") as fh:
+        rows = [{k: (int(v) if k in INT_COLUMNS else v) for k, v in r.items()}
+                for r in csv.DictReader(fh)]
+    return [r | references(r) for r in rows]
+
+
+def sram_words(r: dict[str, Any]) -> tuple[int, int, int]:
+    """(ifmap, filter, ofmap) SRAM capacity in words (SCALE-Sim: kB x 1024, one-byte words)."""
+    return (r["ifmap_sram_kb"] * 1024, r["filter_sram_kb"] * 1024, r["ofmap_sram_kb"] * 1024)
+
+
+def scalesim_active_words(kb: int) -> int:
+    """Words of a SCALE-Sim read buffer's active half: ``ceil(kB * 1024 * 0.5)``
+    (``single_layer_sim.run`` sets ``active_buf_frac = 0.5``; ``read_buffer.set_params``)."""
+    return -(-kb * 1024 // 2)
+
+
+def scalesim_fetch_words(r: dict[str, Any]) -> tuple[int, int]:
+    """Words of SCALE-Sim's (ifmap, filter) prefetch matrices, padding included: the
+    ``create_*_prefetch_mat`` methods of ``compute/systolic_compute_{os,ws,is}.py`` pad the
+    array-mapped dimension of every fold to the array size with -1 entries (os: M to rows and N
+    to cols; ws: K to rows for the ifmap, N to cols for the filter; is: M to cols for the ifmap,
+    K to rows for the filter)."""
+    rows, cols, m, n, k = r["array_rows"], r["array_cols"], r["M"], r["N"], r["K"]
+
+    def up(x: int, a: int) -> int:
+        return -(-x // a) * a
+
+    if r["dataflow"] == "os":
+        return up(m, rows) * k, k * up(n, cols)
+    if r["dataflow"] == "ws":
+        return m * up(k, rows), k * up(n, cols)
+    return k * up(m, cols), n * up(k, rows)
+
+
+def scalesim_fit_reads(r: dict[str, Any]) -> tuple[int | None, int | None]:
+    """SCALE-Sim's DRAM reads of (ifmap, filter) when its prefetch matrix fits the active half:
+    the whole matrix in lines of W words, ``ceil(words / W) * W`` (``prefetch_active_buffer``
+    counts every line in full, padding included); None for an operand that does not fit."""
+    w = r["bandwidth_words"]
+    out = []
+    for words, kb in zip(scalesim_fetch_words(r), (r["ifmap_sram_kb"], r["filter_sram_kb"]),
+                         strict=True):
+        out.append(-(-words // w) * w if words <= scalesim_active_words(kb) else None)
+    return out[0], out[1]
+
+
+def references(r: dict[str, Any]) -> dict[str, Any]:
+    """Columns that follow from the case alone (no simulator): unique bytes, bounds, tiling."""
+    w = r["bandwidth_words"]
+    unique = r["unique_ifmap_words"] + r["unique_filter_words"] + r["unique_ofmap_words"]
+    ss_bytes = r["ifmap_dram_reads"] + r["filter_dram_reads"] + r["ofmap_dram_writes"]
+    tiling = ideal_traffic(r["dataflow"], r["array_rows"], r["array_cols"], r["M"], r["N"],
+                           r["K"], sram_words(r))
+    return {
+        "unique_bytes": unique,
+        "scalesim_dram_bytes": ss_bytes,
+        "bound_unique": max(r["compute_cycles"], -(-unique // w)),
+        # SCALE-Sim's own structure: three interfaces of W words/cycle each, in parallel.
+        "bound_scalesim_interfaces": max(r["compute_cycles"], -(-max(
+            r["ifmap_dram_reads"], r["filter_dram_reads"], r["ofmap_dram_writes"]) // w)),
+        "bandwidth_bound": r["compute_cycles"] < BANDWIDTH_BOUND * unique / w,
+        "tiling": tiling,
+        "tiling_bytes": tiling.total,
+    }
+
+
+def cfg_text(r: dict[str, Any]) -> str:
+    """The SCALE-Sim config the case was recorded with (same text the runner wrote)."""
+    case = base.Case(r["set"], r["array_rows"], r["array_cols"], r["dataflow"], r["M"], r["N"],
+                     r["K"])
+    return base.config_text(case, (r["ifmap_sram_kb"], r["filter_sram_kb"], r["ofmap_sram_kb"]),
+                            r["bandwidth_words"])
+
+
+def dram_traffic(summary: dict[str, Any], dram_names: list[str]) -> dict[str, int] | None:
+    """Per-role DRAM bytes ``{"input_read", ..., "psum_write"}`` from ``memory_traffic``, or
+    None when the summary has no ``memory_traffic`` field."""
+    traffic = summary.get("memory_traffic")
+    if not traffic:
+        return None
+    out = {f"{role}_{kind}": 0 for role in ROLES for kind in ("read", "write")}
+    for name in dram_names:
+        mem = traffic.get(name, {})
+        for kind in ("read", "write"):
+            for role, value in mem.get(f"{kind}_bytes", {}).items():
+                out[f"{role}_{kind}"] = out.get(f"{role}_{kind}", 0) + int(value)
+    return out
+
+
+OURS_KEYS = ("ours_cycles", "ours_compute_cycles", "ours_dram_bytes", "ours_traffic", "bound_ours",
+             "ours_vs_scalesim", "ours_vs_scalesim_incl_prefetch", "ours_vs_bound",
+             "bytes_vs_scalesim", "bytes_vs_tiling")
+
+
+def replay(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Simulate every row on its own SCALE-Sim cfg; adds our cycles, bytes and ratios.
+
+    A case our engine rejects keeps its SCALE-Sim columns, ``OURS_KEYS`` None and the message in
+    ``ours_error``."""
+    import arch
+    from accelsim.api import simulate
+    from accelsim.errors import InputError
+    from workloads.simple import gemm_graph
+
+    out = []
+    with tempfile.TemporaryDirectory(prefix="accelsim-memcheck-") as tmp:
+        for i, r in enumerate(rows):
+            cfg = Path(tmp) / f"case{i}.cfg"
+            cfg.write_text(cfg_text(r))
+            a = arch.load(f"scalesim:{cfg}")
+            drams = [name for name, m in a.memories.items() if m.type == "dram"]
+            try:
+                s = simulate(a, gemm_graph(r["M"], r["N"], r["K"]), keep_intervals=False).summary
+            except InputError as exc:  # e.g. today's "enlarge the SRAM" on small buffers
+                out.append(r | dict.fromkeys(OURS_KEYS) | {"ours_error": str(exc)})
+                continue
+            per_role = dram_traffic(s, drams)
+            ours_bytes = int(s["dram_bytes"])
+            w = r["bandwidth_words"]
+            bound_ours = max(r["compute_cycles"], -(-ours_bytes // w))
+            out.append(r | {
+                "ours_cycles": int(s["cycles"]),
+                "ours_compute_cycles": int(s["ops"][0]["compute_cycles"]),
+                "ours_dram_bytes": ours_bytes,
+                "ours_traffic": per_role,
+                "bound_ours": bound_ours,
+                "ours_vs_scalesim": s["cycles"] / r["total_cycles"],
+                "ours_vs_scalesim_incl_prefetch": s["cycles"] / r["total_cycles_incl_prefetch"],
+                "ours_vs_bound": s["cycles"] / bound_ours,
+                "bytes_vs_scalesim": ours_bytes / max(1, r["scalesim_dram_bytes"]),
+                "bytes_vs_tiling": ours_bytes / max(1, r["tiling_bytes"]),
+                "ours_error": None,
+            })
+    return out
+
+
+def operand_bytes(res: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
+    """Our (A reads, B reads, output + psum writes) in bytes, or Nones without memory_traffic."""
+    t = res.get("ours_traffic")
+    if t is None:
+        return None, None, None
+    return t["input_read"], t["weight_read"], t["output_write"] + t["psum_write"]
+
+
+def markdown_table(res: list[dict[str, Any]]) -> str:
+    """One line per case: cycles (SCALE-Sim, incl. prefetch, ours, bound) and DRAM bytes."""
+    lines = []
+    for r in res:
+        a, b, o = operand_bytes(r)
+        lines.append((
+            r["set"], f"{r['array_rows']}x{r['array_cols']}", r["dataflow"],
+            f"{r['M']}x{r['N']}x{r['K']}", r["bandwidth_words"],
+            f"{r['ifmap_sram_kb']}/{r['filter_sram_kb']}/{r['ofmap_sram_kb']}",
+            num(r["total_cycles"]), num(r["total_cycles_incl_prefetch"]), num(r["ours_cycles"]),
+            num(r["bound_ours"]) if r["ours_error"] is None else "rejected",
+            ratio(r["ours_vs_bound"]),
+            f"{num(r['ifmap_dram_reads'])}/{num(r['filter_dram_reads'])}/"
+            f"{num(r['ofmap_dram_writes'])}",
+            "n/a" if a is None else f"{num(a)}/{num(b)}/{num(o)}",
+            num(r["tiling_bytes"]), num(r["ours_dram_bytes"]),
+        ))
+    return table(["set", "array", "df", "M x N x K", "W", "SRAM kB (A/B/O)", "SCALE-Sim cycles",
+                  "incl. prefetch", "ours", "bound", "ours / bound",
+                  "SCALE-Sim DRAM A/B/O", "ours A/B/O", "ideal tiling bytes", "ours bytes"],
+                 lines, "llllrlrrrrrrrrr")
+
+
+def summary_rows(res: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Per (set, regime): median ratios of ours to SCALE-Sim and to the bound."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in res:
+        regime = "bandwidth-bound" if r["bandwidth_bound"] else "compute-bound"
+        groups.setdefault((r["set"], regime), []).append(r)
+    out = []
+    for (st, regime), rs in sorted(groups.items()):
+        ok = [x for x in rs if x["ours_cycles"] is not None]
+
+        def med(key: str, ok: list[dict[str, Any]] = ok) -> str:
+            return ratio(statistics.median(x[key] for x in ok)) if ok else "n/a"
+
+        out.append((st, regime, len(rs), len(rs) - len(ok), med("ours_vs_scalesim"),
+                    med("ours_vs_scalesim_incl_prefetch"), med("ours_vs_bound"),
+                    sum(x["ours_cycles"] >= x["bound_ours"] for x in ok),
+                    med("bytes_vs_scalesim")))
+    return out
+
+
+def section(quick: bool = False) -> Section:
+    rows = load_rows()
+    if quick:
+        rows = rows[::9]
+    res = replay(rows)
+    body = f"""
+SCALE-Sim v3.0.0 in USER bandwidth mode (`validation/scalesim_memory_runner.py`, stored in
+`validation/data/scalesim_memory.csv`; semantics in docs/scalesim_memory.md) against ours on the
+same cfg (`scalesim:PATH.cfg`), {len(res)} cases. `bound` is max(compute cycles, our DRAM bytes /
+W); a case is bandwidth-bound when its unique bytes / W exceed its compute cycles.
+
+{table(["set", "regime", "cases", "rejected by us", "median ours / SCALE-Sim",
+        "median ours / SCALE-Sim incl. prefetch", "median ours / bound", "ours >= bound",
+        "median bytes ours / SCALE-Sim"], summary_rows(res), "llrrrrrrr")}
+
+{markdown_table(res)}
+"""
+    return Section("scalesim_memory", "SCALE-Sim finite-bandwidth cross-check", body,
+                   {"cases": len(res), "rows": res})
