@@ -166,11 +166,13 @@ class Mapper:
         leave at least that free, a staged tile can always be loaded, so the run never
         deadlocks on capacity (``docs/engine.md``, Capacity).
 
-        A tile that stages more than its region holds gets its op's rows per tile capped so
-        that it fits (returns None: map again); when one row does not fit either, the buffer
-        is too small for the op and that is bad input."""
+        A tile that stages more than a ``prefetch_depth``-th of its region gets its op's rows
+        per tile capped so that ``prefetch_depth`` tiles fit (double buffering; returns None:
+        map again); when one row does not fit the whole region, the buffer is too small for
+        the op and that is bad input."""
         need: dict[str, int] = {}
         shrink = False
+        depth = self.arch.mapping.prefetch_depth
         for t in plan.tiles:
             unit = plan.ops[t.op].unit
             here: dict[str, int] = {}
@@ -180,15 +182,16 @@ class Mapper:
                     here[r] = here.get(r, 0) + nbytes
             for r, n in here.items():
                 cap = self.regions.capacity[r]
-                if n > cap:
-                    rows = t.row1 - t.row0
-                    fit = min(rows * cap // n, rows // 2)  # at least halve: B need not shrink
-                    if rows <= 1 or fit < 1:
-                        raise InputError(
-                            f"op {plan.ops[t.op].name!r}: one row of a tile stages {n} bytes "
-                            f"in buffer {r!r} of {cap} bytes; enlarge the buffer")
+                share = cap // depth  # so that prefetch_depth tiles can be staged at once
+                rows = t.row1 - t.row0
+                if n > share and rows > 1:
+                    fit = max(1, min(rows * share // n, rows // 2))  # at least halve
                     self._row_cap[t.op] = min(self._row_cap.get(t.op, rows), fit)
                     shrink = True
+                elif n > cap:
+                    raise InputError(
+                        f"op {plan.ops[t.op].name!r}: one row of a tile stages {n} bytes "
+                        f"in buffer {r!r} of {cap} bytes; enlarge the buffer")
                 need[r] = max(need.get(r, 0), n)
         return None if shrink else need
 

@@ -46,6 +46,7 @@ SRAMS = (
     ("sram_ofmap", ("ofmapsramszkb", "ofmapsramsz"), "output"),
 )
 WORD_BYTES = 1
+ACCUMULATOR_BYTES = 4
 
 
 class _Cfg:
@@ -157,6 +158,10 @@ def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, wor
     ref_sa = next(u for u in ref.chunks.units.values() if u.type == "systolic")
     clock = ref.clock_mhz
     word_bw = (rows + cols) * WORD_BYTES
+    # SCALE-Sim never limits an SRAM's bandwidth: each gets the array's peak demand, and the
+    # ofmap one also the 32-bit partial sums of a folded reduction, read and written back at
+    # one per column (ws) or row (is) per cycle
+    psum_bw = 2 * max(rows, cols) * ACCUMULATOR_BYTES
     memories: dict[str, Any] = {
         "dram": {
             "type": "dram",
@@ -177,7 +182,7 @@ def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, wor
             "type": "sram",
             "description": f"SCALE-Sim {sname.removeprefix('sram_')} SRAM",
             "capacity_kib": kib,
-            "bandwidth_bytes_per_cycle": word_bw,
+            "bandwidth_bytes_per_cycle": word_bw + (psum_bw if role == "output" else 0),
             "holds": [role],
             "read_energy_pj_per_byte": ref_sram.read_energy_pj_per_byte,
             "write_energy_pj_per_byte": ref_sram.write_energy_pj_per_byte,
@@ -198,7 +203,7 @@ def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, wor
         "description": f"SCALE-Sim config {cfg.path} ({rows}x{cols} {dataflow}); energies "
                        "from the systolic preset (SCALE-Sim has none)",
         "clock_mhz": clock,
-        "precision": {"operand_bits": 8 * WORD_BYTES, "accumulator_bits": 32},
+        "precision": {"operand_bits": 8 * WORD_BYTES, "accumulator_bits": 8 * ACCUMULATOR_BYTES},
         "memories": memories,
         "chunks": {"count": 1, "units": {"array": array}},
         "connections": [{"src": "dram", "dst": s} for s, _, _ in SRAMS]

@@ -104,11 +104,14 @@ def test_small_buffers_give_slower_designs_never_errors(kib):
     assert s["macs"] == g.total_macs()
 
 
-def test_cycles_grow_as_the_buffer_shrinks():
+def test_dram_traffic_grows_as_the_buffer_shrinks():
     g = attention_like_graph(heads=2, n=64, d=16, layers=2)
-    cycles = [simulate(tiny_arch(sram_kib=kib, dram_bytes_per_cycle=8.0), g).summary["cycles"]
-              for kib in (1024, 8, 4)]
-    assert cycles[0] <= cycles[1] <= cycles[2]
+    runs = [simulate(tiny_arch(sram_kib=kib, dram_bytes_per_cycle=8.0), g).summary
+            for kib in (1024, 8, 4)]
+    traffic = [s["dram_bytes"] for s in runs]
+    assert traffic[0] <= traffic[1] <= traffic[2] and traffic[0] < traffic[2]
+    # and no run is faster than its DRAM traffic allows
+    assert all(s["cycles"] >= s["dram_bytes"] / 8.0 for s in runs)
 
 
 @settings(max_examples=25, deadline=None)
