@@ -8,7 +8,8 @@ thread), appending each run's JSON to ``OUT/runs.jsonl``; a run already there is
 an interrupted benchmark resumes where it stopped. After every run it rewrites ``OUT/table.md``
 (mean and spread over the seeds done so far). Phases, in priority order:
 
-1. softmax (checkpoint saved), taylor and vitality from scratch;
+1. softmax, taylor and vitality from scratch (checkpoints saved in OUT for phase 2 and for
+   ``python -m vitality_model.analyze``);
 2. the paper's flow from the softmax checkpoint: switched to taylor without training; vitality
    fine-tuned (then evaluated low-rank only, as inference runs it); taylor fine-tuned alike;
 3. sanger and linear_elu from scratch;
@@ -33,11 +34,13 @@ def runs(phase: int, seed: int, ckpt_dir: Path) -> list[tuple[str, str, list[str
     """(attention, start label, extra CLI args) of ``phase`` for ``seed``."""
     ckpt = str(ckpt_dir / f"softmax_s{seed}.pt")
     if phase == 1:
-        return [("softmax", "scratch", ["--save", ckpt]), ("taylor", "scratch", []),
-                ("vitality", "scratch", [])]
+        return [("softmax", "scratch", ["--save", ckpt]),
+                ("taylor", "scratch", ["--save", str(ckpt_dir / f"taylor_s{seed}.pt")]),
+                ("vitality", "scratch", ["--save", str(ckpt_dir / f"vitality_s{seed}.pt")])]
     if phase == 2:
         return [("taylor", "softmax ckpt, no training", ["--init", ckpt, "--epochs", "0"]),
-                ("vitality", "softmax ckpt (paper's flow)", ["--init", ckpt, *FINETUNE]),
+                ("vitality", "softmax ckpt (paper's flow)",
+                 ["--init", ckpt, *FINETUNE, "--save", str(ckpt_dir / f"vitality_ft_s{seed}.pt")]),
                 ("taylor", "softmax ckpt", ["--init", ckpt, *FINETUNE])]
     if phase == 3:
         return [("sanger", "scratch", []), ("linear_elu", "scratch", [])]

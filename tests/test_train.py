@@ -206,7 +206,7 @@ def test_mnist5k_smoke(capsys, attention):
     """End to end at 197 tokens on a tiny subset (the full benchmark is
     benchmarks/accuracy_mnist5k.py)."""
     code = main(["--dataset", "mnist5k", "--attention", attention, "--epochs", "1",
-                 "--subset", "64", "--json"])
+                 "--subset", "64", "--shift-px", "2", "--json"])
     out, _ = capsys.readouterr()
     assert code == 0
     result = last_json(out)
@@ -220,8 +220,9 @@ def test_dataset_defaults_and_sparse_scale_option(capsys):
     from vitality_model.train import parse_args
 
     args = parse_args(["--dataset", "mnist5k", "--attention", "taylor"])
-    assert (args.epochs, args.shift_px, args.sparse_scale) == (10, 2, "inv_sqrt_d")
+    assert (args.epochs, args.batch_size, args.sparse_scale) == (10, 32, "inv_sqrt_d")
     args = parse_args(["--dataset", "digits", "--attention", "vitality", "--sparse-scale", "1"])
-    assert (args.epochs, args.shift_px, args.sparse_scale) == (40, 0, 1.0)
+    assert (args.epochs, args.batch_size, args.sparse_scale) == (40, 64, 1.0)
+    assert args.shift_px == 0
     code, out, err = run(capsys, "--attention", "vitality", "--sparse-scale", "big")
     assert code == 2 and out == "" and "sparse_scale" in err

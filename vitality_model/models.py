@@ -148,10 +148,26 @@ class ViTConfig:
     patch_size: int = 16
     in_chans: int = 3
     num_classes: int = 1000
+    #: Initial value of the (learned) position embedding: ``"trunc_normal"`` (std 0.02, DeiT) or
+    #: ``"sincos"`` (2-D sine-cosine of the patch row and column, class token 0), which trains
+    #: much faster from scratch on small data (docs/model.md, mnist5k).
+    pos_init: str = "trunc_normal"
 
     @property
     def num_tokens(self) -> int:
         return (self.img_size // self.patch_size) ** 2 + 1
+
+
+def sincos_2d(side: int, dim: int) -> Tensor:
+    """``(side * side, dim)`` 2-D sine-cosine position codes (MAE / ViT-22B style), row-major
+    patches: a quarter of the channels each for sin and cos of the column and of the row."""
+    if dim % 4:
+        raise ValueError(f"sincos position codes need dim divisible by 4, got {dim}")
+    gy, gx = torch.meshgrid(torch.arange(side, dtype=torch.float32),
+                            torch.arange(side, dtype=torch.float32), indexing="ij")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float32) / (dim // 4))
+    y, x = gy.flatten()[:, None] * omega, gx.flatten()[:, None] * omega
+    return torch.cat([x.sin(), x.cos(), y.sin(), y.cos()], dim=1)
 
 
 class VisionTransformer(nn.Module):
@@ -172,7 +188,15 @@ class VisionTransformer(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if self.cfg.pos_init == "sincos":
+            side = self.cfg.img_size // self.cfg.patch_size
+            with torch.no_grad():
+                self.pos_embed.zero_()
+                self.pos_embed[0, 1:] = sincos_2d(side, self.cfg.embed_dim)
+        elif self.cfg.pos_init == "trunc_normal":
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        else:
+            raise ValueError(f"unknown pos_init {self.cfg.pos_init!r}; valid: sincos, trunc_normal")
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         for m in self.modules():
             if isinstance(m, nn.Linear):
