@@ -11,9 +11,10 @@ an interrupted benchmark resumes where it stopped. After every run it rewrites `
 1. softmax, taylor and vitality from scratch (checkpoints saved in OUT for phase 2 and for
    ``python -m vitality_model.analyze``);
 2. the paper's flow from the softmax checkpoint: switched to taylor without training; vitality
-   fine-tuned (then evaluated low-rank only, as inference runs it); taylor fine-tuned alike;
+   fine-tuned (then evaluated low-rank only, as inference runs it);
 3. sanger and linear_elu from scratch;
-4. vitality from scratch with the sparse term unscaled (``--sparse-scale 1``).
+4. vitality from scratch with the sparse term unscaled (``--sparse-scale 1``);
+5. taylor fine-tuned from the softmax checkpoint like phase 2's vitality.
 
 Each run takes a few CPU minutes on one thread (``cpu_s`` in its JSON).
 """
@@ -40,12 +41,13 @@ def runs(phase: int, seed: int, ckpt_dir: Path) -> list[tuple[str, str, list[str
     if phase == 2:
         return [("taylor", "softmax ckpt, no training", ["--init", ckpt, "--epochs", "0"]),
                 ("vitality", "softmax ckpt (paper's flow)",
-                 ["--init", ckpt, *FINETUNE, "--save", str(ckpt_dir / f"vitality_ft_s{seed}.pt")]),
-                ("taylor", "softmax ckpt", ["--init", ckpt, *FINETUNE])]
+                 ["--init", ckpt, *FINETUNE, "--save", str(ckpt_dir / f"vitality_ft_s{seed}.pt")])]
     if phase == 3:
         return [("sanger", "scratch", []), ("linear_elu", "scratch", [])]
     if phase == 4:
         return [("vitality", "scratch, sparse term unscaled", ["--sparse-scale", "1"])]
+    if phase == 5:
+        return [("taylor", "softmax ckpt", ["--init", ckpt, *FINETUNE])]
     raise ValueError(f"unknown phase {phase}")
 
 

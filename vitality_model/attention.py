@@ -152,6 +152,7 @@ def softmax_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 #: ``n sqrt(d)`` alone passes the largest finite value (65504) at n >= 8188 for d = 64, and the
 #: token sums (``v_sum``, ``G``) grow with n too.
 LOW_PRECISION = (torch.float16, torch.bfloat16)
+AUTOCAST_DEVICES = ("cpu", "cuda", "xpu")
 
 
 def taylor_attention(q: Tensor, k: Tensor, v: Tensor, *, exact_denominator: bool = True) -> Tensor:
@@ -170,7 +171,8 @@ def taylor_attention(q: Tensor, k: Tensor, v: Tensor, *, exact_denominator: bool
     sums over n tokens cannot overflow. float32 / float64 run the six steps as written.
     """
     device = q.device.type
-    autocast_on = torch.is_autocast_enabled(device)
+    # autocast exists for real devices only (the tracer runs this on the meta device)
+    autocast_on = device in AUTOCAST_DEVICES and torch.is_autocast_enabled(device)
     if autocast_on or q.dtype in LOW_PRECISION:
         out_dtype = torch.get_autocast_dtype(device) if autocast_on else q.dtype
         with torch.autocast(device_type=device, enabled=False):

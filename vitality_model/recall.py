@@ -1,7 +1,7 @@
 """A long-range task: associative recall at 65, 197 or 785 tokens (seeded, synthetic).
 
     python -m vitality_model.recall [--tokens 65 197 785] [--attention softmax taylor]
-        [--steps 600] [--seed 0] [--out DIR] [--json]
+        [--steps 300] [--seeds 0] [--out DIR] [--json]
 
 Each sequence has ``n`` tokens. Token 0 is the *query*: a key ``q`` out of ``KEYS`` (16). Each of
 tokens 1..n-1 is a (key, value) pair, with ``value`` one of ``CLASSES`` (10); exactly one of them,
@@ -13,7 +13,8 @@ while the first-order Taylor weights ``1 + x`` can only do so if the centred sco
 grows with n.
 
 Tokens are one-hot (key, value, is-query) features, embedded linearly, plus a learned position
-embedding, then pre-norm transformer blocks of ``vitality_model.models`` (any attention variant).
+embedding, then pre-norm transformer blocks of ``vitality_model.models`` (any attention variant;
+by default one block, embed 32, 2 heads of 16: one layer suffices, token 0 holds the query).
 Training draws fresh sequences every step from a generator seeded by ``--seed``; the test set is
 1,000 fixed sequences (seed + 10,000), so runs are deterministic for a given seed and thread count.
 """
@@ -64,7 +65,7 @@ def make_batch(n: int, batch: int, generator: torch.Generator) -> tuple[Tensor, 
 class RecallModel(nn.Module):
     """Linear token embedding + position embedding + ``depth`` blocks; classifies token 0."""
 
-    def __init__(self, n: int, attention: str, dim: int = 64, depth: int = 2, heads: int = 2,
+    def __init__(self, n: int, attention: str, dim: int = 32, depth: int = 1, heads: int = 2,
                  mlp_ratio: float = 2.0) -> None:
         super().__init__()
         self.embed = nn.Linear(FEATURES, dim)
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokens", type=int, nargs="+", default=[65, 197, 785])
     p.add_argument("--attention", nargs="+", default=["softmax", "taylor"],
                    choices=sorted(ATTENTIONS))
-    p.add_argument("--steps", type=int, default=600, help="training steps of batch 32")
+    p.add_argument("--steps", type=int, default=300, help="training steps of batch 32")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--out", help="directory for recall.jsonl and recall.md")
     p.add_argument("--json", action="store_true", help="print each record as a JSON line")
