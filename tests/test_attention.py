@@ -19,7 +19,7 @@ from vitality_model import (
     softmax_attention,
     taylor_attention,
 )
-from vitality_model.attention import check_attention, sanger_mask
+from vitality_model.attention import _taylor_steps, check_attention, sanger_mask
 
 torch.set_num_threads(1)
 
@@ -240,3 +240,93 @@ def test_sanger_mask_of_an_image_does_not_depend_on_its_batch():
     _, alone = sanger_mask(q[:1], k[:1], threshold=2e-3, bits=4)
     _, batched = sanger_mask(q, k, threshold=2e-3, bits=4)
     assert torch.equal(alone[0], batched[0])
+
+
+# -- ViTALiTy's sparse branch and its scale --------------------------------------------------
+
+
+def quantize_reference(x, bits):
+    """Signed symmetric quantisation, one scale per sample (dim 0), written with numpy."""
+    a = x.detach().numpy()
+    levels = 2 ** (bits - 1) - 1
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        scale = max(np.abs(a[i]).max(), 1e-12) / levels
+        out[i] = np.clip(np.round(a[i] / scale), -levels, levels) * scale
+    return out
+
+
+def sparse_branch_reference(q, k, v, threshold, bits, scale):
+    """scale x (threshold-masked softmax of 4-bit Q K^T / sqrt(d), each row's max kept) @ V."""
+    qq, kq = quantize_reference(q, bits), quantize_reference(k, bits)
+    scores = qq @ np.swapaxes(kq, -1, -2) / math.sqrt(q.shape[-1])
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    probs = e / e.sum(axis=-1, keepdims=True)
+    keep = (probs > threshold) | (probs == probs.max(axis=-1, keepdims=True))
+    return torch.from_numpy(scale * (np.where(keep, probs, 0.0) @ v.detach().numpy()))
+
+
+@pytest.mark.parametrize(("scale", "factor"), [("inv_sqrt_d", 1 / math.sqrt(8)), (1, 1.0),
+                                               (0.3, 0.3)])
+def test_sparse_branch_equals_reference(scale, factor):
+    from vitality_model.attention import vitality_sparse_branch
+
+    q, k, v = qkv(2, 3, 21, 8, scale=1.5)
+    out = vitality_sparse_branch(q, k, v, threshold=2e-2, bits=4, scale=scale)
+    ref = sparse_branch_reference(q, k, v, 2e-2, 4, factor)
+    torch.testing.assert_close(out, ref, **TIGHT)
+    unscaled = sparse_branch_reference(q, k, v, 2e-2, 4, 1.0)
+    assert factor == 1.0 or not torch.allclose(out, unscaled)
+
+
+def test_default_sparse_scale_is_inv_sqrt_d():
+    """The module default: training output = taylor + (1/sqrt(head_dim)) x sparse branch."""
+    x = torch.randn(2, 13, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    vit = make_attention("vitality").train()
+    with torch.no_grad():
+        q, k, v = vit.qkv(x).reshape(2, 13, 3, 4, 8).permute(2, 0, 3, 1, 4).unbind(0)
+        expected = taylor_attention(q, k, v) + sparse_branch_reference(
+            q, k, v, 2e-3, 4, 1 / math.sqrt(8))
+        expected = vit.proj(expected.transpose(1, 2).reshape(2, 13, 32))
+        torch.testing.assert_close(vit(x), expected, **TIGHT)
+        unscaled = make_attention("vitality").train()
+        unscaled.sparse_scale = 1
+        assert not torch.allclose(unscaled(x), expected)
+
+
+@pytest.mark.parametrize("bad", ["sqrt", -1.0, float("nan")])
+def test_bad_sparse_scale_is_rejected(bad):
+    with pytest.raises(ValueError, match="sparse_scale"):
+        Attention(32, 4, attention="vitality", sparse_scale=bad)
+
+
+# -- low precision at large n ------------------------------------------------------------------
+
+N_LARGE = 12545  # a 1792^2 image in 16x16 patches
+
+
+def explicit_rows(q, k, v, rows):
+    """The O(n^2) Taylor reference for the query ``rows`` only (float64)."""
+    return taylor_matrix(q[..., rows, :], k) @ v
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_taylor_low_precision_at_large_n(dtype):
+    """n sqrt(d) = 100,360 passes float16's largest value: the kernel must still match float64
+    to the precision of its output dtype, in plain low precision and under CPU autocast."""
+    q, k, v = (t.to(dtype) for t in qkv(1, 1, N_LARGE, 64, seed=3))
+    rows = torch.arange(0, N_LARGE, 97)
+    ref = explicit_rows(q.double(), k.double(), v.double(), rows)  # the rounded inputs, exactly
+    tol = {"rtol": 0.0, "atol": 4 * torch.finfo(dtype).eps * float(ref.abs().max())}
+    out = taylor_attention(q, k, v)
+    assert out.dtype == dtype and torch.isfinite(out).all()
+    torch.testing.assert_close(out[..., rows, :].double(), ref, **tol)
+    with torch.autocast("cpu", dtype=dtype):
+        auto = taylor_attention(q.float(), k.float(), v.float())
+    assert auto.dtype == dtype
+    torch.testing.assert_close(auto[..., rows, :].double(), ref, **tol)
+    # the same six steps run in float16 itself are what the float32 path avoids: the
+    # denominator n sqrt(d) overflows and the output collapses (to zeros or non-finite values)
+    if dtype == torch.float16:
+        naive = _taylor_steps(q, k, v, True)[..., rows, :].double()
+        assert not torch.allclose(naive, ref, **tol)

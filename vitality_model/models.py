@@ -15,9 +15,11 @@ from torch import Tensor, nn
 
 from .attention import (
     DEFAULT_QUANT_BITS,
+    DEFAULT_SPARSE_SCALE,
     DEFAULT_THRESHOLD,
     check_attention,
     elu_linear_attention,
+    resolve_sparse_scale,
     sanger_attention,
     softmax_attention,
     taylor_attention,
@@ -29,7 +31,9 @@ class Attention(nn.Module):
     """Multi-head self-attention whose kernel is chosen by name (see ``ATTENTIONS``).
 
     ``exact_denominator`` (taylor/vitality) keeps step 4 of Algorithm 1; ``threshold`` and
-    ``quant_bits`` configure the Sanger-style sparse mask (vitality while training, sanger always).
+    ``quant_bits`` configure the Sanger-style sparse mask (vitality while training, sanger always);
+    ``sparse_scale`` multiplies vitality's training-only sparse term (``"inv_sqrt_d"`` or a
+    number, see ``attention.DEFAULT_SPARSE_SCALE``).
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class Attention(nn.Module):
         exact_denominator: bool = True,
         threshold: float = DEFAULT_THRESHOLD,
         quant_bits: int = DEFAULT_QUANT_BITS,
+        sparse_scale: float | str = DEFAULT_SPARSE_SCALE,
     ) -> None:
         super().__init__()
         if dim % num_heads:
@@ -52,6 +57,8 @@ class Attention(nn.Module):
         self.exact_denominator = exact_denominator
         self.threshold = threshold
         self.quant_bits = quant_bits
+        resolve_sparse_scale(sparse_scale, self.head_dim)  # reject bad values early
+        self.sparse_scale = sparse_scale
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
@@ -70,7 +77,7 @@ class Attention(nn.Module):
         out = taylor_attention(q, k, v, exact_denominator=self.exact_denominator)
         if name == "vitality" and self.training:
             out = out + vitality_sparse_branch(
-                q, k, v, threshold=self.threshold, bits=self.quant_bits
+                q, k, v, threshold=self.threshold, bits=self.quant_bits, scale=self.sparse_scale
             )
         return out
 
@@ -141,10 +148,26 @@ class ViTConfig:
     patch_size: int = 16
     in_chans: int = 3
     num_classes: int = 1000
+    #: Initial value of the (learned) position embedding: ``"trunc_normal"`` (std 0.02, DeiT) or
+    #: ``"sincos"`` (2-D sine-cosine of the patch row and column, class token 0), which trains
+    #: much faster from scratch on small data (docs/model.md, mnist5k).
+    pos_init: str = "trunc_normal"
 
     @property
     def num_tokens(self) -> int:
         return (self.img_size // self.patch_size) ** 2 + 1
+
+
+def sincos_2d(side: int, dim: int) -> Tensor:
+    """``(side * side, dim)`` 2-D sine-cosine position codes (MAE / ViT-22B style), row-major
+    patches: a quarter of the channels each for sin and cos of the column and of the row."""
+    if dim % 4:
+        raise ValueError(f"sincos position codes need dim divisible by 4, got {dim}")
+    gy, gx = torch.meshgrid(torch.arange(side, dtype=torch.float32),
+                            torch.arange(side, dtype=torch.float32), indexing="ij")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float32) / (dim // 4))
+    y, x = gy.flatten()[:, None] * omega, gx.flatten()[:, None] * omega
+    return torch.cat([x.sin(), x.cos(), y.sin(), y.cos()], dim=1)
 
 
 class VisionTransformer(nn.Module):
@@ -165,7 +188,15 @@ class VisionTransformer(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if self.cfg.pos_init == "sincos":
+            side = self.cfg.img_size // self.cfg.patch_size
+            with torch.no_grad():
+                self.pos_embed.zero_()
+                self.pos_embed[0, 1:] = sincos_2d(side, self.cfg.embed_dim)
+        elif self.cfg.pos_init == "trunc_normal":
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        else:
+            raise ValueError(f"unknown pos_init {self.cfg.pos_init!r}; valid: sincos, trunc_normal")
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -215,7 +246,7 @@ def build(
     """Build zoo model ``name`` with random weights (``seed``) and the given attention variant.
 
     ``img_size`` and ``patch_size`` set the token count; ``attn_kwargs`` go to ``Attention``
-    (``exact_denominator``, ``threshold``, ``quant_bits``).
+    (``exact_denominator``, ``threshold``, ``quant_bits``, ``sparse_scale``).
     """
     check_attention(attention)
     overrides = {
@@ -232,15 +263,18 @@ def build(
 def set_attention(model: nn.Module, attention: str, **attn_kwargs) -> nn.Module:
     """Switch every ``Attention`` in ``model`` to another variant in place; weights carry over.
 
-    ``attn_kwargs`` may also update ``exact_denominator``, ``threshold`` or ``quant_bits``.
+    ``attn_kwargs`` may also update ``exact_denominator``, ``threshold``, ``quant_bits`` or
+    ``sparse_scale``.
     """
     check_attention(attention)
-    allowed = {"exact_denominator", "threshold", "quant_bits"}
+    allowed = {"exact_denominator", "threshold", "quant_bits", "sparse_scale"}
     unknown = set(attn_kwargs) - allowed
     if unknown:
         raise ValueError(f"unknown attention options {sorted(unknown)}; valid: {sorted(allowed)}")
     for m in model.modules():
         if isinstance(m, Attention):
+            if "sparse_scale" in attn_kwargs:
+                resolve_sparse_scale(attn_kwargs["sparse_scale"], m.head_dim)
             m.attention = attention
             for key, value in attn_kwargs.items():
                 setattr(m, key, value)

