@@ -17,7 +17,7 @@ from typing import Any
 
 from workloads.ir import write_atomic
 
-from . import ablations, bounds, cpu, paper, plots, scalesim_check
+from . import ablations, bounds, cpu, paper, plots, scalesim_check, scalesim_memory_check
 from .tables import Section, ratio, table
 
 #: Relative to the working directory: run `accelsim validate` from the repository root.
@@ -63,6 +63,8 @@ def generate(out: str | Path = DEFAULT_OUT, *, quick: bool = False,
     bound_models = ["deit_tiny"] if quick else ["deit_tiny", "deit_base"]
     secs: list[Section] = []
     secs.append(_timed(log, "SCALE-Sim cross-check", lambda: scalesim_check.section(quick)))
+    secs.append(_timed(log, "SCALE-Sim memory cross-check",
+                       lambda: scalesim_memory_check.section(quick)))
     secs.append(_timed(log, "analytic bounds",
                        lambda: bounds.section(bound_cases(bound_models), quick)))
     secs.append(_timed(log, "MAC counts", lambda: paper.macs_section(models)))
