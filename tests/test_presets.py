@@ -92,12 +92,23 @@ def test_run_cli_json_and_set(graphs, tmp_path, capsys):
      "chunks.count"),
     (["--arch", "vitality", "--workload", "missing.json"], "missing.json"),
     (["--arch", "vitality", "--workload", "gemm:8,8,8", "--out", __file__], "not a directory"),
-    (["--arch", "vitality", "--workload", "deit_tiny", "--attention", "softmax"], "'softmax'"),
+    (["--arch", "systolic", "--workload", "deit_tiny", "--attention", "sanger"],
+     "'sparse_matmul'"),
 ])
 def test_run_cli_bad_input_is_one_line_exit_2(argv, needle, capsys):
     assert main(["run", *argv]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_softmax_runs_on_vitality_general_unit(graphs):
+    """vitality has no softmax unit: softmax runs on its general post unit, by the class
+    default of its normalisation class (slowly), and the summary says so."""
+    s = simulate(arch.load("vitality"), graphs["softmax"], keep_intervals=False).summary
+    softmax = [o for o in s["ops"] if o["fn"] == "softmax"]
+    assert softmax and {o["unit"] for o in softmax} == {"post"}
+    assert s["class_default_ops"]["post"]["softmax"] == len(softmax)
+    assert sum(s["ops_per_unit"].values()) == len(s["ops"])
 
 
 def test_run_on_saved_graph_never_imports_torch(graphs, tmp_path):
