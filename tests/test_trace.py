@@ -18,6 +18,7 @@ import vitality_model
 import workloads
 from accelsim.cli import main as cli_main
 from workloads import OpKind, WorkloadError
+from workloads.ir import numel
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,7 +237,10 @@ def test_unknown_op_is_reported_and_kept():
     g = workloads.trace(ConvSDPA(unknown=True), torch.randn(1, 3, 16, 16))
     assert g.meta["unknown_ops"] == {"cumsum": 1}
     node = g.op("cumsum")
-    assert node.kind is OpKind.VIEW and node.attrs["unknown"] and node.fn == "cumsum"
+    # never free: a conservative elementwise step per output element
+    assert node.kind is OpKind.ELEMENTWISE and node.attrs["unknown"] and node.fn == "unknown"
+    assert node.cost.element_ops == {"unknown": numel(node.output_shape)}
+    assert node.attrs["aten"] == "aten::cumsum"
     assert g.predecessors("cumsum")[0][0] == "sdpa_sv"
     assert g.meta["outputs"] == ["cumsum"]
 
@@ -444,3 +448,29 @@ def test_group_axes_reordered_by_a_view_are_not_aligned():
 def test_deit_edges_keep_group_axes():
     g = workloads.resolve("deit_tiny", attention="taylor", cache=False)
     assert all(a["groups_aligned"] for _, _, a in g.g.edges(data=True))
+
+
+def test_eager_fallback_counts_fused_transformer_fast_paths():
+    """nn.TransformerEncoderLayer in eval mode takes PyTorch's fused fast path
+    (_transformer_encoder_layer_fwd) when run eagerly; the dispatch capture turns it off, so
+    every projection and attention matmul is counted (FlopCounterMode as the reference)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from workloads._capture import capture_dispatch
+    from workloads._convert import build_graph
+    from workloads.ir import Precision
+
+    layer = nn.TransformerEncoderLayer(32, 8, 64, batch_first=True).eval()
+    x = torch.randn(1, 10, 32)
+    g, _ = build_graph(capture_dispatch(layer, (x,)), Precision(), 0.2)
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with FlopCounterMode(display=False) as fc, torch.no_grad():
+            layer(x)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(True)
+    # FlopCounterMode does not count the CPU flash-attention kernel MHA calls: add its two
+    # products analytically (8 heads x (QK^T + PV), each 10 x 10 x 4)
+    attention = 8 * 2 * 10 * 10 * 4
+    assert g.total_macs() == fc.get_total_flops() // 2 + attention
+    assert not any(op.attrs.get("unknown") for op in g)
