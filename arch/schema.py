@@ -249,8 +249,27 @@ class Connection(Model):
     dst: str = Field(description="downstream component (nearer the compute units)")
 
 
+class Binding(Model):
+    """Send the ops that match every given criterion to ``unit`` (first matching rule wins)."""
+
+    unit: str = Field(description="name of a compute unit of the chunks (systolic or vector)")
+    kind: str | None = Field(None, description="op kind (matmul, elementwise, softmax, ...)")
+    fn: str | None = Field(None, description="op function as the mapper names it (matmul, "
+                           "matvec, add, softmax, ...; the IR's vocabulary)")
+    scope: str | None = Field(None, description="glob over the op's module scope, e.g. "
+                              "'blocks.*.attn'")
+    group: Literal["attention", "projection", "mlp", "other"] | None = Field(
+        None, description="op group: attention core, its projections, MLP, other")
+
+
 class Mapping(Model):
     """How the mapper places and orders work."""
+
+    bindings: list[Binding] = Field(
+        default_factory=list,
+        description="rules binding ops to units; unbound ops go to the capable unit where they "
+        "would finish first (docs/arch.md, Bindings)",
+    )
 
     intra_layer_pipeline: bool = Field(
         default=True,
