@@ -70,3 +70,19 @@ def test_json_schema_rejects_what_the_validator_rejects(path, value):
 @pytest.mark.parametrize("name", arch.presets())
 def test_json_schema_accepts_the_presets(name):
     jsonschema.validate(arch.load(name).model_dump(mode="json"), SCHEMA)
+
+
+def test_arch_validate_with_workload_lists_every_missing_function(tmp_path, capsys):
+    from accelsim.cli import main
+
+    raw = arch.load("systolic").model_dump(mode="json")
+    del raw["chunks"]["units"]["post"]
+    raw["connections"] = [c for c in raw["connections"] if c["dst"] != "chunk.post"]
+    path = tmp_path / "bare.json"
+    path.write_text(json.dumps(raw))
+    assert main(["arch", "validate", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["arch", "validate", str(path), "--workload", "deit_tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "'gelu'" in err and "'layernorm'" in err and err.count("\n") == 1
+    assert main(["arch", "validate", "vitality", "--workload", "deit_tiny"]) == 0
