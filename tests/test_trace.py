@@ -474,3 +474,24 @@ def test_eager_fallback_counts_fused_transformer_fast_paths():
     attention = 8 * 2 * 10 * 10 * 4
     assert g.total_macs() == fc.get_total_flops() // 2 + attention
     assert not any(op.attrs.get("unknown") for op in g)
+
+
+def test_outer_cdist_einsum_upsample_col2im_counted_by_what_they_compute():
+    class M(nn.Module):
+        def forward(self, x):
+            y = x[0]
+            return (torch.outer(x.flatten()[:8], x.flatten()[:4]).sum()
+                    + torch.cdist(x.flatten(2), x.flatten(2)).sum()
+                    + torch.einsum("...ij,...jk->...ik", x, x).sum()
+                    + torch.einsum("bij,bjk,bkl->bil", y, y, y).sum()
+                    + F.interpolate(x, scale_factor=2, mode="bilinear").sum()
+                    + F.fold(x.reshape(1, 12, 4), (4, 4), 2, stride=2).sum())
+
+    g = workloads.trace(M(), torch.randn(1, 3, 4, 4))
+    assert g.meta["unknown_ops"] == {}
+    macs = {op.name: op.cost.macs for op in g if op.cost.macs}
+    # outer 8 x 4; cdist 3 x 3 points of 16; einsum 3 batches of 4x4 @ 4x4, the chain twice
+    assert macs == {"outer": 32, "cdist": 144, "einsum": 192, "einsum_1": 192, "einsum_2": 192}
+    up = g.op("upsample_bilinear2d")  # 4 taps per output pixel: 4 mul + 3 add
+    assert up.cost.element_ops == {"mul": 4 * 192, "add": 3 * 192}
+    assert g.op("col2im").cost.element_ops == {"add": 48}
