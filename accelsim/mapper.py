@@ -24,6 +24,7 @@ from arch.graph import build_graph
 from arch.schema import Architecture, SystolicArray, VectorArray
 from workloads.ir import Op, OpGraph, OpKind, numel
 
+from .binding import binder_for
 from .buffers import regions
 from .errors import InputError
 from .geometry import Geometry, Part, bands, geometry, map_groups, per_row_divisor, split_evenly
@@ -101,18 +102,8 @@ class Mapper:
 
     # -- stage 2: choose units ---------------------------------------------------------------
     def unit_for(self, op: Op, srcs: list[list[Source]]) -> str:
-        fns = [self._fn(op, srcs)]
-        if fns[0] in ("matvec", "lowbit_matmul"):
-            fns.append("matmul")
-        for fn in fns:
-            for name, unit in self.arch.chunks.units.items():
-                if isinstance(unit, SystolicArray) and fn in unit.fns:
-                    return name
-                if isinstance(unit, VectorArray) and fn in unit.fns:
-                    return name
-        raise InputError(
-            f"architecture {self.arch.name!r} has no unit that runs {fns[0]!r} (op {op.name!r})"
-        )
+        """Bindings, else the capable unit where the op finishes first (accelsim.binding)."""
+        return binder_for(self).unit(op, self._fn(op, srcs))
 
     def _fn(self, op: Op, srcs: list[list[Source]]) -> str:
         if op.kind is OpKind.MATMUL:

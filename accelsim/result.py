@@ -204,6 +204,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
                                rf: {"read_bytes": {"psum": n}, "write_bytes": {"psum": n}}
                                for rf, n in rf_psum.items()}).items())},
         "ops": ops,
+        **unit_usage(arch, plan, graph),
         "sim": {"events": rec.events, "tiles": len(plan.tiles), "ops": len(plan.ops),
                 "folded_views": plan.folded_views, "wall_s": round(wall_s, 4),
                 "version": __version__},
@@ -233,3 +234,22 @@ def attention_span(ops: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, 
         total += end - start
         exposed += max(0, end - max(start, qkv_end))
     return total, exposed, [ops[i] for idx in by_layer.values() for i in idx]
+
+
+def unit_usage(arch: Architecture, plan: Plan, graph: OpGraph) -> dict[str, Any]:
+    """Which unit ran how many ops (``ops_per_unit``, every declared compute unit listed, so an
+    idle one shows 0), which ops a unit ran only through its class default
+    (``class_default_ops`` {unit: {fn: ops}}: e.g. softmax on vitality's general post unit),
+    and the ops the tracer could not classify (``unknown_ops`` {aten op: count})."""
+    per_unit = {n: 0 for n, u in arch.chunks.units.items()
+                if isinstance(u, SystolicArray | VectorArray)}
+    by_class: dict[str, dict[str, int]] = {}
+    for op in plan.ops:
+        per_unit[op.unit] = per_unit.get(op.unit, 0) + 1
+        unit = arch.chunks.units[op.unit]
+        if isinstance(unit, VectorArray) and unit.by_class(op.fn):
+            slot = by_class.setdefault(op.unit, {})
+            slot[op.fn] = slot.get(op.fn, 0) + 1
+    return {"ops_per_unit": per_unit,
+            "class_default_ops": {u: dict(sorted(f.items())) for u, f in sorted(by_class.items())},
+            "unknown_ops": dict(sorted((graph.meta.get("unknown_ops") or {}).items()))}

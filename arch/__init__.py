@@ -18,6 +18,7 @@ from .graph import (
     path_from_dram,
     required_units,
     sram_for,
+    units_for,
 )
 from .loader import load, loads, presets
 from .schema import Architecture
@@ -55,4 +56,5 @@ __all__ = [
     "schema_json",
     "sram_for",
     "to_yaml",
+    "units_for",
 ]

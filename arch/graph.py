@@ -201,10 +201,12 @@ def sram_for(arch_or_graph: Architecture | nx.DiGraph, unit: str, role: str) -> 
 
 
 # -- which units run which op functions ------------------------------------------------------
-def units_for(arch: Architecture, fn: str) -> list[str]:
-    """Unit names able to run ``fn``, in preference order (direct, then the fallback array)."""
+def units_for(arch: Architecture, fn: str, *, by_name: bool = False) -> list[str]:
+    """Unit names able to run ``fn``, in preference order (direct, then the fallback array);
+    ``by_name``: only units that declare ``fn`` itself (not through a class default)."""
     direct = [n for n, u in arch.chunks.units.items()
-              if isinstance(u, (SystolicArray, VectorArray)) and fn in u.fns]
+              if isinstance(u, (SystolicArray, VectorArray)) and fn in u.fns
+              and not (by_name and isinstance(u, VectorArray) and u.by_class(fn))]
     if direct or fn not in SYSTOLIC_FALLBACK:
         return direct
     alt = SYSTOLIC_FALLBACK[fn]
@@ -218,7 +220,7 @@ def native_attention(arch: Architecture) -> str:
     sanger)."""
     if units_for(arch, "sparse_matmul"):
         return "sanger"
-    if units_for(arch, "softmax"):
+    if units_for(arch, "softmax", by_name=True):  # a general unit's class default does not count
         return "softmax"
     return "taylor"
 

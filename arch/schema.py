@@ -14,20 +14,13 @@ from __future__ import annotations
 import warnings
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, model_validator
 
-#: Vector-unit functions the mapper knows (``Op.fn`` of vector ops in the IR).
-VECTOR_FNS = (
-    "add", "sub", "mul", "div", "neg", "sqrt", "rsqrt", "where", "clamp", "round", "pow",
-    "sum", "mean", "max",
-    "exp", "softmax", "layernorm",
-    "gelu", "relu", "elu", "silu", "tanh", "sigmoid",
-    "quantize", "threshold",
-)  # fmt: skip
-#: Systolic-array functions: dense matmul, matrix-vector (N = 1) products, sparse matmul, and
-#: ``lowbit_matmul`` (a matmul whose operands both come from quantize ops, e.g. Sanger's 4-bit
-#: mask prediction; the mapper falls back to ``matmul`` units when no array lists it).
-SYSTOLIC_FNS = ("matmul", "matvec", "sparse_matmul", "lowbit_matmul")
+from workloads.vocabulary import CLASSES, FUNCTIONS, SYSTOLIC_FNS, VECTOR_FNS  # noqa: F401
+
+#: The function vocabulary is the IR's (``workloads.vocabulary``: every ``Op.fn`` the tracer
+#: emits, each with its class); an architecture can declare exactly these functions.
+#: (``VECTOR_FNS``, ``SYSTOLIC_FNS`` and ``CLASSES`` are re-exported from here.)
 DATAFLOWS = ("os", "ws", "is", "down_forward")
 
 
@@ -35,12 +28,21 @@ class ArchWarning(UserWarning):
     """An architecture file uses something accepted but without effect (shown on stderr)."""
 
 
+def _tag_required(schema: dict[str, Any]) -> None:
+    """JSON Schema of a tagged component: its ``type`` tag is required, as the validator's
+    discriminated unions require it (an editor must not accept a unit without one)."""
+    if "type" in schema.get("properties", {}):
+        required = schema.setdefault("required", [])
+        if "type" not in required:
+            required.insert(0, "type")
+
+
 class Model(BaseModel):
     """Base of every schema class: unknown keys are errors, assignments are validated, and
     types are strict (``true`` is not a count, ``"65"`` is not a size)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True,
-                              allow_inf_nan=False)
+                              allow_inf_nan=False, json_schema_extra=_tag_required)
 
 
 def _leakage() -> Any:
@@ -219,22 +221,55 @@ class VectorFn(Model):
 
 
 class VectorArray(Model):
-    """``lanes`` parallel lanes executing the listed functions (accumulate, divide, add...)."""
+    """``lanes`` parallel lanes executing the listed functions (accumulate, divide, add...).
+
+    ``fns`` costs named functions; ``classes`` gives a default cost per class of function
+    (``workloads.vocabulary.CLASSES``), so a general SIMD unit runs every function of a class
+    it declares. An explicit ``fns`` entry overrides its class default. After validation
+    ``fns`` holds every function the unit runs (the class-derived ones too; they are not
+    written back when the architecture is dumped)."""
 
     type: Literal["vector"] = Field("vector", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
     lanes: int = Field(gt=0, description="parallel lanes, unit: elements/cycle at II = 1")
-    fns: dict[str, VectorFn] = Field(description="function name -> its timing and energy")
+    fns: dict[str, VectorFn] = Field(
+        default_factory=dict,
+        description="function name (the IR's vocabulary) -> its timing and energy",
+        json_schema_extra={"propertyNames": {"enum": list(VECTOR_FNS)}},
+    )
+    classes: dict[str, VectorFn] = Field(
+        default_factory=dict,
+        description="class of functions -> the default timing and energy of every function of "
+        "that class (elementwise, transcendental, activation, reduction, normalisation, logic)",
+        json_schema_extra={"propertyNames": {"enum": list(CLASSES)}},
+    )
     leakage_mw: float = _leakage()
+    _derived: frozenset[str] = PrivateAttr(default=frozenset())
 
     @model_validator(mode="after")
     def _known_fns(self) -> VectorArray:
-        unknown = sorted(set(self.fns) - set(VECTOR_FNS))
+        unknown = sorted(set(self.fns) - set(VECTOR_FNS) - self._derived)
         if unknown:
-            raise ValueError(f"unknown vector function(s) {unknown}; known: {list(VECTOR_FNS)}")
-        if not self.fns:
-            raise ValueError("a vector array must run at least one function")
+            raise ValueError(f"unknown vector function(s) {unknown}; known: the IR's "
+                             f"vocabulary {list(VECTOR_FNS)} (docs/arch.md)")
+        bad = sorted(set(self.classes) - set(CLASSES))
+        if bad:
+            raise ValueError(f"unknown function class(es) {bad}; known: {list(CLASSES)}")
+        if not self.fns and not self.classes:
+            raise ValueError("a vector array must run at least one function (fns or classes)")
+        derived = {fn: self.classes[cls] for fn, cls in FUNCTIONS.items()
+                   if cls in self.classes and (fn not in self.fns or fn in self._derived)}
+        self.fns.update(derived)
+        self._derived = frozenset(derived)
         return self
+
+    def by_class(self, fn: str) -> bool:
+        """True when the unit runs ``fn`` only through its class default (not by name)."""
+        return fn in self._derived
+
+    @field_serializer("fns")
+    def _declared_fns(self, fns: dict[str, VectorFn]) -> dict[str, VectorFn]:
+        return {k: v for k, v in fns.items() if k not in self._derived}
 
 
 Memory = Annotated[Dram | Sram | Noc, Field(discriminator="type")]
@@ -256,8 +291,27 @@ class Connection(Model):
     dst: str = Field(description="downstream component (nearer the compute units)")
 
 
+class Binding(Model):
+    """Send the ops that match every given criterion to ``unit`` (first matching rule wins)."""
+
+    unit: str = Field(description="name of a compute unit of the chunks (systolic or vector)")
+    kind: str | None = Field(None, description="op kind (matmul, elementwise, softmax, ...)")
+    fn: str | None = Field(None, description="op function as the mapper names it (matmul, "
+                           "matvec, add, softmax, ...; the IR's vocabulary)")
+    scope: str | None = Field(None, description="glob over the op's module scope, e.g. "
+                              "'blocks.*.attn'")
+    group: Literal["attention", "projection", "mlp", "other"] | None = Field(
+        None, description="op group: attention core, its projections, MLP, other")
+
+
 class Mapping(Model):
     """How the mapper places and orders work."""
+
+    bindings: list[Binding] = Field(
+        default_factory=list,
+        description="rules binding ops to units; unbound ops go to the capable unit where they "
+        "would finish first (docs/arch.md, Bindings)",
+    )
 
     intra_layer_pipeline: bool = Field(
         default=True,

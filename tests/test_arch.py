@@ -308,7 +308,7 @@ def test_graph_nodes_and_paths():
 def test_required_units_and_fallbacks():
     v, s, sg = (arch.load(p) for p in ("vitality", "systolic", "sanger"))
     assert required_units(v, {"matvec", "matmul", "div"}) == {
-        "div": ["divider"], "matmul": ["sa_general"], "matvec": ["sa_diag"]}
+        "div": ["divider", "post"], "matmul": ["sa_general"], "matvec": ["sa_diag"]}
     assert required_units(s, {"matvec", "lowbit_matmul"}) == {
         "lowbit_matmul": ["sa"], "matvec": ["sa"]}
     assert required_units(sg, {"lowbit_matmul", "sparse_matmul"}) == {
@@ -318,8 +318,12 @@ def test_required_units_and_fallbacks():
     check_runnable(s, {"matmul", "softmax", "layernorm", "gelu", "add", "mul", "div"})
     check_runnable(sg, {"matmul", "quantize", "lowbit_matmul", "softmax", "threshold", "where",
                         "sparse_matmul", "max", "layernorm", "gelu", "add", "div"})
-    with pytest.raises(arch.ConfigError, match="no unit that runs op fn 'softmax'"):
-        check_runnable(v, {"matmul", "softmax"})
+    # softmax on vitality runs on the general post unit, by its normalisation class default
+    check_runnable(v, {"matmul", "softmax", "groupnorm", "batch_norm", "erf", "hardswish"})
+    assert arch.units_for(v, "softmax") == ["post"] and not arch.units_for(v, "softmax",
+                                                                             by_name=True)
+    with pytest.raises(arch.ConfigError, match="no unit that runs op fn 'sparse_matmul'"):
+        check_runnable(v, {"matmul", "sparse_matmul", "lowbit_matmul"})
     with pytest.raises(arch.ConfigError, match="'sparse_matmul'"):
         check_runnable(s, {"sparse_matmul"})
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 import arch
 from accelsim.api import simulate
@@ -92,12 +93,23 @@ def test_run_cli_json_and_set(graphs, tmp_path, capsys):
      "chunks.count"),
     (["--arch", "vitality", "--workload", "missing.json"], "missing.json"),
     (["--arch", "vitality", "--workload", "gemm:8,8,8", "--out", __file__], "not a directory"),
-    (["--arch", "vitality", "--workload", "deit_tiny", "--attention", "softmax"], "'softmax'"),
+    (["--arch", "systolic", "--workload", "deit_tiny", "--attention", "sanger"],
+     "'sparse_matmul'"),
 ])
 def test_run_cli_bad_input_is_one_line_exit_2(argv, needle, capsys):
     assert main(["run", *argv]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_softmax_runs_on_vitality_general_unit(graphs):
+    """vitality has no softmax unit: softmax runs on its general post unit, by the class
+    default of its normalisation class (slowly), and the summary says so."""
+    s = simulate(arch.load("vitality"), graphs["softmax"], keep_intervals=False).summary
+    softmax = [o for o in s["ops"] if o["fn"] == "softmax"]
+    assert softmax and {o["unit"] for o in softmax} == {"post"}
+    assert s["class_default_ops"]["post"]["softmax"] == len(softmax)
+    assert sum(s["ops_per_unit"].values()) == len(s["ops"])
 
 
 def test_run_on_saved_graph_never_imports_torch(graphs, tmp_path):
@@ -112,3 +124,40 @@ def test_run_on_saved_graph_never_imports_torch(graphs, tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["arch"] == "systolic"
+
+
+def test_vitality_adds_go_where_the_units_say(graphs):
+    """vitality's bindings: attention adds on the adder array, residual adds on post."""
+    s = simulate(arch.load("vitality"), graphs["taylor"], keep_intervals=False).summary
+    adds = [o for o in s["ops"] if o["fn"] == "add"]
+    assert {o["unit"] for o in adds if o["group"] == "attention"} == {"adder"}
+    assert {o["unit"] for o in adds if o["group"] != "attention"} == {"post"}
+
+
+def test_unbound_ops_use_every_capable_array():
+    """Two matmul arrays without bindings: both get matmuls (where each finishes first); a
+    binding by group sends the attention matmuls to one of them."""
+    raw = yaml.safe_load(arch.to_yaml(arch.load("systolic")))
+    units = raw["chunks"]["units"]
+    units["small"] = {**units["sa"], "rows": 16, "cols": 16, "leakage_mw": 5.0}
+    raw["connections"].append({"src": "chunk.rf", "dst": "chunk.small"})
+    a = arch.loads(yaml.safe_dump(raw), "two.yaml")
+    g = resolve("deit_tiny", attention="softmax")
+    s = simulate(a, g, keep_intervals=False).summary
+    assert s["ops_per_unit"]["sa"] > 0 and s["ops_per_unit"]["small"] > 0
+    raw["mapping"]["bindings"] = [{"group": "attention", "kind": "matmul", "unit": "small"},
+                                  {"kind": "matmul", "unit": "sa"}]
+    s = simulate(arch.loads(yaml.safe_dump(raw), "two.yaml"), g, keep_intervals=False).summary
+    mm = [o for o in s["ops"] if o["kind"] == "matmul"]
+    assert {o["unit"] for o in mm if o["group"] == "attention"} == {"small"}
+    assert {o["unit"] for o in mm if o["group"] != "attention"} == {"sa"}
+
+
+def test_all_missing_functions_in_one_message():
+    raw = yaml.safe_load(arch.to_yaml(arch.load("systolic")))
+    del raw["chunks"]["units"]["post"]
+    raw["connections"] = [c for c in raw["connections"] if c["dst"] != "chunk.post"]
+    with pytest.raises(arch.ConfigError) as info:
+        simulate(arch.loads(yaml.safe_dump(raw), "bare.yaml"),
+                 resolve("deit_tiny", attention="softmax"), keep_intervals=False)
+    assert "'gelu'" in str(info.value) and "'layernorm'" in str(info.value)

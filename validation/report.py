@@ -63,8 +63,6 @@ def generate(out: str | Path = DEFAULT_OUT, *, quick: bool = False,
     bound_models = ["deit_tiny"] if quick else ["deit_tiny", "deit_base"]
     secs: list[Section] = []
     secs.append(_timed(log, "SCALE-Sim cross-check", lambda: scalesim_check.section(quick)))
-    secs.append(_timed(log, "SCALE-Sim memory cross-check",
-                       lambda: scalesim_memory_check.section(quick)))
     secs.append(_timed(log, "analytic bounds",
                        lambda: bounds.section(bound_cases(bound_models), quick)))
     secs.append(_timed(log, "MAC counts", lambda: paper.macs_section(models)))
@@ -78,6 +76,8 @@ def generate(out: str | Path = DEFAULT_OUT, *, quick: bool = False,
     if (models[0], 448) in scal.data:
         cpu_sims[448] = scal.data[(models[0], 448)]["runs"]
     secs.append(_timed(log, "accuracy and CPU latency", lambda: cpu.section(cpu_sims, quick)))
+    secs.append(_timed(log, "SCALE-Sim memory cross-check",
+                       lambda: scalesim_memory_check.section(quick)))
     t_plot = time.perf_counter()
     plots.ratio_bars(comp.data["ratios"], models, "speedup", paper.PAPER_SPEEDUP_VS_SANGER,
                      img / "validation_speedup.png")

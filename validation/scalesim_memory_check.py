@@ -250,5 +250,5 @@ W); a case is bandwidth-bound when its unique bytes / W exceed its compute cycle
 
 {markdown_table(res)}
 """
-    return Section("scalesim_memory", "SCALE-Sim finite-bandwidth cross-check", body,
+    return Section("scalesim_memory", "8. SCALE-Sim finite-bandwidth cross-check", body,
                    {"cases": len(res), "rows": res})

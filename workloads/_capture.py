@@ -291,10 +291,15 @@ def capture_dispatch(module: nn.Module, inputs: tuple) -> RawGraph:
 
     handles = [nn.modules.module.register_module_forward_pre_hook(pre_hook),
                nn.modules.module.register_module_forward_hook(post_hook)]
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    # PyTorch's fused inference fast paths (_transformer_encoder_layer_fwd,
+    # _native_multi_head_attention) would hide their matmuls in one opaque op: off while recording
+    torch.backends.mha.set_fastpath_enabled(False)
     try:
         with torch.no_grad(), rec:
             out = module(*inputs)
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         for h in handles:
             h.remove()
     flat_out, _ = tree_flatten(out)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ._capture import RawGraph, RawNode, Ref
 from .ir import Cost, Op, OpGraph, OpKind, Precision, matmul_cost, vector_cost
+from .vocabulary import FUNCTIONS, UNKNOWN_FN
 
 _AUTO = object()
 
@@ -163,6 +164,8 @@ class Builder:
         """Add one op whose tensor operands are ``operands`` (None entries dropped, scalars not
         allowed) and return its output value."""
         out_shape = tuple(int(s) for s in out_shape)
+        if not (kind is OpKind.VIEW or kind.is_matmul or fn in FUNCTIONS):
+            raise AssertionError(f"tracer bug: fn {fn!r} is not in workloads.vocabulary")
         if isinstance(rowwise, bool):
             rowwise = [rowwise] * len(operands)
         ins = [(v, rw) for v, rw in zip(operands, rowwise, strict=True) if isinstance(v, Val)]
@@ -255,9 +258,14 @@ class Builder:
                          track=track, sparse=sparse, gtrack=gtrack, **kw)
 
     def unknown_op(self, raw: RawNode, name: str, operands: list, out_shape) -> Val:
+        """An op the table does not know: never free. Charged conservatively as one
+        elementwise step per output element (fn ``unknown``, class elementwise), listed in
+        ``meta["unknown_ops"]``; ``trace`` and ``run`` warn about it."""
         self.unknown[name] += 1
-        return self.emit(raw, name.split("::")[-1].lstrip("_"), OpKind.VIEW, name, operands,
-                         False, out_shape or (), track=None, gtrack=None, attrs={"unknown": True})
+        out = tuple(out_shape or ())
+        return self.emit(raw, name.split("::")[-1].lstrip("_"), OpKind.ELEMENTWISE, UNKNOWN_FN,
+                         operands, False, out, element_ops={UNKNOWN_FN: math.prod(out)},
+                         track=None, gtrack=None, attrs={"unknown": True})
 
     def next_density(self, raw: RawNode) -> float:
         """Density of the next sparse op: measured (capture or probe) else the default."""

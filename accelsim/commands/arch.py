@@ -23,6 +23,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                        help="preset name, .yaml/.yml/.json file, or scalesim:PATH.cfg")
         p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                        help="override a field by its dotted path, e.g. clock_mhz=1000")
+        if name == "validate":
+            p.add_argument("--workload", metavar="W",
+                           help="also check that the design runs this workload (zoo name, graph "
+                                ".json, gemm:M,N,K, ...): every missing function in one message")
     text = ("print the JSON Schema of an architecture file (every field with its description "
             "and unit), for editors that validate YAML")
     sub.add_parser("schema", help=text, description=text)
@@ -42,6 +46,12 @@ def handle(args: argparse.Namespace) -> int:
         sys.stdout.write(arch.to_yaml(arch.load(args.arch, overrides=args.set)))
     elif args.arch_command == "validate":
         a = arch.load(args.arch, overrides=args.set)
+        if args.workload:
+            from arch.graph import workload_fns
+            from workloads import resolve
+
+            arch.check_runnable(a, workload_fns(resolve(args.workload,
+                                                        attention=arch.native_attention(a))))
         print(f"ok: {a.name} ({a.pes} PEs, {a.chunks.count} chunk{'s' * (a.chunks.count != 1)})")
     else:
         sys.stdout.write(arch.schema_json())

@@ -40,6 +40,11 @@ def handle(args: argparse.Namespace) -> int:
     arch = load_arch(args.arch, overrides=args.set)
     graph = load_workload(args.workload, attention=args.attention, img_size=args.img_size,
                           default_attention=native_attention(arch))
+    unknown = graph.meta.get("unknown_ops") or {}
+    if unknown:
+        names = ", ".join(f"{k} x{v}" for k, v in unknown.items())
+        print(f"accelsim: warning: ops unknown to the tracer, charged as elementwise over their "
+              f"output: {names}", file=sys.stderr)
     result = simulate(arch, graph, keep_intervals=bool(args.out), progress=True)
     if args.out:
         write_outputs(result, args.out)

@@ -61,7 +61,7 @@ def handle(args: argparse.Namespace) -> int:
     unknown = graph.meta.get("unknown_ops") or {}
     if unknown:
         names = ", ".join(f"{k} x{v}" for k, v in unknown.items())
-        print(f"accelsim: warning: ops kept as zero-cost views (unknown to the tracer): {names}",
+        print(f"accelsim: warning: ops unknown to the tracer, charged as elementwise over their output: {names}",
               file=sys.stderr)
     if args.attention and graph.meta.get("attention") != args.attention and ":" in args.model:
         print(f"accelsim: warning: --attention {args.attention} ignored: the model has no "

@@ -43,6 +43,14 @@ def format_summary(s: dict[str, Any]) -> str:
     lines += ["", f"  {'energy by component':<24}{'pJ':>16}{'share':>8}"]
     for name, pj in sorted(s["energy_breakdown_pj"].items(), key=lambda kv: -kv[1]):
         lines.append(f"  {name:<24}{pj:>16,.0f}{pj / total:>8.1%}")
+    if "ops_per_unit" in s:
+        lines.append("  ops per unit: " + ", ".join(f"{u} {n}" for u, n in s["ops_per_unit"].items()))
+    for unit, fns in s.get("class_default_ops", {}).items():
+        lines.append(f"  note: {unit} ran " + ", ".join(f"{f} x{n}" for f, n in fns.items())
+                     + " by its class default (no unit declares them by name)")
+    if s.get("unknown_ops"):
+        lines.append("  warning: ops unknown to the tracer, charged as elementwise over their "
+                     "output: " + ", ".join(f"{k} x{v}" for k, v in s["unknown_ops"].items()))
     lines.append(f"  simulated {s['sim']['tiles']:,} tiles, {s['sim']['events']:,} events "
                  f"in {s['sim']['wall_s']:.2f} s")
     return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""One function vocabulary: the tracer's, the schema's and the docs' are the same."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import arch
+from arch.schema import VectorArray
+from workloads import _aten
+from workloads.vocabulary import CLASSES, FUNCTIONS, vocabulary_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_docs_table_is_the_vocabulary():
+    assert vocabulary_table() in (ROOT / "docs" / "arch.md").read_text()
+
+
+def test_every_fn_the_aten_table_names_is_in_the_vocabulary():
+    names = set(_aten.ELEMENTWISE_FN.values()) | set(_aten.COMPOSITE_OPS) | set(
+        _aten.REDUCE_FN.values())
+    names |= {n.lstrip("_").replace("_kernel", "") for n in _aten.ACTIVATIONS.split()}
+    assert names <= set(FUNCTIONS)
+    assert set(FUNCTIONS.values()) == set(CLASSES)
+
+
+def test_class_default_runs_every_function_of_its_class():
+    u = VectorArray(lanes=4, classes={"normalisation": {"energy_pj": 8.0}},
+                    fns={"softmax": {"energy_pj": 1.0}}, leakage_mw=0)
+    assert {f for f, c in FUNCTIONS.items() if c == "normalisation"} == set(u.fns)
+    assert u.fns["softmax"].energy_pj == 1.0 and not u.by_class("softmax")
+    assert u.by_class("layernorm") and "softmax" in u.model_dump()["fns"]
+    assert "layernorm" not in u.model_dump()["fns"]  # derived entries are not written back
+
+
+SCHEMA = arch.schema()
+BAD = [
+    ("chunks.units.post.fns", {"warp_drive": {"energy_pj": 1.0}}),
+    ("chunks.units.post.classes", {"magic": {"energy_pj": 1.0}}),
+    ("chunks.units.sa.type", None),
+]
+
+
+def _edited(path: str, value):
+    raw = json.loads(json.dumps(arch.load("systolic").model_dump(mode="json")))
+    *head, last = path.split(".")
+    cur = raw
+    for seg in head:
+        cur = cur[seg]
+    if value is None:
+        del cur[last]
+    else:
+        cur[last] = value
+    return raw
+
+
+@pytest.mark.parametrize(("path", "value"), BAD)
+def test_json_schema_rejects_what_the_validator_rejects(path, value):
+    raw = _edited(path, value)
+    with pytest.raises(arch.ConfigError):
+        arch.loads(json.dumps(raw), "bad.json", json_=True)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(raw, SCHEMA)
+
+
+@pytest.mark.parametrize("name", arch.presets())
+def test_json_schema_accepts_the_presets(name):
+    jsonschema.validate(arch.load(name).model_dump(mode="json"), SCHEMA)
+
+
+def test_arch_validate_with_workload_lists_every_missing_function(tmp_path, capsys):
+    from accelsim.cli import main
+
+    raw = arch.load("systolic").model_dump(mode="json")
+    del raw["chunks"]["units"]["post"]
+    raw["connections"] = [c for c in raw["connections"] if c["dst"] != "chunk.post"]
+    path = tmp_path / "bare.json"
+    path.write_text(json.dumps(raw))
+    assert main(["arch", "validate", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["arch", "validate", str(path), "--workload", "deit_tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "'gelu'" in err and "'layernorm'" in err and err.count("\n") == 1
+    assert main(["arch", "validate", "vitality", "--workload", "deit_tiny"]) == 0
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples" / "arch").glob("*.yaml")))
+def test_example_designs_run_and_use_every_unit(path):
+    """User-written designs: each runs DeiT-Tiny and every declared compute unit gets ops (the
+    bound ones exactly the ops bound to them)."""
+    from accelsim.api import simulate
+    from workloads import resolve
+
+    a = arch.load(str(path))
+    s = simulate(a, resolve("deit_tiny", attention=arch.native_attention(a)),
+                 keep_intervals=False).summary
+    assert all(n > 0 for n in s["ops_per_unit"].values()), s["ops_per_unit"]
+    for o in s["ops"]:  # the first rule matching an op (by kind and group here) decides
+        rule = next((r for r in a.mapping.bindings if r.kind in (None, o["kind"])
+                     and r.group in (None, o["group"])), None)
+        assert rule is None or o["unit"] == rule.unit, o
+    for c in s["components"].values():
+        assert c["busy_cycles"] + c["stall_cycles"] + c["idle_cycles"] == s["cycles"]
