@@ -7,11 +7,11 @@ Processes (per unit instance of every chunk, plus one DMA engine):
   is done.
 * **loader** (one per unit) stages its tiles' operands in order, at most ``prefetch_depth``
   tiles ahead: claims room for its op's resident output (once per op), waits for the tile's
-  weight block and for its producer tiles, claims room for what the tile stages (DRAM
-  operands, partial sums), then streams its inputs (DRAM -> input SRAM -> NoC, SRAM -> NoC)
-  into the unit.
+  weight block and for its producer tiles, claims room for the operands the tile stages from
+  DRAM, then streams its inputs (DRAM -> input SRAM -> NoC, SRAM -> NoC) into the unit.
 * **unit** runs its tiles in order: stalled on *dependency* while producer tiles are not done,
-  on *capacity* while its loader waits for buffer room, on *input* while operands are still
+  on *capacity* while its loader (or the unit itself, for the room of the partial sums a tile
+  accumulates) waits for buffer room, on *input* while operands are still
   arriving, busy for the tile's closed-form cycles (its partial sums move meanwhile; if they
   take longer, stalled on *psum*), on *output* while its output queue (``prefetch_depth``
   tiles) is full.
@@ -242,17 +242,22 @@ class Engine:
             env.timeout(end - env.now).callbacks.append(
                 lambda _e, i=b.index: self._signal("block", i))
 
-    def _staging(self, t: Tile) -> list[tuple[str, int]]:
-        """(region, bytes) a tile holds from its load to its compute end."""
+    def _held(self, t: Tile, role: str) -> tuple[str, int]:
+        """(pool, bytes) a tile holds for ``role``: DRAM-staged inputs from its load to its
+        compute end, live partial sums while it computes."""
         regions = self.plan.regions
-        uname = self.plan.ops[t.op].unit
+        nbytes = t.dram_in_bytes if role == "input" else t.psum_hold_bytes
         chunk = int(t.unit.split(".", 1)[0][5:])
-        out: dict[str, int] = {}
-        for role, nbytes in (("input", t.dram_in_bytes), ("psum", t.psum_hold_bytes)):
-            if nbytes:
-                r = regions.pool(regions.region[uname, role], chunk)
-                out[r] = out.get(r, 0) + nbytes
-        return sorted(out.items())
+        return regions.pool(regions.region[self.plan.ops[t.op].unit, role], chunk), nbytes
+
+    def _psum_at_start(self, t: Tile) -> bool:
+        """Partial sums in a chunk register file (which holds nothing else) are claimed when
+        the tile starts; in a buffer shared with staged operands the loader claims them with
+        those, after the tile's producers are done, so that a claim never waits for room that
+        only a later tile of the same unit holds."""
+        regions = self.plan.regions
+        return bool(t.psum_hold_bytes) and (
+            regions.region[self.plan.ops[t.op].unit, "psum"] in regions.local)
 
     def _claim_output(self, op: int):
         """Room for op ``op``'s resident output, claimed once by the first loader to need it."""
@@ -281,8 +286,13 @@ class Engine:
             if self.pending[ti]:
                 yield self._wait("deps", ti)
             c0 = int(env.now)
-            for region, nbytes in self._staging(t):
-                ev = self.pools[region].take(nbytes)
+            claims: dict[str, int] = {}  # one claim per pool: never hold part of the room
+            for role in ("input", "psum") if not self._psum_at_start(t) else ("input",):
+                pool, nbytes = self._held(t, role)
+                if nbytes:
+                    claims[pool] = claims.get(pool, 0) + nbytes
+            for pool, nbytes in sorted(claims.items()):
+                ev = self.pools[pool].take(nbytes)
                 if ev is not None:
                     yield ev
             room.append((c0, int(env.now)))
@@ -319,6 +329,13 @@ class Engine:
             if not self.is_ready[ti]:
                 yield self._wait("ready", ti)
                 self._input_stall(rec, ti, t1, int(env.now), t.op)
+            if self._psum_at_start(t):  # room in the accumulator registers for its sums
+                pool, nbytes = self._held(t, "psum")
+                ev = self.pools[pool].take(nbytes)
+                if ev is not None:
+                    c0 = int(env.now)
+                    yield ev
+                    rec.stall(c0, int(env.now), "capacity", t.op)
             start = int(env.now)
             self.start[ti] = start
             psum_end = start
@@ -332,8 +349,10 @@ class Engine:
                 yield env.timeout(psum_end - p0)
                 rec.stall(p0, int(env.now), "psum", t.op)
             now = self.end[ti] = int(env.now)
-            for region, nbytes in self._staging(t):
-                self.pools[region].give(nbytes)
+            for role in ("input", "psum"):
+                pool, nbytes = self._held(t, role)
+                if nbytes:
+                    self.pools[pool].give(nbytes)
             slots.put(1)
             writes = [w for w in writes if w > now]
             if len(writes) >= depth:  # wait for the first write to finish (any order)

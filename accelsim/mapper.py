@@ -167,13 +167,19 @@ class Mapper:
         for t in plan.tiles:
             unit = plan.ops[t.op].unit
             here: dict[str, int] = {}
-            for role, nbytes in (("input", t.dram_in_bytes), ("psum", t.psum_hold_bytes)):
+            copies: dict[str, int] = {}
+            # staged inputs are held by up to prefetch_depth tiles at once, partial sums in a
+            # register file only by the one computing
+            local = self.regions.region[unit, "psum"] in self.regions.local
+            for role, nbytes, held in (("input", t.dram_in_bytes, depth),
+                                       ("psum", t.psum_hold_bytes, 1 if local else depth)):
                 if nbytes:
                     r = self.regions.region[unit, role]
                     here[r] = here.get(r, 0) + nbytes
+                    copies[r] = max(copies.get(r, 1), held)
             for r, n in here.items():
                 cap = self.regions.capacity[r]
-                share = cap // depth  # so that prefetch_depth tiles can be staged at once
+                share = cap // copies[r]
                 rows = t.row1 - t.row0
                 if n > share and rows > 1:
                     fit = max(1, min(rows * share // n, rows // 2))  # at least halve

@@ -17,8 +17,8 @@ mapper tiles it. Everything a tile moves is counted in bytes by where it comes f
   at once (one column fold's), held in the partial-sum buffer while the tile computes.
 
 Buffer capacity is enforced by the engine against ``Plan.regions``: a resident output holds
-its bytes from its op's first load to its last consumer's end, DRAM-staged operands and
-partial sums from a tile's load to its compute end, weight blocks from fetch to last use.
+its bytes from its op's first load to its last consumer's end, DRAM-staged operands
+from a tile's load to its compute end, partial sums while it computes, weight blocks from fetch to last use.
 """
 
 from __future__ import annotations
