@@ -213,8 +213,8 @@ class Engine:
             spec = model.spec
             if spec.type == "dram":
                 direction = "read" if kind in ("dram_in", "dma") else "write"
-            elif kind == "psum":
-                direction = "through" if spec.type == "sram" else "read"
+            elif kind == "psum":  # written out and read back: one pass each way
+                direction = "round_trip"
             elif kind in ("sram_in", "weight", "reread") and n == names[0]:
                 direction = "read"  # data resident there
             elif kind in ("out", "dma") and n == names[-1]:
@@ -222,9 +222,10 @@ class Engine:
             else:  # a stream passing through: written, then read
                 direction = "through"
             copies = len(port.servers) if isinstance(port, Fanout) else 1
-            for action, count in model.actions(spec, direction, 1, copies):
-                actions.append(((n, action, role), count * (2 if kind == "psum"
-                                                            and spec.type == "noc" else 1)))
+            passes = ("write", "read") if direction == "round_trip" else (direction,)
+            for way in passes:
+                for action, count in model.actions(spec, way, 1, copies):
+                    actions.append(((n, action, role), count))
         return stages, actions
 
     # -- processes ------------------------------------------------------------------------

@@ -135,8 +135,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
             acc = arch.chunks.units[psum_rf]
             assert isinstance(acc, RegisterFile)
             rf_psum[psum_rf] = rf_psum.get(psum_rf, 0) + t.psum_bytes
-            for action, pj in (("read", t.psum_bytes * acc.read_energy_pj_per_byte),
-                               ("write", t.psum_bytes * acc.write_energy_pj_per_byte)):
+            for action, pj in regfile_energy_pj(acc, t.psum_bytes, 0).items():
                 add(psum_rf, action, pj)
                 op_energy[t.op] += pj
     for uname, unit in arch.chunks.units.items():
