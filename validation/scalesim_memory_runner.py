@@ -25,11 +25,11 @@ Only the standard library is imported at module level, so the project venv can r
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,34 +188,25 @@ def main(argv: list[str] | None = None) -> int:
     cases = all_cases()[: args.limit]
     py = base.ensure_venv(args.venv.resolve())
     t0 = time.perf_counter()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(args.out.suffix + ".part")
     failures: list[str] = []
-    with tmp_out.open("w", newline="") as f, tempfile.TemporaryDirectory(prefix="scalesim-") as tmp:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for i, mc in enumerate(cases, 1):
-            c = mc.case
-            label = (f"{c.dataflow} {c.rows}x{c.cols} M={c.m} N={c.n} K={c.k} W={mc.bandwidth} "
-                     f"SRAM={mc.sram_kb}")
-            try:
-                row = run_case(py, mc, Path(tmp))
-            except RuntimeError as exc:
-                failures.append(f"{label}: {str(exc).strip().splitlines()[-1]}")
-                print(f"[{i}/{len(cases)}] FAILED {failures[-1]}", file=sys.stderr)
-                continue
-            writer.writerow(row)
-            f.flush()
-            print(f"[{i}/{len(cases)}] {label}: {row['total_cycles']} cycles, "
-                  f"{row['stall_cycles']} stalls ({row['wall_s']} s)", file=sys.stderr)
-    tmp_out.replace(args.out)
-    print(f"wrote {len(cases) - len(failures)} rows to {args.out} in "
-          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    if failures:
-        print(f"{len(failures)} case(s) failed:", *failures, sep="\n  ", file=sys.stderr)
-        return 1
-    return 0
 
+    def rows() -> Iterator[dict[str, object]]:
+        with tempfile.TemporaryDirectory(prefix="scalesim-") as tmp:
+            for i, mc in enumerate(cases, 1):
+                c = mc.case
+                label = (f"{c.dataflow} {c.rows}x{c.cols} M={c.m} N={c.n} K={c.k} "
+                         f"W={mc.bandwidth} SRAM={mc.sram_kb}")
+                try:
+                    row = run_case(py, mc, Path(tmp))
+                except RuntimeError as exc:
+                    failures.append(f"{label}: {str(exc).strip().splitlines()[-1]}")
+                    print(f"[{i}/{len(cases)}] FAILED {failures[-1]}", file=sys.stderr)
+                    continue
+                print(f"[{i}/{len(cases)}] {label}: {row['total_cycles']} cycles, "
+                      f"{row['stall_cycles']} stalls ({row['wall_s']} s)", file=sys.stderr)
+                yield row
+
+    return base.write_rows(args.out, COLUMNS, rows(), failures, t0)
 
 if __name__ == "__main__":
     sys.exit(main())

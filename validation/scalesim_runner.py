@@ -446,14 +446,22 @@ def main(argv: list[str] | None = None) -> int:
     cases = cases_for(args.shapes)[: args.limit]
     py = ensure_venv(args.venv.resolve())
     t0 = time.perf_counter()
+    failures: list[str] = []
+    return write_rows(out, COLUMNS, iter_rows(py, cases, failures), failures, t0)
+
+
+def write_rows(out: Path, columns: tuple[str, ...], rows: Iterator[dict[str, object]],
+               failures: list[str], t0: float) -> int:
+    """Write ``rows`` to ``out`` as CSV (through ``out.part``, renamed when complete), report
+    on stderr, and return the exit code: 1 if any case failed (``failures``, filled while
+    ``rows`` runs)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_suffix(out.suffix + ".part")
+    n_rows = 0
     with tmp_out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        failures: list[str] = []
-        n_rows = 0
-        for row in iter_rows(py, cases, failures):
+        for row in rows:
             writer.writerow(row)
             f.flush()
             n_rows += 1
