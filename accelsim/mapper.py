@@ -22,29 +22,17 @@ import networkx as nx
 
 from arch.graph import build_graph
 from arch.schema import Architecture, SystolicArray, VectorArray
-from workloads.ir import Op, OpGraph, OpKind, numel
+from workloads.ir import Op, OpGraph, OpKind
 
 from .binding import binder_for
 from .buffers import regions
 from .errors import InputError
-from .geometry import Geometry, Part, bands, geometry, map_groups, per_row_divisor, split_evenly
+from .geometry import Geometry, Part, bands, geometry, map_groups, split_evenly
 from .plan import OpPlan, Plan, Tile, WeightBlock
+from .tiling import Tiler
 from .timing import (
-    systolic_compute_cycles,
-    systolic_operand_reads,
-    systolic_psum_traffic,
     vector_cycles,
 )
-
-#: Row tiles per (chunk, group) slice when ``mapping.tile_rows`` is 0 (auto).
-AUTO_TILES_PER_SLICE = 8
-#: Smallest auto row tile, unit: rows.
-MIN_TILE_ROWS = 64
-
-
-#: Tile field counting the bytes of each engine path kind.
-PATH_FIELDS = {"dram_in": "dram_in_bytes", "reread": "reread_bytes", "weight": "weight_in_bytes",
-               "sram_in": "sram_in_bytes"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +45,7 @@ class Source:
     groups_aligned: bool = True
 
 
-class Mapper:
+class Mapper(Tiler):
     """Turns ``graph`` into a ``Plan`` for ``arch``; one instance per mapping."""
 
     def __init__(self, arch: Architecture, graph: OpGraph) -> None:
@@ -211,7 +199,12 @@ class Mapper:
         by_group: list[dict[int, list[Tile]]] = []
         for i, op in enumerate(self.ops):
             w_cap = self.regions.capacity[self.regions.region[units[i], "weight"]]
-            new = self._tile_op(op, plans[i], geoms[i], srcs[i], plans, len(tiles), blocks, w_cap)
+            kinds = [self._input_kind(ss, plans) for ss in srcs[i]]
+            unit = self.arch.chunks.units[units[i]]
+            assert isinstance(unit, SystolicArray | VectorArray)  # unit_for picks only these
+            weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
+            parts = self._parts(op, geoms[i], weight_b, unit, plans[i].fn)
+            new = self._tile_op(op, plans[i], geoms[i], kinds, parts, len(tiles), blocks, w_cap)
             if op.kind.is_matmul:  # the op's MACs (sparse: density-scaled), exactly
                 for t, macs in zip(new, split_evenly(op.cost.macs, [t.macs for t in new]),
                                    strict=True):
@@ -297,64 +290,6 @@ class Mapper:
                 return width
         return math.ceil(size / self.chunks)
 
-    def _tile_rows(self, rows: int, op: int) -> int:
-        """Rows per tile: ``mapping.tile_rows``, or automatic; never more than the op's cap
-        (set when a tile of it staged more than its buffer holds)."""
-        if self.arch.mapping.tile_rows:
-            want = self.arch.mapping.tile_rows
-        else:
-            want = max(MIN_TILE_ROWS, math.ceil(rows / AUTO_TILES_PER_SLICE))
-        return min(want, self._row_cap.get(op, want))
-
-    def _tile_op(self, op: Op, plan: OpPlan, geo: Geometry, srcs: list[list[Source]],
-                 plans: list[OpPlan], first: int, blocks: list[WeightBlock],
-                 w_cap: int) -> list[Tile]:
-        unit = self.arch.chunks.units[plan.unit]
-        assert isinstance(unit, SystolicArray | VectorArray)  # unit_for picks only these
-        kinds = [self._input_kind(ss, plans) for ss in srcs]
-        weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
-        out: list[Tile] = []
-        parts = self._parts(op, geo, weight_b, unit, plan.fn)
-        for chunk, groups, (r0, r1), (c0, c1) in parts:
-            inst = f"chunk{chunk}.{plan.unit}"
-            row_bands = bands(r0, r1, self._tile_rows(r1 - r0, plan.index))
-            if op.kind.is_matmul:
-                assert isinstance(unit, SystolicArray)
-                col_blocks = self._col_blocks(op, unit, (c0, c1), weight_b, w_cap,
-                                              len(parts))
-                weight_a = kinds[0] == "weight"
-                ordinal = 0
-                # column slices on several chunks all read the same A rows: multicast them
-                multicast = weight_b and len(parts) > 1 and self.multicast
-                for g in groups:
-                    # cycles of the chunk's whole slice, spread over its column blocks and row
-                    # bands, so that tiling never changes an op's compute cycles
-                    total = self._matmul_cycles(op, unit, r1 - r0, c1 - c0)
-                    cells = [(cb, band) for cb in col_blocks for band in row_bands]
-                    cycles = iter(split_evenly(
-                        total, [(cb[1] - cb[0]) * (b - a) for cb, (a, b) in cells]))
-                    for cb_ordinal, cb in enumerate(col_blocks):
-                        block = -1
-                        bias = "weight" in kinds[2:]  # a bias: one value per output column
-                        if weight_a or weight_b or bias:
-                            block = len(blocks)
-                            nbytes = (op.k * (cb[1] - cb[0]) if weight_b else 0) + (
-                                (r1 - r0) * op.k if weight_a else 0) + (
-                                cb[1] - cb[0] if bias else 0)
-                            blocks.append(WeightBlock(block, plan.index,
-                                                      math.ceil(nbytes * self.obs[plan.index]),
-                                                      ordinal=ordinal, chunk=chunk))
-                            ordinal += 1
-                        shared = (plan.index, cb_ordinal) if multicast else None
-                        out += self._matmul_tiles(op, plan, unit, inst, g, row_bands, cb,
-                                                  kinds, block, first + len(out),
-                                                  [next(cycles) for _ in row_bands], shared)
-            else:
-                assert isinstance(unit, VectorArray)
-                for g in groups:
-                    out += self._vector_tiles(op, plan, unit, inst, geo, g, row_bands, kinds,
-                                              blocks, chunk, first + len(out))
-        return out
 
     def _input_kind(self, ss: list[Source], plans: list[OpPlan]) -> str:
         """"weight", "dram" (graph input or spilled) or "sram" for one input of an op."""
@@ -364,157 +299,6 @@ class Mapper:
                for s in ss):
             return "dram"
         return "sram"
-
-    def _col_blocks(self, op: Op, unit: SystolicArray, cols: tuple[int, int], weight_b: bool,
-                    w_cap: int, parts: int) -> list[tuple[int, int]]:
-        """Column blocks of a weight matmul, whole folds wide. The weight buffer is shared by
-        the ``parts`` chunks working on the op, each double-buffering, so a block aims at a
-        ``2 * parts``-th of it; when even one fold is bigger, blocks are one fold wide and the
-        chunks take turns (an undersized buffer serialises them, as it would in hardware)."""
-        if not weight_b:
-            return [cols]
-        per_col = op.k * self.obs[self.index[op.name]]
-        fold = min(unit.cols, cols[1] - cols[0])
-        width = int(w_cap // (2 * parts) // per_col) // unit.cols * unit.cols
-        if width < fold:
-            if per_col * fold > w_cap // 2:
-                raise InputError(
-                    f"op {op.name!r}: one weight block needs {int(per_col * fold)} bytes but "
-                    f"the weight buffer holds {w_cap // 2} per block (half of {w_cap}); "
-                    "enlarge the SRAM"
-                )
-            width = fold
-        return bands(cols[0], cols[1], width)
-
-    @staticmethod
-    def _psum_live(unit: SystolicArray, rows: int, cols: int) -> int:
-        """Partial sums live at once while a tile's reduction folds run: the folds of one
-        spatial block follow each other (reduction innermost), so one block's outputs, at
-        most an array's width of the streamed side (ws: the tile's rows x one column fold;
-        is: one row fold x the tile's columns)."""
-        if unit.dataflow == "is":
-            return min(rows, unit.cols) * cols
-        return rows * min(cols, unit.cols)
-
-    @staticmethod
-    def _matmul_cycles(op: Op, unit: SystolicArray, rows: int, cols: int) -> int:
-        """Closed-form cycles of a rows x cols slice; a sparse matmul runs ``density`` of the
-        dense work, slowed by the array's load-imbalance overhead."""
-        total = systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols, rows, cols, op.k,
-                                        unit.fold_overlap)
-        if op.kind is OpKind.SPARSE_MATMUL:
-            total = math.ceil(total * op.density * (1 + unit.sparse_overhead))
-        return total
-
-    def _matmul_tiles(self, op: Op, plan: OpPlan, unit: SystolicArray, inst: str, g: int,
-                      row_bands: list[tuple[int, int]], cb: tuple[int, int], kinds: list[str],
-                      block: int, first: int, cycles: list[int],
-                      shared: tuple | None) -> list[Tile]:
-        ncols = cb[1] - cb[0]
-        ob = self.obs[plan.index]
-        # the array's operand reads for the whole slice (a stationary operand is loaded once
-        # per fold, not once per row tile), spread over the row tiles like the cycles
-        heights = [b - a for a, b in row_bands]
-        a_all, b_all = systolic_operand_reads(unit.dataflow, unit.rows, unit.cols, sum(heights),
-                                              ncols, op.k)
-        a_reads, b_reads = split_evenly(a_all, heights), split_evenly(b_all, heights)
-        psums = split_evenly(systolic_psum_traffic(unit.dataflow, unit.rows, unit.cols,
-                                                   sum(heights), ncols, op.k), heights)
-        tiles = []
-        for j, (a, b) in enumerate(row_bands):
-            a_el, b_el = a_reads[j], b_reads[j]
-            t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
-                     macs=(b - a) * ncols * op.k,  # dense; scaled to the op's MACs later
-                     out_bytes=int((b - a) * ncols * ob), out_dram=not plan.resident,
-                     weight_block=block, psum_bytes=math.ceil(psums[j] * self.acc_bytes))
-            if psums[j]:
-                t.psum_hold_bytes = math.ceil(self._psum_live(unit, b - a, ncols)
-                                              * self.acc_bytes)
-            unique = ((b - a) * op.k, op.k * ncols if j == 0 else 0)
-            for i, (kind, elems, uniq) in enumerate(
-                    zip(kinds[:2], (a_el, b_el), unique, strict=False)):
-                if i == 0 and shared is not None and kind != "weight":
-                    # every column slice of the op reads these rows: one multicast serves all
-                    t.shared_key = (*shared, g, a, b)
-                    t.shared_in = [p for p in self._pieces(kind, elems * ob, uniq * ob)
-                                   if p[1]]
-                else:
-                    self._charge(t, kind, elems * ob, uniq * ob)
-            for kind in kinds[2:]:
-                if kind == "weight":  # the bias slice, loaded with the first row tile
-                    self._charge(t, kind, ncols * ob if j == 0 else 0, 0)
-                else:  # Sanger's boolean mask over the scores, one bit per element
-                    nbytes = math.ceil((b - a) * ncols / 8)
-                    self._charge(t, kind, nbytes, nbytes)
-            tiles.append(t)
-        return tiles
-
-    def _vector_tiles(self, op: Op, plan: OpPlan, unit: VectorArray, inst: str, geo: Geometry,
-                      g: int, row_bands: list[tuple[int, int]], kinds: list[str],
-                      blocks: list[WeightBlock], chunk: int, first: int) -> list[Tile]:
-        """Row tiles of a vector op. Weight operands (LayerNorm's scale and shift, biases,
-        position embeddings) are fetched by the DMA per tile: a broadcast one with the first
-        tile of each group, a full-size one in row slices."""
-        spec = unit.fns[plan.fn]
-        rows = sum(b - a for a, b in row_bands)
-        # a vector op over sparse data (Sanger's softmax over the kept scores) processes only
-        # `density` of the elements
-        elems = math.ceil(rows * geo.row_len * op.density)
-        total = vector_cycles(elems, unit.lanes, spec.cycles_per_element, spec.latency_cycles)
-        if per_row_divisor(op):
-            # the divider's per-row mode: one divisor per row shifts in through the register
-            # chain of its lanes before the first row can be divided (shared mode: none)
-            total += unit.lanes
-        cycles = split_evenly(total, [b - a for a, b in row_bands])
-        stream = geo.groups * geo.rows * geo.row_len
-        out_per_group = op.out_elements // geo.groups
-        tiles = []
-        for j, (a, b) in enumerate(row_bands):
-            share = (b - a) * geo.row_len
-            if geo.reduces_rows:
-                out_el = out_per_group if j == len(row_bands) - 1 else 0
-            else:
-                out_el = share * op.out_elements // max(1, stream)
-            t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
-                     elements=math.ceil(share * op.density),
-                     out_bytes=int(out_el * self.ob), out_dram=not plan.resident)
-            weight_bytes = 0
-            for i, kind in enumerate(kinds):
-                size = numel(op.input_shapes[i]) if i < len(op.input_shapes) else 0
-                if size >= stream:
-                    elems_in = share * size // stream
-                elif j == 0:  # broadcast operand: read once per group slice
-                    elems_in = size // geo.groups if size % geo.groups == 0 else size
-                else:
-                    elems_in = 0
-                self._charge(t, kind, elems_in * self.ob, elems_in * self.ob)
-                if kind == "weight":
-                    weight_bytes += math.ceil(elems_in * self.ob)
-            if weight_bytes:
-                t.weight_block = len(blocks)
-                key = (plan.index, chunk)
-                ordinal = self._block_ordinals[key] = self._block_ordinals.get(key, -1) + 1
-                blocks.append(WeightBlock(len(blocks), plan.index, weight_bytes, ordinal=ordinal,
-                                          chunk=chunk))
-            tiles.append(t)
-        return tiles
-
-    @staticmethod
-    def _pieces(kind: str, nbytes: float, unique: float) -> list[tuple[str, int]]:
-        """The transfers (engine path kind, bytes) of ``nbytes`` of operand reads. From DRAM
-        only the ``unique`` bytes are fetched; the dataflow's re-reads come from the input SRAM
-        that buffered them."""
-        if kind == "dram":
-            return [("dram_in", int(unique)), ("reread", int(nbytes - unique))]
-        if kind == "weight":
-            return [("weight", int(nbytes))]
-        return [("sram_in", int(nbytes))]
-
-    @classmethod
-    def _charge(cls, t: Tile, kind: str, nbytes: float, unique: float) -> None:
-        """Count operand reads as the tile's own transfers (see ``_pieces``)."""
-        for path, n in cls._pieces(kind, nbytes, unique):
-            setattr(t, PATH_FIELDS[path], getattr(t, PATH_FIELDS[path]) + n)
 
     # -- stage 4: dependencies ---------------------------------------------------------------
     def _deps(self, t: Tile, geoms: list[Geometry], srcs: list[list[Source]],
