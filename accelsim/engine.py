@@ -43,10 +43,12 @@ from .progress import Progress
 
 #: Operand role of the bytes each path kind moves (for traffic per role).
 ROLE_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "weight",
-           "dma": "weight", "out": "output", "spill": "output", "psum": "psum"}
+           "dma": "weight", "out": "output", "spill": "output", "psum": "psum",
+           "partial_in": "psum", "partial_out": "psum"}
 #: What a transfer of each path kind is for (``Interval.what`` on memories).
 WHAT_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "input",
-           "dma": "dma", "out": "output", "spill": "spill", "psum": "psum"}
+           "dma": "dma", "out": "output", "spill": "spill", "psum": "psum",
+           "partial_in": "psum", "partial_out": "spill"}
 
 #: (memory, action, role) -> count
 Actions = dict[tuple[str, str, str], int]
@@ -144,6 +146,9 @@ class Engine:
                 "spill": full["output"][::-1],
                 "dma": full["weight"][: full["weight"].index(sram["weight"]) + 1],
                 "psum": psum_tail,
+                # partial sums of a split reduction spilled to DRAM and read back
+                "partial_out": full["output"][::-1],
+                "partial_in": full["input"],
             }
 
     def _setup_pools(self) -> None:
@@ -212,7 +217,7 @@ class Engine:
             stages.append(port)
             spec = model.spec
             if spec.type == "dram":
-                direction = "read" if kind in ("dram_in", "dma") else "write"
+                direction = "read" if kind in ("dram_in", "dma", "partial_in") else "write"
             elif kind == "psum":  # written out and read back: one pass each way
                 direction = "round_trip"
             elif kind in ("sram_in", "weight", "reread") and n == names[0]:
@@ -244,12 +249,22 @@ class Engine:
                 lambda _e, i=b.index: self._signal("block", i))
 
     def _held(self, t: Tile, role: str) -> tuple[str, int]:
-        """(pool, bytes) a tile holds for ``role``: DRAM-staged inputs from its load to its
-        compute end, live partial sums while it computes."""
+        """(pool, bytes) a tile claims for ``role``: DRAM-staged inputs from its load to its
+        compute end, live partial sums while it computes (and, the first reduction block of a
+        split matmul, the partial sums it starts carrying)."""
         regions = self.plan.regions
-        nbytes = t.dram_in_bytes if role == "input" else t.psum_hold_bytes
+        nbytes = (t.dram_in_bytes if role == "input"
+                  else t.psum_hold_bytes + t.carry_take_bytes)
         chunk = int(t.unit.split(".", 1)[0][5:])
         return regions.pool(regions.region[self.plan.ops[t.op].unit, role], chunk), nbytes
+
+    def _release(self, t: Tile) -> None:
+        """Room a tile returns when it has computed: its staged inputs, its live partial sums
+        and, the last reduction block of a split matmul, the carried ones."""
+        for role, extra in (("input", 0), ("psum", t.carry_give_bytes - t.carry_take_bytes)):
+            pool, nbytes = self._held(t, role)
+            if nbytes + extra:
+                self.pools[pool].give(nbytes + extra)
 
     def _psum_at_start(self, t: Tile) -> bool:
         """Partial sums in a chunk register file (which holds nothing else) are claimed when
@@ -257,7 +272,7 @@ class Engine:
         those, after the tile's producers are done, so that a claim never waits for room that
         only a later tile of the same unit holds."""
         regions = self.plan.regions
-        return bool(t.psum_hold_bytes) and (
+        return bool(t.psum_hold_bytes or t.carry_take_bytes) and (
             regions.region[self.plan.ops[t.op].unit, "psum"] in regions.local)
 
     def _claim_output(self, op: int):
@@ -302,6 +317,8 @@ class Engine:
             end = int(env.now)
             if t.dram_in_bytes:
                 end = max(end, self._move("dram_in", inst, t.dram_in_bytes, t.op))
+            if t.partial_in_bytes:
+                end = max(end, self._move("partial_in", inst, t.partial_in_bytes, t.op))
             if t.reread_bytes:
                 end = max(end, self._move("reread", inst, t.reread_bytes, t.op))
             if t.sram_in_bytes:
@@ -350,10 +367,7 @@ class Engine:
                 yield env.timeout(psum_end - p0)
                 rec.stall(p0, int(env.now), "psum", t.op)
             now = self.end[ti] = int(env.now)
-            for role in ("input", "psum"):
-                pool, nbytes = self._held(t, role)
-                if nbytes:
-                    self.pools[pool].give(nbytes)
+            self._release(t)
             slots.put(1)
             writes = [w for w in writes if w > now]
             if len(writes) >= depth:  # wait for the first write to finish (any order)
@@ -364,6 +378,8 @@ class Engine:
             end = now
             if t.out_bytes:
                 end = self._move("spill" if t.out_dram else "out", inst, t.out_bytes, t.op)
+            if t.partial_out_bytes:
+                end = max(end, self._move("partial_out", inst, t.partial_out_bytes, t.op))
             if end > now:
                 writes.append(end)
                 env.timeout(end - now).callbacks.append(partial(self._on_written, ti))

@@ -152,6 +152,16 @@ class Mapper(Tiler):
         need: dict[str, int] = {}
         shrink = False
         depth = self.arch.mapping.prefetch_depth
+        # partial sums a split matmul carries between its reduction blocks, per unit
+        # instance: the most live at once (they are held beside each tile's own staging)
+        carried: dict[tuple[int, str], int] = {}
+        live: dict[tuple[int, str], int] = {}
+        for t in plan.tiles:
+            if t.carry_take_bytes or t.carry_give_bytes:
+                key = (t.op, t.unit)
+                live[key] = live.get(key, 0) + t.carry_take_bytes
+                carried[key] = max(carried.get(key, 0), live[key])
+                live[key] -= t.carry_give_bytes
         for t in plan.tiles:
             unit = plan.ops[t.op].unit
             here: dict[str, int] = {}
@@ -178,6 +188,10 @@ class Mapper(Tiler):
                         f"op {plan.ops[t.op].name!r}: one row of a tile stages {n} bytes "
                         f"in buffer {r!r} of {cap} bytes; enlarge the buffer")
                 need[r] = max(need.get(r, 0), n)
+            key = (t.op, t.unit)
+            if key in carried:  # carried sums were sized to fit (accelsim.tiling)
+                r = self.regions.region[unit, "psum"]
+                need[r] = max(need.get(r, 0), here.get(r, 0) + carried[key])
         return None if shrink else need
 
     def _map_once(self, srcs: list[list[list[Source]]], units: list[str],

@@ -14,7 +14,9 @@ mapper tiles it. Everything a tile moves is counted in bytes by where it comes f
 * ``out_bytes``: results written over the NoC to SRAM (or on to DRAM when ``out_dram``);
 * ``psum_bytes``: partial sums of a folded reduction written out of the array and read back
   (each, at accumulator width) while the tile computes; ``psum_hold_bytes`` of them are live
-  at once (one column fold's), held in the partial-sum buffer while the tile computes.
+  at once (one column fold's), held in the partial-sum buffer while the tile computes;
+  when a matmul's reduction is split into blocks, its partial sums between blocks are carried
+  in that buffer (``carry_*``) or spilled to DRAM (``partial_*``).
 
 Buffer capacity is enforced by the engine against ``Plan.regions``: a resident output holds
 its bytes from its op's first load to its last consumer's end, DRAM-staged operands
@@ -50,6 +52,14 @@ class Tile:
     out_dram: bool = False
     psum_bytes: int = 0  # partial sums written and read back (each), unit: bytes
     psum_hold_bytes: int = 0  # partial sums live at once while computing, unit: bytes
+    #: a matmul split along its reduction (``accelsim.tiling``): partial sums of the tile's
+    #: band carried in the partial-sum buffer from one reduction block to the next (claimed
+    #: when the first block's tile starts, freed when the last block's tile has computed) ...
+    carry_take_bytes: int = 0
+    carry_give_bytes: int = 0
+    #: ... or spilled: written to DRAM after the tile, read back before the next block's
+    partial_out_bytes: int = 0
+    partial_in_bytes: int = 0
     deps: list[int] = field(default_factory=list)
     #: operand reads shared with the same tile of the other chunks of the op (the rows every
     #: column slice needs), sent once by NoC multicast: key, and (path kind, bytes) to move

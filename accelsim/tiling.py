@@ -14,6 +14,7 @@ import math
 from arch.schema import Architecture, SystolicArray, VectorArray
 from workloads.ir import Op, OpKind, numel
 
+from .buffers import Regions
 from .errors import InputError
 from .geometry import Geometry, Part, bands, per_row_divisor, split_evenly
 from .plan import OpPlan, Tile, WeightBlock
@@ -45,6 +46,7 @@ class Tiler:
     multicast: bool
     _row_cap: dict[int, int]
     _block_ordinals: dict[tuple[int, int], int]
+    regions: Regions
 
     def _tile_rows(self, rows: int, op: int) -> int:
         """Rows per tile: ``mapping.tile_rows``, or automatic; never more than the op's cap
@@ -69,8 +71,15 @@ class Tiler:
             row_bands = bands(r0, r1, self._tile_rows(r1 - r0, plan.index))
             if op.kind.is_matmul:
                 assert isinstance(unit, SystolicArray)
-                col_blocks = self._col_blocks(op, unit, (c0, c1), weight_b, w_cap,
-                                              len(parts))
+                col_blocks, k_len = self._col_blocks(op, unit, (c0, c1), weight_b,
+                                                     "weight" in kinds[2:], w_cap, len(parts))
+                if k_len < op.k:  # the reduction split: its own loop nest
+                    for g in groups:
+                        out += self._split_k_tiles(
+                            op, plan, unit, inst, g, (r0, r1), col_blocks, k_len, kinds,
+                            blocks, chunk, first + len(out),
+                            weight_b and len(parts) > 1 and self.multicast, len(parts))
+                    continue
                 weight_a = kinds[0] == "weight"
                 ordinal = 0
                 # column slices on several chunks all read the same A rows: multicast them
@@ -106,25 +115,108 @@ class Tiler:
         return out
 
     def _col_blocks(self, op: Op, unit: SystolicArray, cols: tuple[int, int], weight_b: bool,
-                    w_cap: int, parts: int) -> list[tuple[int, int]]:
-        """Column blocks of a weight matmul, whole folds wide. The weight buffer is shared by
-        the ``parts`` chunks working on the op, each double-buffering, so a block aims at a
-        ``2 * parts``-th of it; when even one fold is bigger, blocks are one fold wide and the
-        chunks take turns (an undersized buffer serialises them, as it would in hardware)."""
+                    bias: bool, w_cap: int, parts: int) -> tuple[list[tuple[int, int]], int]:
+        """Column blocks of a weight matmul, whole folds wide, and the reduction length each
+        weight block covers. The weight buffer is shared by the ``parts`` chunks working on
+        the op, each double-buffering, so a block aims at a ``2 * parts``-th of it; when even
+        one fold is bigger, blocks are one fold wide and the chunks take turns (an undersized
+        buffer serialises them, as it would in hardware); when one fold's whole reduction
+        does not fit half the buffer, the reduction is split too (``_k_len``)."""
         if not weight_b:
-            return [cols]
+            return [cols], op.k
         per_col = op.k * self.obs[self.index[op.name]]
         fold = min(unit.cols, cols[1] - cols[0])
         width = int(w_cap // (2 * parts) // per_col) // unit.cols * unit.cols
-        if width < fold:
-            if per_col * fold > w_cap // 2:
-                raise InputError(
-                    f"op {op.name!r}: one weight block needs {int(per_col * fold)} bytes but "
-                    f"the weight buffer holds {w_cap // 2} per block (half of {w_cap}); "
-                    "enlarge the SRAM"
-                )
-            width = fold
-        return bands(cols[0], cols[1], width)
+        if width >= fold:
+            return bands(cols[0], cols[1], width), op.k
+        if per_col * fold <= w_cap // 2:
+            return bands(cols[0], cols[1], fold), op.k
+        return bands(cols[0], cols[1], fold), self._k_len(op, unit, fold, bias, w_cap)
+
+    def _k_len(self, op: Op, unit: SystolicArray, fold: int, bias: bool, w_cap: int) -> int:
+        """Reduction length of one weight block when a fold's weights exceed half the weight
+        buffer: the longest that fits (less the bias slice), in whole array folds of the
+        reduction where it is mapped on the array's rows (ws / is); an output-stationary array
+        streams the reduction in time, so any length will do."""
+        ob = self.obs[self.index[op.name]]
+        room = w_cap // 2 - (math.ceil(fold * ob) if bias else 0)
+        k_len = int(room // (fold * ob))
+        step = unit.rows if unit.dataflow in ("ws", "is") else 1
+        if k_len >= step:
+            k_len = k_len // step * step
+        if k_len < 1:
+            raise InputError(
+                f"op {op.name!r}: one reduction row of a weight fold needs "
+                f"{math.ceil(fold * ob)} bytes but the weight buffer holds {w_cap // 2} per "
+                f"block (half of {w_cap}); enlarge the buffer")
+        return min(k_len, op.k)
+
+    def _split_k_tiles(self, op: Op, plan: OpPlan, unit: SystolicArray, inst: str, g: int,
+                       rows: tuple[int, int], col_blocks: list[tuple[int, int]], k_len: int,
+                       kinds: list[str], blocks: list[WeightBlock], chunk: int, first: int,
+                       multicast: bool, sharers: int) -> list[Tile]:
+        """Tiles of a matmul whose weight folds do not fit the buffer whole: each column block
+        (one fold wide) is cut into reduction blocks of ``k_len``, each its own weight block,
+        and its compute cycles are the op's closed form spread over the tiles (splitting the
+        reduction at whole folds costs the array nothing; see docs/engine.md). Loop nests:
+
+        * ws / is (the reduction folds of the stationary operand): column block > reduction
+          block > row band. Each weight block is fetched once and serves every band; between
+          reduction blocks the partial sums of the whole slice (accumulator width) are either
+          *carried* in the partial-sum buffer (claimed by the first block's tiles, freed by the
+          last block's) when half of it holds them for the ``sharers`` chunks using it, or
+          *spilled*: written to DRAM after each block and read back before the next.
+        * os (outputs accumulate in the PEs): column block > row band of at most one row fold
+          > reduction block, so a band's outputs stay in the PEs while its reduction blocks
+          stream past; the weights are fetched again for every band (re-fetched from the next
+          level, as SCALE-Sim does when an operand does not fit)."""
+        ob = self.obs[plan.index]
+        r0, r1 = rows
+        k_blocks = bands(0, op.k, k_len)
+        os_order = unit.dataflow == "os"
+        height = self._tile_rows(r1 - r0, plan.index)
+        row_bands = bands(r0, r1, min(height, unit.rows) if os_order else height)
+        cells = [(cb, band, kb) for cb in col_blocks for band in row_bands for kb in k_blocks]
+        if not os_order:  # reduction block outside the bands
+            cells = [(cb, band, kb) for cb in col_blocks for kb in k_blocks for band in row_bands]
+        cycles = split_evenly(self._matmul_cycles(op, unit, r1 - r0, col_blocks[-1][1]
+                                                  - col_blocks[0][0]),
+                              [(cb[1] - cb[0]) * (b - a) * (k1 - k0)
+                               for cb, (a, b), (k0, k1) in cells])
+        region = self.regions.region[plan.unit, "psum"]
+        share = 1 if region in self.regions.local else sharers
+        carry = share * (r1 - r0) * unit.cols * self.acc_bytes <= \
+            self.regions.capacity[region] // 2
+        bias = "weight" in kinds[2:]
+        out: list[Tile] = []
+        block_of: dict[tuple, int] = {}
+        for (cb, band, kb), tile_cycles in zip(cells, cycles, strict=True):
+            ncols = cb[1] - cb[0]
+            kbi = k_blocks.index(kb)
+            first_k, last_k = kbi == 0, kbi == len(k_blocks) - 1
+            key = (cb, band, kb) if os_order else (cb, kb)
+            if key not in block_of:
+                nbytes = (kb[1] - kb[0]) * ncols + (ncols if bias and last_k else 0)
+                block_of[key] = len(blocks)
+                blocks.append(WeightBlock(len(blocks), plan.index, math.ceil(nbytes * ob),
+                                          ordinal=len(block_of) - 1, chunk=chunk))
+            shared = (plan.index, col_blocks.index(cb), kbi) if multicast else None
+            t = self._matmul_tiles(op, plan, unit, inst, g, [band], cb, kinds, block_of[key],
+                                   first + len(out), [tile_cycles], shared, k=kb,
+                                   last=last_k)[0]
+            if not os_order:
+                partial = math.ceil((band[1] - band[0]) * ncols * self.acc_bytes)
+                if carry:  # partial sums stay in the buffer from the first block to the last
+                    t.psum_bytes += 0 if last_k else partial
+                    t.psum_hold_bytes = 0
+                    t.carry_take_bytes = partial if first_k else 0
+                    t.carry_give_bytes = partial if last_k else 0
+                else:  # spilled to DRAM between blocks; held while the tile accumulates
+                    t.partial_out_bytes = 0 if last_k else partial
+                    t.partial_in_bytes = 0 if first_k else partial
+                    t.psum_hold_bytes = max(t.psum_hold_bytes, partial)
+            out.append(t)
+        return out
 
     @staticmethod
     def _psum_live(unit: SystolicArray, rows: int, cols: int) -> int:
@@ -137,11 +229,13 @@ class Tiler:
         return rows * min(cols, unit.cols)
 
     @staticmethod
-    def _matmul_cycles(op: Op, unit: SystolicArray, rows: int, cols: int) -> int:
-        """Closed-form cycles of a rows x cols slice; a sparse matmul runs ``density`` of the
-        dense work, slowed by the array's load-imbalance overhead."""
-        total = systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols, rows, cols, op.k,
-                                        unit.fold_overlap)
+    def _matmul_cycles(op: Op, unit: SystolicArray, rows: int, cols: int,
+                       k: int | None = None) -> int:
+        """Closed-form cycles of a rows x cols slice (reduction ``k``, default the op's); a
+        sparse matmul runs ``density`` of the dense work, slowed by the array's load-imbalance
+        overhead."""
+        total = systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols, rows, cols,
+                                        op.k if k is None else k, unit.fold_overlap)
         if op.kind is OpKind.SPARSE_MATMUL:
             total = math.ceil(total * op.density * (1 + unit.sparse_overhead))
         return total
@@ -149,28 +243,34 @@ class Tiler:
     def _matmul_tiles(self, op: Op, plan: OpPlan, unit: SystolicArray, inst: str, g: int,
                       row_bands: list[tuple[int, int]], cb: tuple[int, int], kinds: list[str],
                       block: int, first: int, cycles: list[int],
-                      shared: tuple | None) -> list[Tile]:
+                      shared: tuple | None, k: tuple[int, int] | None = None,
+                      last: bool = True) -> list[Tile]:
+        """Row tiles of one column block over the reduction range ``k`` (default all of it);
+        only the ``last`` range's tiles write outputs (and read a bias or mask)."""
         ncols = cb[1] - cb[0]
         ob = self.obs[plan.index]
+        k0, k1 = (0, op.k) if k is None else k
+        klen = k1 - k0
         # the array's operand reads for the whole slice (a stationary operand is loaded once
         # per fold, not once per row tile), spread over the row tiles like the cycles
         heights = [b - a for a, b in row_bands]
         a_all, b_all = systolic_operand_reads(unit.dataflow, unit.rows, unit.cols, sum(heights),
-                                              ncols, op.k)
+                                              ncols, klen)
         a_reads, b_reads = split_evenly(a_all, heights), split_evenly(b_all, heights)
         psums = split_evenly(systolic_psum_traffic(unit.dataflow, unit.rows, unit.cols,
-                                                   sum(heights), ncols, op.k), heights)
+                                                   sum(heights), ncols, klen), heights)
         tiles = []
         for j, (a, b) in enumerate(row_bands):
             a_el, b_el = a_reads[j], b_reads[j]
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
-                     macs=(b - a) * ncols * op.k,  # dense; scaled to the op's MACs later
-                     out_bytes=int((b - a) * ncols * ob), out_dram=not plan.resident,
+                     macs=(b - a) * ncols * klen,  # dense; scaled to the op's MACs later
+                     out_bytes=int((b - a) * ncols * ob) if last else 0,
+                     out_dram=not plan.resident,
                      weight_block=block, psum_bytes=math.ceil(psums[j] * self.acc_bytes))
             if psums[j]:
                 t.psum_hold_bytes = math.ceil(self._psum_live(unit, b - a, ncols)
                                               * self.acc_bytes)
-            unique = ((b - a) * op.k, op.k * ncols if j == 0 else 0)
+            unique = ((b - a) * klen, klen * ncols if j == 0 else 0)
             for i, (kind, elems, uniq) in enumerate(
                     zip(kinds[:2], (a_el, b_el), unique, strict=False)):
                 if i == 0 and shared is not None and kind != "weight":
@@ -180,7 +280,7 @@ class Tiler:
                                    if p[1]]
                 else:
                     self._charge(t, kind, elems * ob, uniq * ob)
-            for kind in kinds[2:]:
+            for kind in kinds[2:] if last else ():
                 if kind == "weight":  # the bias slice, loaded with the first row tile
                     self._charge(t, kind, ncols * ob if j == 0 else 0, 0)
                 else:  # Sanger's boolean mask over the scores, one bit per element

@@ -195,7 +195,6 @@ def test_markdown_table_has_a_line_per_case(replayed: list[dict[str, Any]]) -> N
     assert md.count("\n") >= len(replayed)
 
 
-@IN_PROGRESS
 def test_every_case_simulates(replayed: list[dict[str, Any]]) -> None:
     """A buffer too small is a slower design, never an error."""
     assert [r["ours_error"] for r in replayed if r["ours_error"]] == []

@@ -1,0 +1,111 @@
+"""A matmul whose weight folds do not fit the weight buffer: its reduction is split into blocks
+(accelsim.tiling), so a small buffer gives a slower design, never an error.
+
+References: SCALE-Sim's compute cycles (``systolic_compute_cycles``, which the split must not
+change), and the closed-form DRAM / SRAM traffic of the loop nests docs/engine.md describes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.api import simulate
+from accelsim.errors import InputError
+from accelsim.timing import systolic_compute_cycles, systolic_psum_traffic
+
+from engine_helpers import tiny_arch
+from test_engine import gemm_graph
+
+ACC = 4  # bytes of a 32-bit partial sum (tiny_arch's accumulator)
+
+
+def _traffic(s: dict, mem: str, direction: str, role: str) -> int:
+    return s["memory_traffic"].get(mem, {}).get(f"{direction}_bytes", {}).get(role, 0)
+
+
+def _k_blocks(sram_kib: float, cols: int, k: int, rows: int, stationary: bool) -> int:
+    """Reduction blocks of ``k``: half the weight region (half the SRAM) per block, one
+    ``cols``-wide fold of 1-byte weights per reduction row, whole ``rows`` folds when the
+    reduction is mapped on the array (ws / is)."""
+    per_block = int(sram_kib * 1024) // 2 // 2
+    k_len = per_block // cols
+    if stationary:
+        k_len = k_len // rows * rows
+    return math.ceil(k / k_len)
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_compute_cycles_are_scalesims_and_weights_fetched_per_the_loop_nest(dataflow):
+    m, n, k = 16, 16, 512  # one 8-wide fold of weights: 4 KiB, the buffer's blocks 1 KiB
+    s = simulate(tiny_arch(dataflow=dataflow, sram_kib=4), gemm_graph(m, n, k)).summary
+    assert _k_blocks(4, 8, k, 8, dataflow != "os") == 4
+    assert s["ops"][0]["compute_cycles"] == systolic_compute_cycles(dataflow, 8, 8, m, n, k)
+    weight_reads = _traffic(s, "dram", "read", "weight")
+    # os: bands of one row fold (8 rows), each streams the whole weight matrix again;
+    # ws / is: every reduction block fetched once and used by every band
+    bands = math.ceil(m / 8) if dataflow == "os" else 1
+    assert weight_reads == k * n * bands
+    for region, peak in s["sram_peak_bytes"].items():
+        assert peak <= s["sram_capacity_bytes"][region]
+
+
+def test_carried_partial_sums_cost_what_the_unsplit_reduction_costs():
+    """ws, the slice's partial sums fit half the buffer: carried between blocks; the SRAM's
+    partial-sum traffic equals the unsplit closed form (one round trip per reduction fold)."""
+    m, n, k = 16, 16, 512
+    s = simulate(tiny_arch(dataflow="ws", sram_kib=4), gemm_graph(m, n, k)).summary
+    expected = systolic_psum_traffic("ws", 8, 8, m, n, k) * ACC
+    assert _traffic(s, "sram", "read", "psum") == expected
+    assert _traffic(s, "sram", "write", "psum") == expected
+    assert _traffic(s, "dram", "write", "psum") == 0
+
+
+def test_partial_sums_that_do_not_fit_are_spilled_to_dram_and_read_back():
+    """ws, 64 rows x 8 columns x 4 B = 2 KiB of partial sums, more than half the 2 KiB
+    activation region: after every block but the last they go to DRAM and come back."""
+    m, n, k = 64, 16, 512
+    blocks = _k_blocks(4, 8, k, 8, True)
+    s = simulate(tiny_arch(dataflow="ws", sram_kib=4), gemm_graph(m, n, k)).summary
+    spilled = (blocks - 1) * m * n * ACC
+    assert _traffic(s, "dram", "write", "psum") == spilled
+    assert _traffic(s, "dram", "read", "psum") == spilled
+    # inside each block the folds still accumulate through the SRAM, and the spilled sums
+    # pass through it both ways (staged on their way out and on their way back in)
+    inside = blocks * systolic_psum_traffic("ws", 8, 8, m, n, k // blocks) * ACC
+    assert _traffic(s, "sram", "read", "psum") == inside + 2 * spilled
+    assert s["ops"][0]["compute_cycles"] == systolic_compute_cycles("ws", 8, 8, m, n, k)
+
+
+def test_a_smaller_buffer_is_slower_not_an_error():
+    g = gemm_graph(32, 32, 1024)
+    cycles = [simulate(tiny_arch(dataflow="ws", sram_kib=kib, dram_bytes_per_cycle=4.0),
+                       g).summary["cycles"] for kib in (64, 4, 2)]
+    assert cycles[0] <= cycles[1] <= cycles[2]
+
+
+def test_a_buffer_smaller_than_one_reduction_row_is_a_clean_error():
+    with pytest.raises(InputError, match="enlarge"):
+        simulate(tiny_arch(sram_kib=0.02), gemm_graph(8, 64, 512))
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(1, 70), n=st.integers(1, 40), k=st.integers(100, 700),
+       kib=st.sampled_from([2, 3, 4, 8]), dataflow=st.sampled_from(["os", "ws", "is"]),
+       chunks=st.integers(1, 2), depth=st.integers(1, 3))
+def test_split_gemms_keep_every_invariant(m, n, k, kib, dataflow, chunks, depth):
+    s = simulate(tiny_arch(dataflow=dataflow, sram_kib=kib, chunks=chunks,
+                           prefetch_depth=depth, dram_bytes_per_cycle=8.0),
+                 gemm_graph(m, n, k)).summary
+    assert s["macs"] == m * n * k
+    if chunks == 1:
+        assert s["ops"][0]["compute_cycles"] == systolic_compute_cycles(dataflow, 8, 8, m, n, k)
+    for region, peak in s["sram_peak_bytes"].items():
+        assert peak <= s["sram_capacity_bytes"][region]
+    for c in s["components"].values():
+        assert c["busy_cycles"] + c["stall_cycles"] + c["idle_cycles"] == s["cycles"]
+    # never faster than the DRAM can deliver what was moved
+    assert s["cycles"] >= s["dram_bytes"] / 8.0
