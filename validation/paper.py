@@ -187,8 +187,8 @@ Where the energy goes, end to end on {MODELS[models[0]]} (share of the total, co
   assumption. The softmax over the *sparse* scores processes `density` of the row (the scores
   Sanger keeps); the dense softmax over the 4-bit predicted scores is full length.
 * **ViTALiTy's non-attention layers** (QKV, projection, MLP: 86-96% of DeiT's MACs) run on
-  SA-General with the paper's down-forward accumulation, timed as weight-stationary on a 65x65
-  array, while `systolic` runs them output-stationary on 66x65. The paper describes only the
+  SA-General with the paper's down-forward accumulation (its own timing, docs/timing.md: the same
+  fold count as weight-stationary, partial sums flowing down the columns) on a 65x65 array, while `systolic` runs them output-stationary on 66x65. The paper describes only the
   attention datapath; this is why vitality is {ratio(_ratios(t, 'systolic')['e2e_speedup'])}
   end-to-end against `systolic` on {MODELS[models[0]]} even though its attention is faster. The
   post-processing unit (LayerNorm, GELU, residual adds) is not in the paper either.
