@@ -261,7 +261,8 @@ class Engine:
     def _release(self, t: Tile) -> None:
         """Room a tile returns when it has computed: its staged inputs, its live partial sums
         and, the last reduction block of a split matmul, the carried ones."""
-        for role, extra in (("input", 0), ("psum", t.carry_give_bytes - t.carry_take_bytes)):
+        for role, extra in (("input", t.input_free_bytes - t.input_keep_bytes),
+                            ("psum", t.carry_give_bytes - t.carry_take_bytes)):
             pool, nbytes = self._held(t, role)
             if nbytes + extra:
                 self.pools[pool].give(nbytes + extra)

@@ -159,14 +159,16 @@ class Mapper(Tiler):
         depth = self.arch.mapping.prefetch_depth
         # partial sums a split matmul carries between its reduction blocks, per unit
         # instance: the most live at once (they are held beside each tile's own staging)
-        carried: dict[tuple[int, str], int] = {}
-        live: dict[tuple[int, str], int] = {}
+        carried: dict[tuple[int, str, str], int] = {}
+        live: dict[tuple[int, str, str], int] = {}
         for t in plan.tiles:
-            if t.carry_take_bytes or t.carry_give_bytes:
-                key = (t.op, t.unit)
-                live[key] = live.get(key, 0) + t.carry_take_bytes
-                carried[key] = max(carried.get(key, 0), live[key])
-                live[key] -= t.carry_give_bytes
+            for role, take, give in (("psum", t.carry_take_bytes, t.carry_give_bytes),
+                                     ("input", t.input_keep_bytes, t.input_free_bytes)):
+                if take or give:
+                    key = (t.op, t.unit, role)
+                    live[key] = live.get(key, 0) + take
+                    carried[key] = max(carried.get(key, 0), live[key])
+                    live[key] -= give
         for t in plan.tiles:
             unit = plan.ops[t.op].unit
             here: dict[str, int] = {}
@@ -180,8 +182,15 @@ class Mapper(Tiler):
                     r = self.regions.region[unit, role]
                     here[r] = here.get(r, 0) + nbytes
                     copies[r] = max(copies.get(r, 1), held)
+            # bytes the op keeps across tiles there (sized by accelsim.tiling to fit half)
+            kept: dict[str, int] = {}
+            for role in ("psum", "input"):
+                n_kept = carried.get((t.op, t.unit, role), 0)
+                if n_kept:
+                    r = self.regions.region[unit, role]
+                    kept[r] = kept.get(r, 0) + n_kept
             for r, n in here.items():
-                cap = self.regions.capacity[r]
+                cap = self.regions.capacity[r] - kept.get(r, 0)
                 share = cap // copies[r]
                 rows = t.row1 - t.row0
                 if n > share and rows > 1:
@@ -191,12 +200,10 @@ class Mapper(Tiler):
                 elif n > cap:
                     raise InputError(
                         f"op {plan.ops[t.op].name!r}: one row of a tile stages {n} bytes "
-                        f"in buffer {r!r} of {cap} bytes; enlarge the buffer")
-                need[r] = max(need.get(r, 0), n)
-            key = (t.op, t.unit)
-            if key in carried:  # carried sums were sized to fit (accelsim.tiling)
-                r = self.regions.region[unit, "psum"]
-                need[r] = max(need.get(r, 0), here.get(r, 0) + carried[key])
+                        f"in buffer {r!r} of {self.regions.capacity[r]} bytes beside "
+                        f"{kept.get(r, 0)} kept there; enlarge the buffer")
+            for r in here.keys() | kept.keys():
+                need[r] = max(need.get(r, 0), here.get(r, 0) + kept.get(r, 0))
         return None if shrink else need
 
     def _map_once(self, srcs: list[list[list[Source]]], units: list[str],

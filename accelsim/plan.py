@@ -60,6 +60,10 @@ class Tile:
     #: ... or spilled: written to DRAM after the tile, read back before the next block's
     partial_out_bytes: int = 0
     partial_in_bytes: int = 0
+    #: a DRAM-streamed operand every column block of the op reads: kept in the input buffer
+    #: when the first block's tile has computed, freed when the last block's tile has
+    input_keep_bytes: int = 0
+    input_free_bytes: int = 0
     deps: list[int] = field(default_factory=list)
     #: operand reads shared with the same tile of the other chunks of the op (the rows every
     #: column slice needs), sent once by NoC multicast: key, and (path kind, bytes) to move

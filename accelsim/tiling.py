@@ -65,6 +65,7 @@ class Tiler:
         unit = self.arch.chunks.units[plan.unit]
         assert isinstance(unit, SystolicArray | VectorArray)  # unit_for picks only these
         weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
+        i_op = plan.index
         out: list[Tile] = []
         for chunk, groups, (r0, r1), (c0, c1) in parts:
             inst = f"chunk{chunk}.{plan.unit}"
@@ -84,6 +85,8 @@ class Tiler:
                 ordinal = 0
                 # column slices on several chunks all read the same A rows: multicast them
                 multicast = weight_b and len(parts) > 1 and self.multicast
+                keep_a = not multicast and self._keeps_input(op, plan, kinds, (r0, r1),
+                                                             len(col_blocks), len(parts))
                 for g in groups:
                     # cycles of the chunk's whole slice, spread over its column blocks and row
                     # bands, so that tiling never changes an op's compute cycles
@@ -104,9 +107,17 @@ class Tiler:
                                                       ordinal=ordinal, chunk=chunk))
                             ordinal += 1
                         shared = (plan.index, cb_ordinal) if multicast else None
-                        out += self._matmul_tiles(op, plan, unit, inst, g, row_bands, cb,
-                                                  kinds, block, first + len(out),
-                                                  [next(cycles) for _ in row_bands], shared)
+                        new = self._matmul_tiles(op, plan, unit, inst, g, row_bands, cb,
+                                                 kinds, block, first + len(out),
+                                                 [next(cycles) for _ in row_bands], shared,
+                                                 a_fetched=cb_ordinal == 0 or not keep_a)
+                        if keep_a:  # A's rows stay staged from the first column block on
+                            for t in new:
+                                kept = math.ceil((t.row1 - t.row0) * op.k * self.obs[i_op])
+                                t.input_keep_bytes = kept if cb_ordinal == 0 else 0
+                                t.input_free_bytes = kept if cb_ordinal == len(
+                                    col_blocks) - 1 else 0
+                        out += new
             else:
                 assert isinstance(unit, VectorArray)
                 for g in groups:
@@ -132,6 +143,18 @@ class Tiler:
         if per_col * fold <= w_cap // 2:
             return bands(cols[0], cols[1], fold), op.k
         return bands(cols[0], cols[1], fold), self._k_len(op, unit, fold, bias, w_cap)
+
+    def _keeps_input(self, op: Op, plan: OpPlan, kinds: list[str], rows: tuple[int, int],
+                     col_blocks: int, parts: int) -> bool:
+        """Whether A, streamed from DRAM, stays staged in the input buffer for every column
+        block after the first instead of being fetched again per block: when the chunk's
+        rows of it fit half its share of the buffer (the rest stays for the tiles' own
+        staging)."""
+        if col_blocks < 2 or kinds[0] != "dram":
+            return False
+        region = self.regions.region[plan.unit, "input"]
+        share = self.regions.capacity[region] // (1 if region in self.regions.local else parts)
+        return (rows[1] - rows[0]) * op.k * self.obs[plan.index] <= share // 2
 
     def _k_len(self, op: Op, unit: SystolicArray, fold: int, bias: bool, w_cap: int) -> int:
         """Reduction length of one weight block when a fold's weights exceed half the weight
@@ -244,9 +267,11 @@ class Tiler:
                       row_bands: list[tuple[int, int]], cb: tuple[int, int], kinds: list[str],
                       block: int, first: int, cycles: list[int],
                       shared: tuple | None, k: tuple[int, int] | None = None,
-                      last: bool = True) -> list[Tile]:
+                      last: bool = True, a_fetched: bool = True) -> list[Tile]:
         """Row tiles of one column block over the reduction range ``k`` (default all of it);
-        only the ``last`` range's tiles write outputs (and read a bias or mask)."""
+        only the ``last`` range's tiles write outputs (and read a bias or mask); A streamed
+        from DRAM is fetched unless ``a_fetched`` is false (kept from an earlier block: all
+        of its reads come from the input buffer)."""
         ncols = cb[1] - cb[0]
         ob = self.obs[plan.index]
         k0, k1 = (0, op.k) if k is None else k
@@ -270,7 +295,7 @@ class Tiler:
             if psums[j]:
                 t.psum_hold_bytes = math.ceil(self._psum_live(unit, b - a, ncols)
                                               * self.acc_bytes)
-            unique = ((b - a) * klen, klen * ncols if j == 0 else 0)
+            unique = ((b - a) * klen if a_fetched else 0, klen * ncols if j == 0 else 0)
             for i, (kind, elems, uniq) in enumerate(
                     zip(kinds[:2], (a_el, b_el), unique, strict=False)):
                 if i == 0 and shared is not None and kind != "weight":
