@@ -65,7 +65,6 @@ class Tiler:
         unit = self.arch.chunks.units[plan.unit]
         assert isinstance(unit, SystolicArray | VectorArray)  # unit_for picks only these
         weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
-        i_op = plan.index
         out: list[Tile] = []
         for chunk, groups, (r0, r1), (c0, c1) in parts:
             inst = f"chunk{chunk}.{plan.unit}"
@@ -74,19 +73,19 @@ class Tiler:
                 assert isinstance(unit, SystolicArray)
                 col_blocks, k_len = self._col_blocks(op, unit, (c0, c1), weight_b,
                                                      "weight" in kinds[2:], w_cap, len(parts))
+                # column slices on several chunks all read the same A rows: multicast them;
+                # else A streamed from DRAM may stay staged across the column blocks
+                multicast = weight_b and len(parts) > 1 and self.multicast
+                keep_a = not multicast and self._keeps_input(op, plan, kinds, (r0, r1),
+                                                             len(col_blocks), len(parts))
                 if k_len < op.k:  # the reduction split: its own loop nest
                     for g in groups:
                         out += self._split_k_tiles(
                             op, plan, unit, inst, g, (r0, r1), col_blocks, k_len, kinds,
-                            blocks, chunk, first + len(out),
-                            weight_b and len(parts) > 1 and self.multicast, len(parts))
+                            blocks, chunk, first + len(out), multicast, len(parts), keep_a)
                     continue
                 weight_a = kinds[0] == "weight"
                 ordinal = 0
-                # column slices on several chunks all read the same A rows: multicast them
-                multicast = weight_b and len(parts) > 1 and self.multicast
-                keep_a = not multicast and self._keeps_input(op, plan, kinds, (r0, r1),
-                                                             len(col_blocks), len(parts))
                 for g in groups:
                     # cycles of the chunk's whole slice, spread over its column blocks and row
                     # bands, so that tiling never changes an op's compute cycles
@@ -113,10 +112,7 @@ class Tiler:
                                                  a_fetched=cb_ordinal == 0 or not keep_a)
                         if keep_a:  # A's rows stay staged from the first column block on
                             for t in new:
-                                kept = math.ceil((t.row1 - t.row0) * op.k * self.obs[i_op])
-                                t.input_keep_bytes = kept if cb_ordinal == 0 else 0
-                                t.input_free_bytes = kept if cb_ordinal == len(
-                                    col_blocks) - 1 else 0
+                                self._keep_input(t, op.k, cb_ordinal, len(col_blocks))
                         out += new
             else:
                 assert isinstance(unit, VectorArray)
@@ -156,6 +152,13 @@ class Tiler:
         share = self.regions.capacity[region] // (1 if region in self.regions.local else parts)
         return (rows[1] - rows[0]) * op.k * self.obs[plan.index] <= share // 2
 
+    def _keep_input(self, t: Tile, k_len: int, cb_ordinal: int, col_blocks: int) -> None:
+        """Mark A's ``k_len`` columns of tile ``t``'s rows kept from its first column block's
+        tile to its last one's."""
+        kept = math.ceil((t.row1 - t.row0) * k_len * self.obs[t.op])
+        t.input_keep_bytes = kept if cb_ordinal == 0 else 0
+        t.input_free_bytes = kept if cb_ordinal == col_blocks - 1 else 0
+
     def _k_len(self, op: Op, unit: SystolicArray, fold: int, bias: bool, w_cap: int) -> int:
         """Reduction length of one weight block when a fold's weights exceed half the weight
         buffer: the longest that fits (less the bias slice), in whole array folds of the
@@ -177,7 +180,7 @@ class Tiler:
     def _split_k_tiles(self, op: Op, plan: OpPlan, unit: SystolicArray, inst: str, g: int,
                        rows: tuple[int, int], col_blocks: list[tuple[int, int]], k_len: int,
                        kinds: list[str], blocks: list[WeightBlock], chunk: int, first: int,
-                       multicast: bool, sharers: int) -> list[Tile]:
+                       multicast: bool, sharers: int, keep_a: bool) -> list[Tile]:
         """Tiles of a matmul whose weight folds do not fit the buffer whole: each column block
         (one fold wide) is cut into reduction blocks of ``k_len``, each its own weight block,
         and its compute cycles are the op's closed form spread over the tiles (splitting the
@@ -192,7 +195,10 @@ class Tiler:
         * os (outputs accumulate in the PEs): column block > row band of at most one row fold
           > reduction block, so a band's outputs stay in the PEs while its reduction blocks
           stream past; the weights are fetched again for every band (re-fetched from the next
-          level, as SCALE-Sim does when an operand does not fit)."""
+          level, as SCALE-Sim does when an operand does not fit).
+
+        With ``keep_a`` (``_keeps_input``) A, streamed from DRAM, is fetched by the first
+        column block's tiles and read from the input buffer by the others."""
         ob = self.obs[plan.index]
         r0, r1 = rows
         k_blocks = bands(0, op.k, k_len)
@@ -224,9 +230,12 @@ class Tiler:
                 blocks.append(WeightBlock(len(blocks), plan.index, math.ceil(nbytes * ob),
                                           ordinal=len(block_of) - 1, chunk=chunk))
             shared = (plan.index, col_blocks.index(cb), kbi) if multicast else None
+            cbi = col_blocks.index(cb)
             t = self._matmul_tiles(op, plan, unit, inst, g, [band], cb, kinds, block_of[key],
                                    first + len(out), [tile_cycles], shared, k=kb,
-                                   last=last_k)[0]
+                                   last=last_k, a_fetched=cbi == 0 or not keep_a)[0]
+            if keep_a:  # A's rows of this reduction block stay staged for the next columns
+                self._keep_input(t, kb[1] - kb[0], cbi, len(col_blocks))
             if not os_order:
                 partial = math.ceil((band[1] - band[0]) * ncols * self.acc_bytes)
                 if carry:  # partial sums stay in the buffer from the first block to the last

@@ -200,10 +200,12 @@ def test_every_case_simulates(replayed: list[dict[str, Any]]) -> None:
     assert [r["ours_error"] for r in replayed if r["ours_error"]] == []
 
 
-@IN_PROGRESS
 def test_dram_bytes_per_operand_equal_scalesim_where_unpadded(
         replayed: list[dict[str, Any]]) -> None:
-    """os, both operands fit, no padding: each operand read once, each output written once."""
+    """os, both operands fit, no padding: each operand read once, each output written once.
+    SCALE-Sim's output count pads too: its write buffer forces out partial lines (claim of
+    ``test_outputs_and_partial_sums_written_to_dram``, under 1 % + one line); where it does,
+    ours is the unpadded count, M*N."""
     n = 0
     for r in _simulated(replayed):
         fit = chk.scalesim_fit_reads(r)
@@ -211,11 +213,9 @@ def test_dram_bytes_per_operand_equal_scalesim_where_unpadded(
                                                            r["unique_filter_words"]):
             continue
         a, b, o = chk.operand_bytes(r)
-        if a is None:
-            assert r["ours_dram_bytes"] == r["scalesim_dram_bytes"]
-        else:
-            assert (a, b, o) == (r["ifmap_dram_reads"], r["filter_dram_reads"],
-                                 r["ofmap_dram_writes"])
+        assert a is not None  # the engine reports traffic per operand role
+        assert (a, b) == (r["ifmap_dram_reads"], r["filter_dram_reads"])
+        assert o == r["unique_ofmap_words"] <= r["ofmap_dram_writes"]
         n += 1
     assert n >= 5
 
