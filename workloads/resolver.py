@@ -3,6 +3,7 @@
 * a zoo name (``deit_tiny``, ``deit_base`` ...): traced on the meta device (no weights, no
   compute) and cached on disk;
 * a saved graph ``PATH.json``;
+* an ONNX file ``PATH.onnx`` (``workloads.onnx_import``; needs the ``onnx`` extra);
 * ``gemm:M,N,K`` and ``scalesim:TOPOLOGY.csv``;
 * ``package.module:factory``: ``factory()`` returns an ``nn.Module`` (traced on a 1x3xSxS image)
   or a tuple ``(module, example_inputs)``.
@@ -78,6 +79,10 @@ def resolve(spec: str, *, attention: str | None = None, img_size: int | None = N
         return scalesim_topology_graph(spec.removeprefix("scalesim:"))
     if spec.endswith(".json"):
         return load(spec)
+    if spec.endswith(".onnx"):
+        from .onnx_import import load_onnx
+
+        return load_onnx(spec, precision=precision)
     if ":" in spec:
         return _trace_factory(spec, attention=attention, img_size=img_size or 224,
                               sparse_density=sparse_density, precision=precision,

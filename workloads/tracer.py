@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WorkloadError
-from .ir import OpGraph, OpKind, Precision
+from .ir import OpGraph, Precision
 
 #: Density of Sanger's sparse attention when it cannot be measured (meta path, zoo models with
 #: random weights). Sanger (Lu et al., MICRO 2021) reports pruning BERT attention to a density
@@ -201,23 +201,10 @@ def _meta(module, graph: OpGraph, builder, raw, user_meta: dict, model: str,
     meta.update(user_meta)
     meta["model"] = model
     meta["tokens"] = int(tokens) if tokens is not None else None
-    compute = graph.compute_ops()
-    meta.update({
-        "precision": {"operand_bits": precision.operand_bits,
-                      "accumulator_bits": precision.accumulator_bits},
-        "tracer": raw.tracer + ("-meta" if on_meta else ""),
-        "tracer_version": TRACER_VERSION,
-        "torch": torch.__version__.split("+")[0],
-        "inputs": [{"name": name, "shape": list(shape),
-                    "consumers": builder.input_consumers.get(name, [])}
-                   for name, shape in raw.inputs],
-        "outputs": builder.outputs(),
-        "unknown_ops": dict(sorted(builder.unknown.items())),
-        "totals": {"ops": len(compute), "nodes": len(graph), "macs": graph.total_macs(),
-                   "macs_by_kind": graph.macs_by_kind(),
-                   "views": sum(op.kind is OpKind.VIEW for op in graph),
-                   "folded_constant_ops": builder.folded},
-    })
+    meta.update(builder.meta_totals(raw, precision))
+    meta["tracer"] = raw.tracer + ("-meta" if on_meta else "")
+    meta["tracer_version"] = TRACER_VERSION
+    meta["torch"] = torch.__version__.split("+")[0]
     if builder.sparse_used:
         used = builder.sparse_used
         meta["sparse_density"] = round(sum(used) / len(used), 6)

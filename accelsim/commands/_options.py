@@ -11,7 +11,8 @@ from accelsim.errors import InputError
 from workloads.resolver import ATTENTIONS
 
 WORKLOAD_HELP = ("zoo name (deit_tiny, deit_small, deit_base, vit_large, vit_digits), saved graph "
-                 ".json, gemm:M,N,K, scalesim:TOPOLOGY.csv or package.module:factory")
+                 ".json, ONNX file .onnx, gemm:M,N,K, scalesim:TOPOLOGY.csv or "
+                 "package.module:factory")
 ARCH_HELP = "preset name (vitality, systolic, sanger), .yaml/.json file, or scalesim:PATH.cfg"
 
 

@@ -1,7 +1,8 @@
 """`accelsim trace MODEL -o GRAPH.json [--json]`: trace a model into an operator graph.
 
 MODEL is a zoo name (``deit_tiny`` ...), ``package.module:factory`` (``factory()`` returns an
-``nn.Module``, traced on a 1x3xSxS image, or a tuple ``(module, example_inputs)``), or any other
+``nn.Module``, traced on a 1x3xSxS image, or a tuple ``(module, example_inputs)``), an ONNX file
+``.onnx`` (read without torch, ``workloads.onnx_import``), or any other
 workload spec ``workloads.resolve`` accepts. Torch is imported only when a model is traced.
 """
 
@@ -22,7 +23,7 @@ ATTENTION_CHOICES = ATTENTIONS
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="zoo name (deit_tiny, deit_small, deit_base, vit_large, vit_digits), "
-                             "package.module:factory, or a saved graph .json")
+                             "package.module:factory, an ONNX file .onnx, or a saved graph .json")
     parser.add_argument("--attention", choices=ATTENTION_CHOICES, default=None,
                         help="attention variant (zoo models, or factory models built from "
                              "vitality_model.Attention; default softmax)")
