@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ._progress import stage
 from .errors import WorkloadError
 from .ir import OpGraph, Precision
 
@@ -138,10 +139,13 @@ def load_onnx(path: str | os.PathLike, *, precision: Precision | None = None) ->
 
     name = os.fspath(path)
     precision = precision or Precision()
+    stage("read and check")
     model, external = parse_model(read_bytes(path, "ONNX model", WorkloadError), name)
     check_limit("ops", len(model.graph.node), f"{name}: nodes", WorkloadError)
     fixed = _fix_symbolic_dims(model, external)
+    stage("shape inference")
     model = _infer(model, name)
+    stage("convert")
     raw = to_raw(model, name, external)
     graph, builder = build_graph(raw, precision, 1.0, None, handlers=HANDLERS)
     default = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._progress import stage
 from .errors import WorkloadError
 from .ir import OpGraph, Precision, load, write_atomic
 from .simple import parse_gemm_spec, scalesim_topology_graph
@@ -129,6 +130,7 @@ def _trace_zoo(name: str, *, attention: str, img_size: int | None, patch_size: i
         cached = read_cache_entry(path, key)
         if cached is not None:
             return cached
+    stage("import torch")
     import vitality_model
 
     if name not in vitality_model.ZOO:
@@ -192,6 +194,7 @@ def _trace_zoo_now(name, attention, cfg, sparse_density, precision, options=None
 
     from .tracer import trace
 
+    stage("build model")
     try:
         with torch.device("meta"):
             model = vitality_model.build(name, attention, img_size=cfg.img_size,
@@ -217,6 +220,7 @@ def _trace_factory(spec: str, *, attention: str | None, img_size: int,
     added = cwd not in sys.path
     if added:
         sys.path.insert(0, cwd)
+    stage("import model")
     try:
         mod = importlib.import_module(modname)
     except Exception as exc:  # ImportError, SyntaxError, errors raised at import time
@@ -231,6 +235,7 @@ def _trace_factory(spec: str, *, attention: str | None, img_size: int,
             raise WorkloadError(f"{spec}: module {modname!r} has no attribute {attr!r}")
     if not callable(factory):
         raise WorkloadError(f"{spec}: {attr!r} is not callable")
+    stage("build model")
     try:
         made = factory()
     except Exception as exc:

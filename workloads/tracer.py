@@ -24,6 +24,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from ._progress import stage
 from .errors import WorkloadError
 from .ir import OpGraph, Precision
 
@@ -161,6 +162,7 @@ def trace(module, *example_inputs, precision: Precision | None = None, meta: dic
                 lambda x: x.to("meta") if isinstance(x, torch.Tensor) else x, inputs)
         else:
             target, run_inputs = module, inputs
+        stage("export")
         raw = _capture(target, run_inputs, model, on_meta)
         sparse = any(n.target.startswith("vitality::masked") for n in raw.nodes)
         densities = None
@@ -168,11 +170,13 @@ def trace(module, *example_inputs, precision: Precision | None = None, meta: dic
             for n in raw.nodes:
                 n.density = None
         elif sparse and not on_meta and raw.tracer == "export":
+            stage("measure density")
             probe = DensityProbe()
             with torch.no_grad(), probe:
                 module(*inputs)
             densities = probe.densities
         density = DEFAULT_SPARSE_DENSITY if sparse_density is None else float(sparse_density)
+        stage("convert")
         graph, builder = build_graph(raw, precision, density, densities)
     finally:
         for m, mode in modes:

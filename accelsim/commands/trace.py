@@ -45,15 +45,17 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from workloads import WorkloadError, resolve
+    from workloads import WorkloadError
+
+    from ._options import resolve_with_progress
 
     if not args.output and not args.json:
         raise WorkloadError("nothing to do: give -o GRAPH.json and/or --json")
     if args.output and not args.output.endswith(".json"):
         raise WorkloadError(f"output {args.output!r} must be a .json file")
-    graph = resolve(args.model, attention=args.attention, img_size=args.img_size,
-                    patch_size=args.patch_size, sparse_density=args.sparse_density,
-                    cache=not args.no_cache)
+    graph = resolve_with_progress(args.model, attention=args.attention, img_size=args.img_size,
+                                  patch_size=args.patch_size,
+                                  sparse_density=args.sparse_density, cache=not args.no_cache)
     if args.output:
         try:
             graph.save(args.output)
