@@ -272,3 +272,37 @@ def test_exported_model_loads_without_its_external_data_file(exported, tmp_path)
     lonely.write_bytes(path.read_bytes())  # the .data file is not copied
     assert not (tmp_path / data.name).exists()
     assert load_onnx(lonely).total_macs() == traced.total_macs()
+
+
+@pytest.mark.parametrize("attention", ["softmax", "taylor"])
+def test_torchscript_exporter_file_with_run_time_shapes(tmp_path, attention):
+    """torch's older TorchScript exporter (opset 14): reshape / expand targets computed at run
+    time (Shape -> Gather -> Concat -> Where -> Expand), layer norm and GELU decomposed, scopes
+    only in node names. Shapes are folded, then MACs per group equal the torch trace's."""
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    import vitality_model
+
+    torch.set_num_threads(1)
+    model = vitality_model.VisionTransformer(
+        replace(vitality_model.ZOO["deit_tiny"], depth=2), attention=attention).eval()
+    x = torch.randn(1, 3, 224, 224)
+    path = tmp_path / "legacy.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=14)
+    assert {n.op_type for n in onnx.load(str(path)).graph.node} >= {"Where", "Expand", "Erf"}
+    g, traced = load_onnx(path), workloads.trace(model, x)
+
+    def by_group(graph):
+        c = Counter()
+        for op in graph:
+            c[op.group] += op.cost.macs
+        return +c
+
+    assert g.total_macs() == traced.total_macs()
+    assert by_group(g) == by_group(traced)
+    assert g.meta["unknown_ops"] == {}
+    assert [op.layer for op in g if op.kind.is_matmul] == \
+        [op.layer for op in traced if op.kind.is_matmul]

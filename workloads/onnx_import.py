@@ -145,6 +145,11 @@ def load_onnx(path: str | os.PathLike, *, precision: Precision | None = None) ->
     fixed = _fix_symbolic_dims(model, external)
     stage("shape inference")
     model = _infer(model, name)
+    from ._onnx_fold import fold_shapes, missing_shapes
+
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if missing_shapes(model) and fold_shapes(model, opset):  # shapes computed at run time
+        model = _infer(model, name)
     stage("convert")
     raw = to_raw(model, name, external)
     graph, builder = build_graph(raw, precision, 1.0, None, handlers=HANDLERS)
