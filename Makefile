@@ -13,7 +13,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base
-	$(BIN)/pip install -q -e '.[train,test,models]'
+	$(BIN)/pip install -q -e '.[train,test,models,onnx]'
 	touch $@
 
 run: $(VENV)/.base

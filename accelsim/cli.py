@@ -21,7 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "arch": ("arch", "list, show, validate architectures; print the JSON Schema"),
     "compare": ("compare", "run one workload on several architectures side by side"),
     "sweep": ("sweep", "run a design-space sweep on a local pool or a Dask cluster"),
-    "validate": ("validate", "regenerate docs/validation.md (cross-checks and paper comparison)"),
+    "validate": ("validate", "cross-checks and the paper comparison into out/validation "
+                             "(--update-docs: docs/validation.md)"),
 }
 
 

@@ -68,3 +68,57 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Stages:
+    """Named stages of one long step (tracing: build model, export, convert), on one line of
+    stderr when it is a terminal: ``trace deit_tiny: export ...  (build model 0.3 s)`` while it
+    runs, ``trace deit_tiny: build model 0.3 s, export 1.0 s, convert 0.1 s`` at the end.
+
+    Call the object with each stage's name as it starts; ``close`` ends the line. Disabled (not
+    a terminal) it does nothing at all, so pipes, CI and ``--json`` output never see it.
+    """
+
+    def __init__(self, label: str, stream: TextIO | None = None,
+                 enabled: bool | None = None) -> None:
+        self.label = label
+        self.stream = sys.stderr if stream is None else stream
+        if enabled is None:
+            isatty = getattr(self.stream, "isatty", None)
+            enabled = bool(isatty and isatty())
+        self.enabled = enabled
+        self.done: list[tuple[str, float]] = []
+        self.current: tuple[str, float] | None = None
+
+    def _finish_current(self) -> None:
+        if self.current is not None:
+            name, t0 = self.current
+            self.done.append((name, time.monotonic() - t0))
+            self.current = None
+
+    def _times(self) -> str:
+        return ", ".join(f"{name} {secs:.1f} s" for name, secs in self.done)
+
+    def __call__(self, stage: str) -> None:
+        if not self.enabled:
+            return
+        self._finish_current()
+        self.current = (stage, time.monotonic())
+        past = f"  ({self._times()})" if self.done else ""
+        self.stream.write(f"\r{self.label}: {stage} ...{past}\x1b[K")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the line with every stage's time (when anything was drawn)."""
+        if not self.enabled or (self.current is None and not self.done):
+            return
+        self._finish_current()
+        self.stream.write(f"\r{self.label}: {self._times()}\x1b[K\n")
+        self.stream.flush()
+        self.done = []
+
+    def __enter__(self) -> Stages:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

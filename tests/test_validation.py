@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from math import prod
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from accelsim.commands.compare import ROW_KEYS
 from arch.schema import SystolicArray
 from workloads import resolve
 
+ROOT = Path(__file__).resolve().parents[1]
 NATIVE = {"vitality": "taylor", "systolic": "softmax", "sanger": "sanger"}
 
 
@@ -132,8 +134,11 @@ def test_ablation_variants_build_and_run():
 
 
 def test_validate_quick_writes_every_section_without_violations(tmp_path, capsys):
-    out = tmp_path / "docs" / "validation.md"
-    assert main(["validate", "--quick", "--out", str(out)]) == 0
+    docs = ROOT / "docs" / "validation.md"
+    before = docs.read_bytes(), docs.stat().st_mtime_ns
+    out = tmp_path / "v" / "validation.md"
+    assert main(["validate", "--quick", "--out", str(out.parent)]) == 0
+    assert (docs.read_bytes(), docs.stat().st_mtime_ns) == before  # tracked docs untouched
     text = out.read_text()
     for heading in ("## Headline", "## 1. SCALE-Sim cross-check", "## 2. Analytic bounds",
                     "## 3. MAC counts", "## 4. The paper's comparison", "## 5. Token scaling",
@@ -147,3 +152,16 @@ def test_validate_quick_writes_every_section_without_violations(tmp_path, capsys
         data = (out.parent / "img" / png).read_bytes()
         assert data.startswith(b"\x89PNG") and b"Software" not in data
     assert main(["validate", "--quick", "--out", str(tmp_path / "x.txt")]) == 2
+    assert main(["validate", "--quick", "--out", str(tmp_path), "--update-docs"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) >= 2 and "want a directory" in err[-2] and "--update-docs" in err[-1]
+
+
+def test_validate_writes_out_by_default_and_docs_only_when_asked():
+    from accelsim.cli import build_parser
+    from accelsim.commands.validate import target
+
+    default = target(build_parser().parse_args(["validate"]))
+    assert default == Path("out") / "validation" / "validation.md"
+    docs = target(build_parser().parse_args(["validate", "--update-docs"]))
+    assert docs == ROOT / "docs" / "validation.md"

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _rows
-from ._capture import RawNode
 from ._convert import Builder, Val
+from ._raw import RawNode
 from ._rows import norm_dim
 from .ir import OpKind
 

@@ -10,7 +10,7 @@
   refuses (data-dependent Python control flow); ops are post-autograd (``linear`` appears as
   ``t`` + ``addmm``). The fallback.
 
-Both produce the same neutral records, which ``workloads._convert`` maps to an ``OpGraph``.
+Both produce the same neutral records (``workloads._raw``, no torch), which ``workloads._convert`` maps to an ``OpGraph``.
 Tensors in arguments become ``Ref``s: a graph input, a constant (parameter, buffer, lifted or
 factory-made tensor) or output ``index`` of an earlier ``RawNode``.
 """
@@ -21,7 +21,6 @@ import contextlib
 import logging
 import operator
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, overload
 
 import torch
@@ -29,43 +28,11 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from ._raw import RawGraph, RawNode, Ref
+
 #: Custom ops whose last tensor argument is the sparsity mask; its density is measured on real
 #: tensors (name -> argument name of the mask).
 SPARSE_MASK_ARG = {"vitality::masked_scores": "mask", "vitality::masked_context": "mask"}
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A tensor argument: ``source`` is "input", "const" or "node" (output ``index`` of ``name``)."""
-
-    source: str
-    name: str
-    index: int
-    shape: tuple[int, ...]
-
-
-@dataclass
-class RawNode:
-    name: str
-    target: str  # "aten::linear", "vitality::masked_scores", "operator::getitem" ...
-    args: dict[str, Any]  # bound by the op schema (defaults filled); tensors are Refs
-    outputs: list[tuple[int, ...] | None]  # one shape per output (None: not a tensor)
-    stack: tuple[tuple[str, str], ...]  # (module path, module class name), outermost first
-    multi: bool = False  # the op returns a tuple/list (refs carry the index)
-    density: float | None = None  # measured mask density (sparse ops, real tensors)
-
-    @property
-    def scope(self) -> str:
-        return self.stack[-1][0] if self.stack else ""
-
-
-@dataclass
-class RawGraph:
-    nodes: list[RawNode]
-    inputs: list[tuple[str, tuple[int, ...]]]
-    outputs: list[Ref]
-    tracer: str
-    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def op_name(target: Any) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ._capture import RawGraph, RawNode, Ref
+from ._raw import RawGraph, RawNode, Ref
 from .ir import Cost, Op, OpGraph, OpKind, Precision, matmul_cost, vector_cost
 from .vocabulary import FUNCTIONS, UNKNOWN_FN
 
@@ -79,8 +79,11 @@ class Builder:
     """Converts one ``RawGraph``; see ``build_graph``."""
 
     def __init__(self, raw: RawGraph, precision: Precision, sparse_density: float,
-                 densities: list[float | None] | None) -> None:
+                 densities: list[float | None] | None,
+                 handlers: dict[str, Any] | None = None) -> None:
         self.raw = raw
+        #: op name -> handler; None: the aten table (``workloads._aten.HANDLERS``)
+        self.handlers = handlers
         self.precision = precision
         self.sparse_density = sparse_density
         self.densities = list(densities or [])
@@ -282,6 +285,7 @@ class Builder:
     def run(self) -> OpGraph:
         from ._aten import HANDLERS
 
+        handlers = HANDLERS if self.handlers is None else self.handlers
         for raw in self.raw.nodes:
             if all(s is None for s in raw.outputs):
                 continue  # asserts, .item() and the like: no tensor flows on
@@ -297,7 +301,7 @@ class Builder:
                     if s is not None:
                         self.env[(raw.name, i)] = Val("const", raw.name, s)
                 continue
-            handler = HANDLERS.get(fn)
+            handler = handlers.get(fn)
             if handler is None:
                 result = self.unknown_op(raw, fn, tensors, first)
             else:
@@ -321,6 +325,28 @@ class Builder:
                 op.group = "mlp"
             else:
                 op.group = "other"
+
+    def meta_totals(self, raw: RawGraph, precision: Precision) -> dict[str, Any]:
+        """The meta keys every converted graph carries: precision, inputs with their
+        consumers, outputs, unknown ops and totals (in this order; the caller adds the tracer's
+        own keys)."""
+        graph = self.graph
+        return {
+            "precision": {"operand_bits": precision.operand_bits,
+                          "accumulator_bits": precision.accumulator_bits},
+            "tracer": raw.tracer,
+            "tracer_version": 0,
+            "torch": None,
+            "inputs": [{"name": name, "shape": list(shape),
+                        "consumers": self.input_consumers.get(name, [])}
+                       for name, shape in raw.inputs],
+            "outputs": self.outputs(),
+            "unknown_ops": dict(sorted(self.unknown.items())),
+            "totals": {"ops": len(graph.compute_ops()), "nodes": len(graph),
+                       "macs": graph.total_macs(), "macs_by_kind": graph.macs_by_kind(),
+                       "views": sum(op.kind is OpKind.VIEW for op in graph),
+                       "folded_constant_ops": self.folded},
+        }
 
     def outputs(self) -> list[str]:
         names = []
@@ -353,6 +379,7 @@ FACTORY_FREE = {"full", "zeros", "ones", "empty", "arange", "scalar_tensor", "te
 
 
 def build_graph(raw: RawGraph, precision: Precision, sparse_density: float,
-                densities: list[float | None] | None = None) -> tuple[OpGraph, Builder]:
-    b = Builder(raw, precision, sparse_density, densities)
+                densities: list[float | None] | None = None,
+                handlers: dict[str, Any] | None = None) -> tuple[OpGraph, Builder]:
+    b = Builder(raw, precision, sparse_density, densities, handlers)
     return b.run(), b

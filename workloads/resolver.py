@@ -3,6 +3,7 @@
 * a zoo name (``deit_tiny``, ``deit_base`` ...): traced on the meta device (no weights, no
   compute) and cached on disk;
 * a saved graph ``PATH.json``;
+* an ONNX file ``PATH.onnx`` (``workloads.onnx_import``; needs the ``onnx`` extra);
 * ``gemm:M,N,K`` and ``scalesim:TOPOLOGY.csv``;
 * ``package.module:factory``: ``factory()`` returns an ``nn.Module`` (traced on a 1x3xSxS image)
   or a tuple ``(module, example_inputs)``.
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._progress import stage
 from .errors import WorkloadError
 from .ir import OpGraph, Precision, load, write_atomic
 from .simple import parse_gemm_spec, scalesim_topology_graph
@@ -78,6 +80,10 @@ def resolve(spec: str, *, attention: str | None = None, img_size: int | None = N
         return scalesim_topology_graph(spec.removeprefix("scalesim:"))
     if spec.endswith(".json"):
         return load(spec)
+    if spec.endswith(".onnx"):
+        from .onnx_import import load_onnx
+
+        return load_onnx(spec, precision=precision)
     if ":" in spec:
         return _trace_factory(spec, attention=attention, img_size=img_size or 224,
                               sparse_density=sparse_density, precision=precision,
@@ -124,6 +130,7 @@ def _trace_zoo(name: str, *, attention: str, img_size: int | None, patch_size: i
         cached = read_cache_entry(path, key)
         if cached is not None:
             return cached
+    stage("import torch")
     import vitality_model
 
     if name not in vitality_model.ZOO:
@@ -187,6 +194,7 @@ def _trace_zoo_now(name, attention, cfg, sparse_density, precision, options=None
 
     from .tracer import trace
 
+    stage("build model")
     try:
         with torch.device("meta"):
             model = vitality_model.build(name, attention, img_size=cfg.img_size,
@@ -212,6 +220,7 @@ def _trace_factory(spec: str, *, attention: str | None, img_size: int,
     added = cwd not in sys.path
     if added:
         sys.path.insert(0, cwd)
+    stage("import model")
     try:
         mod = importlib.import_module(modname)
     except Exception as exc:  # ImportError, SyntaxError, errors raised at import time
@@ -226,6 +235,7 @@ def _trace_factory(spec: str, *, attention: str | None, img_size: int,
             raise WorkloadError(f"{spec}: module {modname!r} has no attribute {attr!r}")
     if not callable(factory):
         raise WorkloadError(f"{spec}: {attr!r} is not callable")
+    stage("build model")
     try:
         made = factory()
     except Exception as exc:

@@ -24,8 +24,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from ._progress import stage
 from .errors import WorkloadError
-from .ir import OpGraph, OpKind, Precision
+from .ir import OpGraph, Precision
 
 #: Density of Sanger's sparse attention when it cannot be measured (meta path, zoo models with
 #: random weights). Sanger (Lu et al., MICRO 2021) reports pruning BERT attention to a density
@@ -161,6 +162,7 @@ def trace(module, *example_inputs, precision: Precision | None = None, meta: dic
                 lambda x: x.to("meta") if isinstance(x, torch.Tensor) else x, inputs)
         else:
             target, run_inputs = module, inputs
+        stage("export")
         raw = _capture(target, run_inputs, model, on_meta)
         sparse = any(n.target.startswith("vitality::masked") for n in raw.nodes)
         densities = None
@@ -168,11 +170,13 @@ def trace(module, *example_inputs, precision: Precision | None = None, meta: dic
             for n in raw.nodes:
                 n.density = None
         elif sparse and not on_meta and raw.tracer == "export":
+            stage("measure density")
             probe = DensityProbe()
             with torch.no_grad(), probe:
                 module(*inputs)
             densities = probe.densities
         density = DEFAULT_SPARSE_DENSITY if sparse_density is None else float(sparse_density)
+        stage("convert")
         graph, builder = build_graph(raw, precision, density, densities)
     finally:
         for m, mode in modes:
@@ -201,23 +205,10 @@ def _meta(module, graph: OpGraph, builder, raw, user_meta: dict, model: str,
     meta.update(user_meta)
     meta["model"] = model
     meta["tokens"] = int(tokens) if tokens is not None else None
-    compute = graph.compute_ops()
-    meta.update({
-        "precision": {"operand_bits": precision.operand_bits,
-                      "accumulator_bits": precision.accumulator_bits},
-        "tracer": raw.tracer + ("-meta" if on_meta else ""),
-        "tracer_version": TRACER_VERSION,
-        "torch": torch.__version__.split("+")[0],
-        "inputs": [{"name": name, "shape": list(shape),
-                    "consumers": builder.input_consumers.get(name, [])}
-                   for name, shape in raw.inputs],
-        "outputs": builder.outputs(),
-        "unknown_ops": dict(sorted(builder.unknown.items())),
-        "totals": {"ops": len(compute), "nodes": len(graph), "macs": graph.total_macs(),
-                   "macs_by_kind": graph.macs_by_kind(),
-                   "views": sum(op.kind is OpKind.VIEW for op in graph),
-                   "folded_constant_ops": builder.folded},
-    })
+    meta.update(builder.meta_totals(raw, precision))
+    meta["tracer"] = raw.tracer + ("-meta" if on_meta else "")
+    meta["tracer_version"] = TRACER_VERSION
+    meta["torch"] = torch.__version__.split("+")[0]
     if builder.sparse_used:
         used = builder.sparse_used
         meta["sparse_density"] = round(sum(used) / len(used), 6)

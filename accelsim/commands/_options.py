@@ -11,7 +11,8 @@ from accelsim.errors import InputError
 from workloads.resolver import ATTENTIONS
 
 WORKLOAD_HELP = ("zoo name (deit_tiny, deit_small, deit_base, vit_large, vit_digits), saved graph "
-                 ".json, gemm:M,N,K, scalesim:TOPOLOGY.csv or package.module:factory")
+                 ".json, ONNX file .onnx, gemm:M,N,K, scalesim:TOPOLOGY.csv or "
+                 "package.module:factory")
 ARCH_HELP = "preset name (vitality, systolic, sanger), .yaml/.json file, or scalesim:PATH.cfg"
 
 
@@ -44,10 +45,8 @@ def load_workload(spec: str, *, attention: str | None, img_size: int | None,
                   default_attention: str, attention_options: dict | None = None) -> Any:
     """Resolve ``spec``; an option the user gave that the workload cannot honour (a saved graph
     traced with another attention, --img-size on a GEMM) is bad input, not silently ignored."""
-    from workloads import resolve
-
-    graph = resolve(spec, attention=attention or default_attention, img_size=img_size,
-                    attention_options=attention_options)
+    graph = resolve_with_progress(spec, attention=attention or default_attention,
+                                  img_size=img_size, attention_options=attention_options)
     meta = graph.meta
     if attention is not None and meta.get("attention") != attention:
         raise InputError(f"--attention {attention}: workload {spec!r} is a fixed graph with "
@@ -57,6 +56,18 @@ def load_workload(spec: str, *, attention: str | None, img_size: int | None,
         raise InputError(f"--img-size {img_size}: workload {spec!r} is a fixed graph with image "
                          f"size {meta.get('img_size')!r}; trace it again or drop the option")
     return graph
+
+
+def resolve_with_progress(spec: str, **kw: Any) -> Any:
+    """``workloads.resolve(spec, **kw)`` with its stages (import torch, build model, export,
+    convert; ONNX: read, shape inference, convert) on one stderr line when stderr is a
+    terminal (``accelsim.progress.Stages``); nothing otherwise, and nothing on a cache hit."""
+    from accelsim.progress import Stages
+    from workloads import resolve
+    from workloads._progress import reporting
+
+    with Stages(f"workload {spec}") as stages, reporting(stages):
+        return resolve(spec, **kw)
 
 
 def check_out_dir(out: str | None) -> None:

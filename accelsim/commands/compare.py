@@ -1,11 +1,14 @@
 """`accelsim compare`: one workload on several architectures, one row per architecture.
 
-    accelsim compare --workload deit_tiny --arch vitality --arch systolic --arch sanger [--json]
+    accelsim compare --workload deit_tiny --arch vitality --arch systolic --arch sanger \
+        [--json] [--out DIR]
 
 Each row is ``{arch, workload, attention, cycles, latency_ms, energy_pj, attention_cycles,
 attention_energy_pj}`` (DESIGN section 6). A preset runs its native attention (vitality: taylor,
 systolic: softmax, sanger: sanger) unless ``--attention`` is given; the workload is traced once
-per attention. ``--set`` overrides apply to every architecture.
+per attention. ``--set`` overrides apply to every architecture. The terminal gets a table
+(``--json``: the rows as JSON); ``--out DIR`` writes compare.csv, compare.md, compare.png and a
+self-contained compare.html (``accelsim.compare_out``).
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import argparse
 import sys
 from typing import Any
 
+from accelsim.compare_out import ROW_KEYS
+from accelsim.errors import InputError
 from safeio import dumps_strict
 
 from ._options import ARCH_HELP, WORKLOAD_HELP, add_model_options, add_set_option, load_workload
 
-#: The keys of a row, in order (the JSON contract).
-ROW_KEYS = ("arch", "workload", "attention", "cycles", "latency_ms", "energy_pj",
-            "attention_cycles", "attention_energy_pj")
+__all__ = ["ROW_KEYS", "compare", "format_table"]
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +36,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the rows as a JSON list (cycles, latency_ms, energy_pj, "
                              "attention_cycles, attention_energy_pj)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write compare.csv, compare.md, compare.png (bar charts) and a "
+                             "self-contained compare.html here (DIR is replaced as a whole)")
 
 
 def compare(workload: str, archs: list[str], *, attention: str | None = None,
@@ -96,10 +102,22 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from accelsim.compare_out import check_compare_out, write_compare
+
+    if args.out is not None:
+        if not args.out:
+            raise InputError("--out: empty directory name")
+        check_compare_out(Path(args.out))
     rows = compare(args.workload, args.arch, attention=args.attention, img_size=args.img_size,
                    overrides=args.set)
+    if args.out:
+        write_compare(rows, args.out)
     if args.json:
         sys.stdout.write(dumps_strict(rows) + "\n")
     else:
         print(format_table(rows))
+        if args.out:
+            print(f"  wrote {args.out}/ (compare.csv, compare.md, compare.png, compare.html)")
     return 0

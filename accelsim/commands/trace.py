@@ -1,7 +1,8 @@
 """`accelsim trace MODEL -o GRAPH.json [--json]`: trace a model into an operator graph.
 
 MODEL is a zoo name (``deit_tiny`` ...), ``package.module:factory`` (``factory()`` returns an
-``nn.Module``, traced on a 1x3xSxS image, or a tuple ``(module, example_inputs)``), or any other
+``nn.Module``, traced on a 1x3xSxS image, or a tuple ``(module, example_inputs)``), an ONNX file
+``.onnx`` (read without torch, ``workloads.onnx_import``), or any other
 workload spec ``workloads.resolve`` accepts. Torch is imported only when a model is traced.
 """
 
@@ -22,7 +23,7 @@ ATTENTION_CHOICES = ATTENTIONS
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="zoo name (deit_tiny, deit_small, deit_base, vit_large, vit_digits), "
-                             "package.module:factory, or a saved graph .json")
+                             "package.module:factory, an ONNX file .onnx, or a saved graph .json")
     parser.add_argument("--attention", choices=ATTENTION_CHOICES, default=None,
                         help="attention variant (zoo models, or factory models built from "
                              "vitality_model.Attention; default softmax)")
@@ -44,15 +45,17 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from workloads import WorkloadError, resolve
+    from workloads import WorkloadError
+
+    from ._options import resolve_with_progress
 
     if not args.output and not args.json:
         raise WorkloadError("nothing to do: give -o GRAPH.json and/or --json")
     if args.output and not args.output.endswith(".json"):
         raise WorkloadError(f"output {args.output!r} must be a .json file")
-    graph = resolve(args.model, attention=args.attention, img_size=args.img_size,
-                    patch_size=args.patch_size, sparse_density=args.sparse_density,
-                    cache=not args.no_cache)
+    graph = resolve_with_progress(args.model, attention=args.attention, img_size=args.img_size,
+                                  patch_size=args.patch_size,
+                                  sparse_density=args.sparse_density, cache=not args.no_cache)
     if args.output:
         try:
             graph.save(args.output)
