@@ -7,8 +7,9 @@ Processes (per unit instance of every chunk, plus one DMA engine):
   is done.
 * **loader** (one per unit) stages its tiles' operands in order, at most ``prefetch_depth``
   tiles ahead: claims room for its op's resident output (once per op), waits for the tile's
-  weight block and for its producer tiles, claims room for the operands the tile stages from
-  DRAM, then streams its inputs (DRAM -> input SRAM -> NoC, SRAM -> NoC) into the unit.
+  producer tiles, claims room for the operands the tile stages from DRAM, streams its inputs
+  (DRAM -> input SRAM -> NoC, SRAM -> NoC) into the unit meanwhile waiting for its weight
+  block, then streams the block's weights from the weight SRAM.
 * **unit** runs its tiles in order: stalled on *dependency* while producer tiles are not done,
   on *capacity* while its loader (or the unit itself, for the room of the partial sums a tile
   accumulates) waits for buffer room, on *input* while operands are still
@@ -298,8 +299,6 @@ class Engine:
                 c0 = int(env.now)
                 yield from self._claim_output(t.op)
                 room.append((c0, int(env.now)))
-            if t.weight_block >= 0 and not self.block_done[t.weight_block]:
-                yield self._wait("block", t.weight_block)
             if self.pending[ti]:
                 yield self._wait("deps", ti)
             c0 = int(env.now)
@@ -324,10 +323,13 @@ class Engine:
                 end = max(end, self._move("reread", inst, t.reread_bytes, t.op))
             if t.sram_in_bytes:
                 end = max(end, self._move("sram_in", inst, t.sram_in_bytes, t.op))
-            if t.weight_in_bytes:
-                end = max(end, self._move("weight", inst, t.weight_in_bytes, t.op))
             if t.shared_key is not None:
                 end = max(end, self._multicast(inst, t))
+            # the activations stream while the DMA is still fetching the tile's weight block
+            if t.weight_block >= 0 and not self.block_done[t.weight_block]:
+                yield self._wait("block", t.weight_block)
+            if t.weight_in_bytes:
+                end = max(end, self._move("weight", inst, t.weight_in_bytes, t.op))
             if end > env.now:
                 yield env.timeout(end - env.now)
             self._signal("ready", ti)

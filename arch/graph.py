@@ -7,8 +7,8 @@ chunk). Node attributes: ``component`` (the schema object), ``kind`` (its ``type
 noc, regfile, systolic, vector), ``chunk`` (index or None) and ``unit`` (unit name or None).
 
 ``validate`` checks what the schema alone cannot: every connection names a known component,
-there is exactly one DRAM, connections run away from it without cycles, every component is
-reachable from it, and every compute unit has SRAMs upstream holding its inputs, weights and
+there is at least one DRAM, connections run away from the DRAMs without cycles, every component
+is reachable from one, and every compute unit has SRAMs upstream holding its inputs, weights and
 outputs. Chunks are identical, so validation builds one chunk only and is independent of
 ``chunks.count``. Every failure is a ``GraphError`` (a ``ConfigError``) whose ``loc`` is the
 field path of the culprit, which the loader turns into a YAML line.
@@ -98,15 +98,11 @@ def validate(arch: Architecture) -> nx.DiGraph:
                              "bad name: use letters, digits, _ or -, starting with a letter")
     drams = [n for n, m in arch.memories.items() if m.type == "dram"]
     if not drams:
-        raise GraphError(("memories",), "no DRAM: exactly one memory must have type: dram")
-    if len(drams) > 1:
-        raise GraphError(("memories", drams[1]),
-                         f"a second DRAM (after {drams[0]!r}); exactly one is allowed")
-    dram = drams[0]
+        raise GraphError(("memories",), "no DRAM: at least one memory must have type: dram")
     for i, conn in enumerate(arch.connections):
-        if conn.dst == dram:
+        if conn.dst in drams:
             raise GraphError(("connections", i, "dst"),
-                             f"the DRAM {dram!r} cannot be a destination: connections run "
+                             f"the DRAM {conn.dst!r} cannot be a destination: connections run "
                              "from DRAM towards the units")
     g = build_graph(arch, chunks=1)
     try:
@@ -117,11 +113,16 @@ def validate(arch: Architecture) -> nx.DiGraph:
         a, b = cycle[0][0], cycle[0][1]
         raise GraphError(("connections", g.edges[a, b]["connection"]),
                          f"connections form a cycle through {a} -> {b}")
-    reachable = nx.descendants(g, dram) | {dram}
+    for d in drams if len(drams) > 1 else ():
+        if not g.out_degree(d):
+            raise GraphError(("memories", d), f"the DRAM {d!r} connects to nothing: connect it "
+                             "to the SRAMs it feeds, or remove it")
+    reachable = set(drams).union(*(nx.descendants(g, d) for d in drams))
     for node in g.nodes:
         if node not in reachable:
+            where = f"the DRAM {drams[0]!r}" if len(drams) == 1 else "any DRAM"
             raise GraphError(_unit_loc(g, node),
-                             f"not reachable from the DRAM {dram!r}: add a connection to it")
+                             f"not reachable from {where}: add a connection to it")
     for node, kind in g.nodes(data="kind"):
         if kind not in COMPUTE_KINDS:
             continue
@@ -149,8 +150,15 @@ def _instance(g: nx.DiGraph, unit: str) -> str:
     raise ConfigError(f"no component {unit!r} in architecture {g.graph.get('arch')!r}")
 
 
-def dram_of(g: nx.DiGraph) -> str:
-    return next(n for n, k in g.nodes(data="kind") if k == "dram")
+def dram_of(g: nx.DiGraph, node: str | None = None) -> str:
+    """The DRAM serving ``node``: the nearest one upstream of it (ties: by name); the first
+    DRAM when ``node`` is None. A design may have several (SCALE-Sim's one interface per
+    SRAM): each operand role uses the DRAM upstream of the SRAM that stages it."""
+    drams = sorted(n for n, k in g.nodes(data="kind") if k == "dram")
+    if node is None or len(drams) == 1:
+        return drams[0]
+    hops = [(len(p), d) for d in drams if (p := _shortest(g, d, node, node))]
+    return min(hops)[1] if hops else drams[0]
 
 
 def _shortest(g: nx.DiGraph, a: str, b: str, target: str) -> list[str] | None:
@@ -169,11 +177,12 @@ def path_from_dram(g: nx.DiGraph, unit: str, role: str | None = None) -> list[st
     """Components from the DRAM to ``unit`` (e.g. ``[dram, sram_act, noc, chunk0.rf,
     chunk0.sa_general]``); with ``role``, the path through the SRAM ``sram_for`` picks."""
     node = _instance(g, unit)
-    dram = dram_of(g)
     if role is None:
+        dram = dram_of(g, node)
         path = _shortest(g, dram, node, node)
     else:
         sram = sram_for(g, node, role)
+        dram = dram_of(g, sram)
         head, tail = _shortest(g, dram, sram, node), _shortest(g, sram, node, node)
         path = head + tail[1:] if head and tail else None
     if path is None:

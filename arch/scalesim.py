@@ -1,7 +1,7 @@
 """``scalesim:PATH.cfg``: a SCALE-Sim (v2/v3) config file as an architecture.
 
-SCALE-Sim describes one systolic array with three double-buffered SRAMs (ifmap, filter, ofmap)
-behind a DRAM interface; it has no clock, no vector units and no energy. The mapping (see
+SCALE-Sim describes one systolic array with three double-buffered SRAMs (ifmap, filter, ofmap),
+each behind its own DRAM interface; it has no clock, no vector units and no energy. The mapping (see
 docs/arch.md, "SCALE-Sim configs"):
 
 =================================  ==========================================================
@@ -14,9 +14,11 @@ IfmapSramSzkB                      memories.sram_ifmap.capacity_kib (holds: [inp
 FilterSramSzkB                     memories.sram_filter.capacity_kib (holds: [weight])
 OfmapSramSzkB                      memories.sram_ofmap.capacity_kib (holds: [output])
 MemoryBanks                        read but ignored (banks have no effect here)
-Bandwidth (USER), words/cycle      memories.dram.bandwidth_gbps = words x word bytes x clock
-InterfaceBandwidth CALC            DRAM bandwidth = the array's peak demand, H + W + max(H, W)
-                                   words/cycle, so DRAM never stalls it (SCALE-Sim's CALC)
+Bandwidth (USER), words/cycle      memories.dram_ifmap / dram_filter / dram_ofmap (one DRAM per
+                                   SRAM, as SCALE-Sim has one interface each).bandwidth_gbps
+                                   = words x word bytes x clock
+InterfaceBandwidth CALC            each interface's bandwidth = the array's peak demand,
+                                   H + W + max(H, W) words/cycle, so DRAM never stalls it
 offsets, request buffers,          ignored (addresses and DRAM-model details have no effect
 [layout], [sparsity], Ramulator    here)
 =================================  ==========================================================
@@ -24,7 +26,8 @@ offsets, request buffers,          ignored (addresses and DRAM-model details hav
 A word is one byte (SCALE-Sim's default word size), so operands are 8 bits. Clock, DRAM
 latency (0: SCALE-Sim's ideal interface), and every energy and leakage number come from the
 ``systolic`` preset: its SRAM energy per byte, MAC energy, DRAM energy per bit; leakage scaled
-per PE and per KiB. Change any of them with ``--set``.
+per PE and per KiB (the DRAM's split over the three interfaces). Change any of them with
+``--set``.
 """
 
 from __future__ import annotations
@@ -146,6 +149,11 @@ def cfg_to_dict(path: str | Path) -> dict:
     return _architecture(cfg, name, rows, cols, dataflow, words, mode)
 
 
+def _dram_of(sram: str) -> str:
+    """The DRAM interface of a SCALE-Sim SRAM: ``sram_ifmap`` -> ``dram_ifmap``."""
+    return "dram_" + sram.removeprefix("sram_")
+
+
 def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, words: float,
                   mode: str) -> dict:
     from .loader import load
@@ -162,17 +170,20 @@ def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, wor
     # ofmap one also the 32-bit partial sums of a folded reduction, read and written back at
     # one per column (ws) or row (is) per cycle
     psum_bw = 2 * max(rows, cols) * ACCUMULATOR_BYTES
+    # SCALE-Sim gives each SRAM its own DRAM interface of the set bandwidth
     memories: dict[str, Any] = {
-        "dram": {
+        _dram_of(sname): {
             "type": "dram",
-            "description": f"SCALE-Sim interface: {words:g} words/cycle ({mode})",
+            "description": f"SCALE-Sim {sname.removeprefix('sram_')} interface: {words:g} "
+                           f"words/cycle ({mode})",
             "bandwidth_gbps": round(words * WORD_BYTES * clock * 1e6 / 1e9, 6),
             "channels": 1,
             "latency_ns": 0.0,
             "read_energy_pj_per_bit": ref_dram.read_energy_pj_per_bit,
             "write_energy_pj_per_bit": ref_dram.write_energy_pj_per_bit,
-            "leakage_mw": ref_dram.leakage_mw,
+            "leakage_mw": round(ref_dram.leakage_mw / len(SRAMS), 6),
         }
+        for sname, _, _ in SRAMS
     }
     per_kib = ref_sram.leakage_mw / ref_sram.capacity_kib
     for sname, keys, role in SRAMS:
@@ -206,7 +217,7 @@ def _architecture(cfg: _Cfg, name: str, rows: int, cols: int, dataflow: str, wor
         "precision": {"operand_bits": 8 * WORD_BYTES, "accumulator_bits": 8 * ACCUMULATOR_BYTES},
         "memories": memories,
         "chunks": {"count": 1, "units": {"array": array}},
-        "connections": [{"src": "dram", "dst": s} for s, _, _ in SRAMS]
+        "connections": [{"src": _dram_of(s), "dst": s} for s, _, _ in SRAMS]
         + [{"src": s, "dst": "chunk.array"} for s, _, _ in SRAMS],
         "sources": {
             "scalesim": f"converted from {cfg.path} (see docs/arch.md, SCALE-Sim configs)",

@@ -177,7 +177,8 @@ def test_structural_errors():
     two_drams = TINY.replace("  buf:\n", "  dram2:\n    type: dram\n    bandwidth_gbps: 1\n"
                              "    latency_ns: 0\n    read_energy_pj_per_bit: 1\n"
                              "    write_energy_pj_per_bit: 1\n    leakage_mw: 0\n  buf:\n")
-    assert "t.yaml:11: memories.dram2: a second DRAM" in error_of(two_drams)
+    assert "t.yaml:11: memories.dram2: the DRAM 'dram2' connects to nothing" in error_of(
+        two_drams)
     raw = yaml.safe_load(TINY)
     del raw["memories"]["dram"]
     assert error_of(yaml.safe_dump(raw, sort_keys=False)).startswith("t.yaml:3: memories: no DRAM")
@@ -365,14 +366,21 @@ def test_scalesim_cfg(tmp_path):
     assert [mems[s].capacity_kib for s in ("sram_ifmap", "sram_filter", "sram_ofmap")] == [64, 128, 32]
     assert [mems[s].holds for s in ("sram_ifmap", "sram_filter", "sram_ofmap")] == [
         ["input"], ["weight"], ["output"]]
-    assert mems["dram"].bandwidth_gbps == pytest.approx(10 * 1 * a.clock_mhz * 1e6 / 1e9)
+    # one DRAM interface per SRAM, each of the set bandwidth, each operand through its own
+    for op in ("ifmap", "filter", "ofmap"):
+        assert mems[f"dram_{op}"].bandwidth_gbps == pytest.approx(
+            10 * 1 * a.clock_mhz * 1e6 / 1e9)
     assert unit.mac_energy_pj == arch.load("systolic").chunks.units["sa"].mac_energy_pj
     assert sram_for(a, "array", "weight") == "sram_filter"
+    g = build_graph(a, 1)
+    assert [path_from_dram(g, "array", role)[:2] for role in ("input", "weight", "output")] == [
+        ["dram_ifmap", "sram_ifmap"], ["dram_filter", "sram_filter"],
+        ["dram_ofmap", "sram_ofmap"]]
     arch.loads(arch.to_yaml(a), "again.yaml")
     calc = tmp_path / "c.cfg"
     calc.write_text(SCALE_CFG.replace("USER", "CALC"))
     words = 32 + 16 + 32
-    assert arch.load(f"scalesim:{calc}").memories["dram"].bandwidth_gbps == pytest.approx(
+    assert arch.load(f"scalesim:{calc}").memories["dram_ifmap"].bandwidth_gbps == pytest.approx(
         words * a.clock_mhz / 1000)
     assert arch.load(f"scalesim:{cfg}", ["chunks.units.array.rows=8"]).pes == 128
 
