@@ -33,6 +33,9 @@ from arch.schema import Architecture, Dram, Noc, Sram
 
 #: Why a unit can be stalled (``Interval.cause``).
 STALL_CAUSES = ("dependency", "input", "capacity", "psum", "output")
+#: Width of the fixed windows a server counts its bytes in (``Server.window_bytes``), for the
+#: peak bandwidth of a memory: its busiest window's bytes over the window's length.
+BANDWIDTH_WINDOW_CYCLES = 256
 
 
 class Interval(NamedTuple):
@@ -51,15 +54,17 @@ class Interval(NamedTuple):
 
 
 class Recorder:
-    """Intervals of one component instance."""
+    """Intervals of one component instance. Totals are kept even without intervals:
+    ``busy_cycles``, ``stalls`` {cause: cycles} and ``op_stalls`` {(op, cause): cycles}."""
 
-    __slots__ = ("busy_cycles", "intervals", "keep", "kind", "name", "stalls")
+    __slots__ = ("busy_cycles", "intervals", "keep", "kind", "name", "op_stalls", "stalls")
 
     def __init__(self, name: str, kind: str, keep_intervals: bool = True) -> None:
         self.name = name
         self.kind = kind  # the component's name within its chunk, or its memory name
         self.busy_cycles = 0
         self.stalls: dict[str, int] = defaultdict(int)
+        self.op_stalls: dict[tuple[int, str], int] = defaultdict(int)
         self.keep = keep_intervals
         self.intervals: list[Interval] = []
 
@@ -72,6 +77,8 @@ class Recorder:
     def stall(self, start: int, end: int, cause: str, op: int = -1) -> None:
         if end > start:
             self.stalls[cause] += end - start
+            if op >= 0:
+                self.op_stalls[op, cause] += end - start
             if self.keep:
                 self.intervals.append(Interval(start, end, "stall", cause, op, 0, ""))
 
@@ -88,7 +95,8 @@ class Server(Recorder):
     late does not block shorter requests that fit in front of it.
     """
 
-    __slots__ = ("_whole", "bytes_per_cycle", "calendar", "latency", "moved_bytes")
+    __slots__ = ("_whole", "bytes_per_cycle", "calendar", "latency", "moved_bytes", "op_bytes",
+                 "window_bytes")
 
     def __init__(self, name: str, kind: str, bytes_per_cycle: float, latency: int,
                  keep_intervals: bool = True) -> None:
@@ -101,6 +109,10 @@ class Server(Recorder):
             self.bytes_per_cycle = int(bytes_per_cycle)
         self.latency = latency
         self.moved_bytes = 0
+        #: bytes this server moved per op, and per ``BANDWIDTH_WINDOW_CYCLES`` window (each
+        #: transfer's bytes spread evenly over its reservation)
+        self.op_bytes: dict[int, int] = defaultdict(int)
+        self.window_bytes: dict[int, float] = defaultdict(float)
         #: reservations that end in the future, sorted by start: [start, end] pairs
         self.calendar: list[list[int]] = []
 
@@ -133,8 +145,20 @@ class Server(Recorder):
             end = start + dur
             cal.insert(pos, [start, end])
         self.moved_bytes += nbytes
+        self.op_bytes[op] += nbytes
+        self._count_windows(start, end, nbytes)
         self.busy(start, end, op, nbytes, what)
         return start, end
+
+    def _count_windows(self, start: int, end: int, nbytes: int) -> None:
+        w = BANDWIDTH_WINDOW_CYCLES
+        first, last = start // w, (end - 1) // w
+        if first >= last:
+            self.window_bytes[first] += nbytes
+            return
+        rate = nbytes / (end - start)
+        for k in range(first, last + 1):
+            self.window_bytes[k] += rate * (min(end, (k + 1) * w) - max(start, k * w))
 
 
 class Striped(Server):

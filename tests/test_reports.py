@@ -182,8 +182,9 @@ def test_out_dir_gets_all_four_files_via_cli(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", "--arch", str(arch_path), "--workload", str(graph_path),
                  "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "report.html", "summary.json", "timeline.png", "trace.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(report.REPORT_FILES) == [
+        "layers.csv", "memory.csv", "ops.csv", "report.html", "summary.json", "timeline.png",
+        "trace.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.json", "out", "tiny.json"]
     capsys.readouterr()
 
@@ -217,7 +218,8 @@ def test_outputs_are_deterministic(tmp_path):
         d = tmp_path / f"run{i}"
         report.write_outputs(small_result(), d)
         dirs.append(d)
-    for name in ("trace.json", "timeline.png", "report.html"):
+    for name in ("trace.json", "timeline.png", "report.html", "ops.csv", "layers.csv",
+                 "memory.csv"):
         assert (dirs[0] / name).read_bytes() == (dirs[1] / name).read_bytes(), name
     a, b = (json.loads((d / "summary.json").read_text()) for d in dirs)
     a["sim"].pop("wall_s"), b["sim"].pop("wall_s")

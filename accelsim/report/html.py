@@ -82,7 +82,7 @@ def _table(headers: list[str], rows: list[str], left: int = 1, sortable: bool = 
 
 def headline(s: dict[str, Any]) -> str:
     pes = s.get("pes") or 0
-    mac_util = s["macs"] / (s["cycles"] * pes) if pes and s["cycles"] else None
+    mac_util = s.get("mac_utilization")
     items = [
         ("architecture", s["arch"]), ("clock", f"{s['clock_mhz']:g} MHz"),
         ("workload", s["workload"]), ("attention", s.get("attention") or "-"),
@@ -111,10 +111,12 @@ def components_table(s: dict[str, Any]) -> str:
         bar = (f'<span class="track"><span class="bar" style="width:{u * 100:.1f}%"></span>'
                f"</span>{escape(f'{u:.1%}')}")
         stalls = ", ".join(f"{k} {v:,}" for k, v in c["stalls"].items())
+        mu = c.get("mac_utilization")
         rows.append(f"<tr>{_cell(name, 'l')}<td data-v=\"{u}\">{bar}</td>"
+                    f"{_cell('' if mu is None else f'{mu:.1%}', sort=mu or 0)}"
                     f"{_cell(c['busy_cycles'])}{_cell(c['stall_cycles'])}"
                     f"{_cell(c['idle_cycles'])}{_cell(stalls, 'l')}</tr>")
-    return _table(["component", "utilization", "busy cycles", "stall cycles", "idle cycles",
+    return _table(["component", "utilization", "MAC utilization", "busy cycles", "stall cycles", "idle cycles",
                    "stalls by cause (cycles)"], rows)
 
 
