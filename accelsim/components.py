@@ -216,11 +216,23 @@ Port = Server | Fanout
 def transfer(stages: list[Port], now: int, nbytes: int, op: int, what: str) -> int:
     """Stream ``nbytes`` through ``stages`` in order (cut-through); returns when the last byte
     has left the last stage, latencies included."""
+    return transfer_via(stages, now, nbytes, op, what)[0]
+
+
+def transfer_via(stages: list[Port], now: int, nbytes: int, op: int,
+                 what: str) -> tuple[int, str]:
+    """``transfer``, also naming the memory (``Recorder.kind``) that held the stream up most:
+    the stage with the longest time from when its data could start arriving to its end (its
+    queueing plus its transfer time; the first such stage on a tie)."""
     arrive = data_done = now
+    worst, via = -1, ""
     for port in stages:
         start, end = port.reserve(now, arrive, data_done, nbytes, op, what)
+        if end - arrive > worst:
+            worst = end - arrive
+            via = port.servers[0].kind if isinstance(port, Fanout) else port.kind
         arrive, data_done = start + port.latency, end + port.latency
-    return data_done
+    return data_done, via
 
 
 class Pool:

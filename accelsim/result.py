@@ -16,6 +16,7 @@ from workloads.ir import OpGraph
 from . import __version__
 from .breakdown import OpCosts, layer_table, memory_levels, op_fields
 from .components import MEMORY_MODELS
+from .critical_path import critical_path, summarize
 from .engine import Actions, RunRecord
 from .plan import Plan
 
@@ -219,6 +220,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         "mac_utilization": (round(macs / (pes * makespan), 6) if pes and makespan else None),
         "ops": ops,
         "layers": layer_table(ops, pes),
+        "critical_path": summarize(plan, critical_path(arch, plan, rec)),
         **unit_usage(arch, plan, graph),
         "sim": {"events": rec.events, "tiles": len(plan.tiles), "ops": len(plan.ops),
                 "folded_views": plan.folded_views, "wall_s": round(wall_s, 4),

@@ -23,6 +23,10 @@ def format_summary(s: dict[str, Any]) -> str:
         is not None else "  MAC utilization -",
         f"  energy      {_si(s['energy_pj'] * 1e-12, 'J')}   attention: "
         f"{s['attention_cycles']:,} cycles, {_si(s['attention_energy_pj'] * 1e-12, 'J')}",
+    ]
+    if "critical_path" in s:
+        lines.append(f"  bottleneck: {s['critical_path']['bottleneck']}")
+    lines += [
         "",
         f"  {'component (mean of n)':<24}{'util':>7}{'MACs':>7}{'busy':>12}{'stall':>12}"
         f"{'idle':>12}  top stall",
