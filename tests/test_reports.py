@@ -244,3 +244,23 @@ def test_progress_prints_only_on_a_terminal():
     assert "\r" in text and "30%" in text and "10/10 tiles" in text and text.endswith("\n")
     with pytest.raises(ValueError, match="total must be >= 0"):
         Progress(-1)
+
+
+def test_html_timeline_data_is_embedded_and_complete(result):
+    page = render_html(result)
+    raw = re.search(r'<script type="application/json" id="tl-data">(.*?)</script>', page, re.S)
+    assert raw is not None and "<" not in raw.group(1)
+    data = json.loads(raw.group(1))
+    lanes = {lane["name"]: lane for lane in data["lanes"]}
+    assert data["lanes"][0]["name"] == "critical path" and "c0 pe" in lanes and "dram" in lanes
+    path = data["lanes"][0]["iv"]
+    assert sum(path[1::5]) == result.summary["cycles"]  # the path covers the run
+    tiles = [i for lane in data["lanes"] if lane["kind"] == "unit"
+             for i in lane["iv"][4::5] if i >= 0]
+    assert sorted(tiles) == [t.index for t in result.plan.tiles if t.cycles]
+    for lane in data["lanes"]:  # sorted, non-overlapping: the page binary-searches them
+        iv = lane["iv"]
+        ends = [s + d for s, d in zip(iv[0::5], iv[1::5], strict=True)]
+        assert all(e <= s for e, s in zip(ends, iv[5::5], strict=False)), lane["name"]
+    # utilization bars grow from the left of their track
+    assert 'class="util"' in page and ".bar{position:absolute;left:0" in page

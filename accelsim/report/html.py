@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..result import SimResult
+from .interactive import timeline_section
 from .timeline import COLORS, render_png
 
 CSS = """
@@ -24,9 +25,14 @@ th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right;white-space
 th{background:#f5f5f5;position:sticky;top:0;cursor:pointer;user-select:none}
 td.l,th.l{text-align:left}
 .kv td:first-child{text-align:left;color:#555}
-.bar{display:inline-block;height:10px;background:#3e7cb1;vertical-align:middle}
-.track{display:inline-block;width:120px;height:10px;background:#eee;vertical-align:middle;
-margin-right:6px}
+.track{display:inline-block;position:relative;width:120px;height:10px;background:#eee;
+vertical-align:middle;margin-right:6px;overflow:hidden}
+.bar{position:absolute;left:0;top:0;bottom:0;background:#3e7cb1}
+td.util{text-align:left}
+#tl-wrap{position:relative}#tl{width:100%;display:block;cursor:grab;border:1px solid #eee}
+#tl-tip{position:absolute;display:none;background:#fff;border:1px solid #999;padding:4px 6px;
+font-size:12px;white-space:pre;pointer-events:none;box-shadow:0 1px 4px rgba(0,0,0,.2)}
+#tl-bar{margin:4px 0}.legend{font-size:12px;margin:4px 0}.key{margin-right:12px;white-space:nowrap}
 .dot{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;
 vertical-align:middle}
 img{max-width:100%;border:1px solid #eee}
@@ -112,7 +118,7 @@ def components_table(s: dict[str, Any]) -> str:
                f"</span>{escape(f'{u:.1%}')}")
         stalls = ", ".join(f"{k} {v:,}" for k, v in c["stalls"].items())
         mu = c.get("mac_utilization")
-        rows.append(f"<tr>{_cell(name, 'l')}<td data-v=\"{u}\">{bar}</td>"
+        rows.append(f"<tr>{_cell(name, 'l')}<td class=\"util\" data-v=\"{u}\">{bar}</td>"
                     f"{_cell('' if mu is None else f'{mu:.1%}', sort=mu or 0)}"
                     f"{_cell(c['busy_cycles'])}{_cell(c['stall_cycles'])}"
                     f"{_cell(c['idle_cycles'])}{_cell(stalls, 'l')}</tr>")
@@ -164,11 +170,14 @@ def render_html(result: SimResult, png: bytes | None = None) -> str:
         f'<div class="sub">{escape(_subtitle(s))}</div>',
         headline(s),
         "<h2>Timeline</h2>",
+        f'<p class="note">{escape(_bottleneck(s))}</p>',
+        timeline_section(result),
+        "<details><summary>Utilization Gantt (timeline.png)</summary>",
         f'<img alt="utilization timeline" src="data:image/png;base64,{img}">',
         '<p class="note">Rows: compute units per chunk, then memories; colour = op group, grey '
         "= waiting for producer tiles, orange hatched = stalled on operands or output space. "
         "trace.json (beside this file) has every tile: open it in the "
-        "Perfetto UI (ui.perfetto.dev, Open trace file) or chrome://tracing.</p>",
+        "Perfetto UI (ui.perfetto.dev, Open trace file) or chrome://tracing.</p></details>",
         "<h2>Components: utilization and stalls</h2>",
         components_table(s),
         "<h2>Energy by component</h2>",
@@ -182,6 +191,11 @@ def render_html(result: SimResult, png: bytes | None = None) -> str:
         "</body></html>",
         "",
     ])
+
+
+def _bottleneck(s: dict[str, Any]) -> str:
+    cp = s.get("critical_path")
+    return f"Bottleneck: {cp['bottleneck']}." if cp else ""
 
 
 def _subtitle(s: dict[str, Any]) -> str:
