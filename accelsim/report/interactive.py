@@ -13,6 +13,7 @@ in ``ROLES`` on the critical path. Deterministic: sorted keys, no wall time.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -78,7 +79,7 @@ def timeline_data(result: SimResult) -> dict[str, Any]:
     }
 
 
-def _flat(ivs: list[tuple[int, ...]]) -> list[int]:
+def _flat(ivs: Sequence[tuple[int, ...]]) -> list[int]:
     return [x for iv in sorted(ivs) for x in iv]
 
 
