@@ -64,27 +64,28 @@ class OpCosts:
         for i, per_op in enumerate(op_actions):
             for (mem, action, role), count in sorted(per_op.items()):
                 _nested_add(self.traffic[i], mem, action, role, count)
+        # register-file bytes per (op, register file, role), priced once per op (linear)
+        rf_bytes: dict[tuple[int, str, str], list[int]] = {}
         for t in plan.tiles:
             uname = plan.ops[t.op].unit
-            energy = self.energy[t.op]
             self.compute_pj[t.op] += tile_compute_energy_pj(arch, plan, t.index)[1]
             for rf_name in regfiles[uname]:
-                rf = arch.chunks.units[rf_name]
-                assert isinstance(rf, RegisterFile)
-                slot = energy.setdefault(rf_name, {})
                 for role, (nin, nout) in tile_regfile_bytes(t).items():
                     if nin or nout:
-                        pj = sum(regfile_energy_pj(rf, nin, nout).values())
-                        slot[role] = slot.get(role, 0.0) + pj
+                        moved = rf_bytes.setdefault((t.op, rf_name, role), [0, 0])
+                        moved[0] += nin
+                        moved[1] += nout
             psum_rf = plan.regions.region.get((uname, "psum"))
             if t.psum_bytes and psum_rf in plan.regions.local:
-                acc = arch.chunks.units[psum_rf]
-                assert isinstance(acc, RegisterFile)
                 for action in ("read_bytes", "write_bytes"):
                     _nested_add(self.traffic[t.op], psum_rf, action, "psum", t.psum_bytes)
-                slot = energy.setdefault(psum_rf, {})
-                slot["psum"] = slot.get("psum", 0.0) + sum(
-                    regfile_energy_pj(acc, t.psum_bytes, 0).values())
+                rf_bytes.setdefault((t.op, psum_rf, "psum"), [0, 0])[0] += t.psum_bytes
+        for (op, rf_name, role), (nin, nout) in sorted(rf_bytes.items()):
+            rf = arch.chunks.units[rf_name]
+            assert isinstance(rf, RegisterFile)
+            per_role = self.energy[op].setdefault(rf_name, {})
+            per_role[role] = per_role.get(role, 0.0) + sum(
+                regfile_energy_pj(rf, nin, nout).values())
         for i in range(n):
             for mem, acts in self.traffic[i].items():
                 if mem not in arch.memories:
