@@ -68,7 +68,10 @@ def test_trace_structure(result):
     check_trace(trace)
     events = trace["traceEvents"]
     procs = {e["args"]["name"] for e in events if e["name"] == "process_name"}
-    assert procs == {"chunk 0", "chunk 1", "memory"}
+    assert procs == {"chunk 0", "chunk 1", "memory", "critical path"}
+    path = [e for e in events if e["ph"] == "X" and e["cat"] == "critical_path"]
+    assert path and sum(e["args"]["cycles"] for e in path) == result.summary["cycles"]
+    assert {e["name"] for e in path} & {"compute: pe", "compute: vec"}
     threads = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
     assert {"pe", "vec", "dram", "sram", "noc.c0", "noc.c1"} <= threads
     assert any(e["name"] == "thread_sort_index" for e in events)
