@@ -182,7 +182,10 @@ class _Walk:
 
 
 def critical_path(arch: Architecture, plan: Plan, rec: RunRecord) -> list[Segment]:
-    """The segments of the critical path, in time order; they cover [0, makespan] exactly."""
+    """The segments of the critical path, in time order; they cover [0, makespan] exactly.
+    Walked once per record (kept in ``rec.path``)."""
+    if rec.path is not None:
+        return rec.path
     if not plan.tiles or rec.waits is None:
         return []
     walk = _Walk(arch, plan, rec)
@@ -202,6 +205,7 @@ def critical_path(arch: Architecture, plan: Plan, rec: RunRecord) -> list[Segmen
     if now > 0:  # never expected: whatever is left is the start-up
         segs.append(Segment(0, now, "-", "start", "", -1, -1))
     segs.reverse()
+    rec.path = segs
     return segs
 
 

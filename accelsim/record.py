@@ -4,8 +4,12 @@ summary, the tables, the critical path and the reports read it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .components import Recorder, Server
+
+if TYPE_CHECKING:
+    from .critical_path import Segment
 
 #: A transfer's hold-up: (memory that held it up most, ``Recorder.kind``; operand role).
 Via = tuple[str, str]
@@ -70,3 +74,5 @@ class RunRecord:
     traffic: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     events: int = 0
     waits: Waits | None = None
+    #: the critical path once walked (``accelsim.critical_path.critical_path`` keeps it here)
+    path: list[Segment] | None = None
