@@ -213,10 +213,7 @@ def memory_levels(arch: Architecture, rec: RunRecord, traffic: Traffic,
         }
         if lv in servers:
             moved = sum(s.moved_bytes for s in servers[lv])
-            windows: dict[int, float] = defaultdict(float)
-            for s in servers[lv]:
-                for k, b in s.window_bytes.items():
-                    windows[k] += b
+            windows = _summed_windows(servers[lv], makespan)
             peak = max((b / max(1, min(BANDWIDTH_WINDOW_CYCLES,
                                        makespan - k * BANDWIDTH_WINDOW_CYCLES))
                         for k, b in windows.items()), default=0.0)
@@ -230,4 +227,24 @@ def memory_levels(arch: Architecture, rec: RunRecord, traffic: Traffic,
                 "bandwidth_window_cycles": BANDWIDTH_WINDOW_CYCLES,
             }
         out[lv] = entry
+    return out
+
+
+def _summed_windows(servers: list, makespan: int) -> dict[int, float]:
+    """Bytes per window summed over ``servers``, at every window where the sum can change
+    and at the run's last window (between them it stays as it was): partial windows plus the
+    running sum of the whole-window steps (``Server.window_steps``)."""
+    partial: dict[int, float] = defaultdict(float)
+    steps: dict[int, float] = defaultdict(float)
+    for s in servers:
+        for k, b in s.window_bytes.items():
+            partial[k] += b
+        for k, b in s.window_steps.items():
+            steps[k] += b
+    last = max(0, makespan - 1) // BANDWIDTH_WINDOW_CYCLES
+    out: dict[int, float] = {}
+    running = 0.0
+    for k in sorted(set(partial) | set(steps) | {last}):
+        running += steps.get(k, 0.0)
+        out[k] = partial.get(k, 0.0) + running
     return out

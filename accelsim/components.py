@@ -96,7 +96,7 @@ class Server(Recorder):
     """
 
     __slots__ = ("_whole", "bytes_per_cycle", "calendar", "latency", "moved_bytes", "op_bytes",
-                 "window_bytes")
+                 "window_bytes", "window_steps")
 
     def __init__(self, name: str, kind: str, bytes_per_cycle: float, latency: int,
                  keep_intervals: bool = True) -> None:
@@ -110,9 +110,13 @@ class Server(Recorder):
         self.latency = latency
         self.moved_bytes = 0
         #: bytes this server moved per op, and per ``BANDWIDTH_WINDOW_CYCLES`` window (each
-        #: transfer's bytes spread evenly over its reservation)
+        #: transfer's bytes spread evenly over its reservation): the windows a transfer covers
+        #: in part in ``window_bytes``, those it covers whole as steps of a running sum
+        #: (``window_steps``: +bytes per window from its first whole window, - after its last),
+        #: so a long transfer costs two entries, not one per window
         self.op_bytes: dict[int, int] = defaultdict(int)
         self.window_bytes: dict[int, float] = defaultdict(float)
+        self.window_steps: dict[int, float] = defaultdict(float)
         #: reservations that end in the future, sorted by start: [start, end] pairs
         self.calendar: list[list[int]] = []
 
@@ -157,8 +161,11 @@ class Server(Recorder):
             self.window_bytes[first] += nbytes
             return
         rate = nbytes / (end - start)
-        for k in range(first, last + 1):
-            self.window_bytes[k] += rate * (min(end, (k + 1) * w) - max(start, k * w))
+        self.window_bytes[first] += rate * ((first + 1) * w - start)
+        self.window_bytes[last] += rate * (end - last * w)
+        if last > first + 1:
+            self.window_steps[first + 1] += rate * w
+            self.window_steps[last] -= rate * w
 
 
 class Striped(Server):

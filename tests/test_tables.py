@@ -169,3 +169,15 @@ def test_csv_rows_match_the_summary(vitality):
     alls = {r[0]: r for r in mem[1:] if r[2] == "all"}
     assert int(alls["dram"][3]) + int(alls["dram"][4]) == s["dram_bytes"]
     assert float(alls["dram"][mem[0].index("peak_bandwidth_gbps")]) <= 76.8 + 1e-6
+
+
+def test_peak_bandwidth_of_very_long_transfers_is_cheap_and_bounded():
+    """A transfer over millions of cycles costs two window entries, not one per window."""
+    res = simulate(tiny_arch(dram_bytes_per_cycle=1e-4), resolve("gemm:16,16,16"))
+    s = res.summary
+    assert s["cycles"] > 5_000_000
+    dram = s["memory_levels"]["dram"]
+    assert dram["peak_bandwidth_bytes_per_cycle"] == pytest.approx(1e-4, rel=1e-6)
+    assert dram["avg_bandwidth_bytes_per_cycle"] <= dram["peak_bandwidth_bytes_per_cycle"]
+    server = res.record.servers["dram"]
+    assert len(server.window_bytes) + len(server.window_steps) < 50
