@@ -33,6 +33,8 @@ from arch.schema import Architecture, Dram, Noc, Sram
 
 #: Why a unit can be stalled (``Interval.cause``).
 STALL_CAUSES = ("dependency", "input", "capacity", "psum", "output")
+#: Slowest server accepted (bytes/cycle): below it a transfer's cycles overflow.
+MIN_BYTES_PER_CYCLE = 1e-9
 #: Width of the fixed windows a server counts its bytes in (``Server.window_bytes``), for the
 #: peak bandwidth of a memory: its busiest window's bytes over the window's length.
 BANDWIDTH_WINDOW_CYCLES = 256
@@ -103,6 +105,11 @@ class Server(Recorder):
         super().__init__(name, kind, keep_intervals)
         if bytes_per_cycle <= 0:
             raise ValueError(f"{name}: bandwidth must be positive, got {bytes_per_cycle}")
+        if bytes_per_cycle < MIN_BYTES_PER_CYCLE:  # durations would overflow (a denormal)
+            from .errors import InputError
+
+            raise InputError(f"{name}: bandwidth {bytes_per_cycle:g} bytes/cycle is below "
+                             f"{MIN_BYTES_PER_CYCLE:g} (one byte per 1e9 cycles)")
         self.bytes_per_cycle = bytes_per_cycle
         self._whole = float(bytes_per_cycle).is_integer()  # integer ceil-division is exact
         if self._whole:
