@@ -265,5 +265,8 @@ def test_html_timeline_data_is_embedded_and_complete(result):
         iv = lane["iv"]
         ends = [s + d for s, d in zip(iv[0::5], iv[1::5], strict=True)]
         assert all(e <= s for e, s in zip(ends, iv[5::5], strict=False)), lane["name"]
+    for header in (">resource</th>", ">share</th>", ">peak GB/s</th>", ">port bytes</th>",
+                   ">MAC utilization</th>"):
+        assert header in page, header
     # utilization bars grow from the left of their track
     assert 'class="util"' in page and ".bar{position:absolute;left:0" in page

@@ -138,6 +138,37 @@ def energy_table(s: dict[str, Any]) -> str:
     return _table(["component", "energy (pJ)", "energy", "share", "by action"], rows)
 
 
+def critical_path_table(s: dict[str, Any]) -> str:
+    rows = []
+    for r in s.get("critical_path", {}).get("by_resource", []):
+        share = f"{r['share']:.1%}"
+        rows.append(f"<tr>{_cell(r['resource'], 'l')}{_cell(r['activity'], 'l')}"
+                    f"{_cell(r['role'], 'l')}{_cell(r['cycles'])}"
+                    f"{_cell(share, sort=r['share'])}"
+                    f"{_cell(' '.join(x for x in (r['op_group'], r['op_fn']) if x), 'l')}"
+                    f"{_cell(r['longest_op'], 'l')}</tr>")
+    return _table(["resource", "activity", "role", "cycles", "share", "mostly ops",
+                   "e.g."], rows, left=3)
+
+
+def memory_table(s: dict[str, Any]) -> str:
+    rows = []
+    for lv, e in s.get("memory_levels", {}).items():
+        t = e["traffic"]
+
+        def total(action: str, t: dict = t) -> int:
+            return sum(t.get(action, {}).values())
+
+        energy = sum(e["energy_pj"].values())
+        rows.append(f"<tr>{_cell(lv, 'l')}{_cell(e['type'], 'l')}{_cell(total('read_bytes'))}"
+                    f"{_cell(total('write_bytes'))}{_cell(total('byte_hops'))}"
+                    f"{_cell(e.get('port_bytes'))}{_cell(e.get('avg_bandwidth_gbps'))}"
+                    f"{_cell(e.get('peak_bandwidth_gbps'))}"
+                    f"{_cell(f'{energy:,.1f}', sort=energy)}</tr>")
+    return _table(["level", "type", "read bytes", "write bytes", "byte-hops", "port bytes",
+                   "avg GB/s", "peak GB/s", "energy (pJ)"], rows, left=2)
+
+
 def ops_table(s: dict[str, Any]) -> str:
     rows = []
     for i, o in enumerate(s["ops"]):
@@ -178,6 +209,15 @@ def render_html(result: SimResult, png: bytes | None = None) -> str:
         "= waiting for producer tiles, orange hatched = stalled on operands or output space. "
         "trace.json (beside this file) has every tile: open it in the "
         "Perfetto UI (ui.perfetto.dev, Open trace file) or chrome://tracing.</p></details>",
+        "<h2>Critical path</h2>",
+        '<p class="note">Time on the chain of tiles, transfers and waits that sets the '
+        "makespan, per resource (summary.json critical_path; docs/reports.md).</p>",
+        critical_path_table(s),
+        "<h2>Memory levels</h2>",
+        '<p class="note">Traffic, bandwidth (peak: busiest 256-cycle window) and dynamic '
+        "energy per level; by operand role in memory.csv, per op in ops.csv, per layer in "
+        "layers.csv.</p>",
+        memory_table(s),
         "<h2>Components: utilization and stalls</h2>",
         components_table(s),
         "<h2>Energy by component</h2>",
