@@ -12,8 +12,13 @@ $(VENV)/.base: pyproject.toml
 	$(BIN)/pip install -q -e '.[train]'
 	touch $@
 
+# The browser test (tests/test_browser.py) drives Debian's chromium through playwright; as
+# root without chromium, try to install it (a failure only makes that test skip).
 $(VENV)/.test: $(VENV)/.base
 	$(BIN)/pip install -q -e '.[train,test,models,onnx]'
+	@if [ "$$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  >/dev/null 2>&1 || echo "chromium not installed: tests/test_browser.py will skip"; fi
 	touch $@
 
 run: $(VENV)/.base

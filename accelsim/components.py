@@ -33,6 +33,11 @@ from arch.schema import Architecture, Dram, Noc, Sram
 
 #: Why a unit can be stalled (``Interval.cause``).
 STALL_CAUSES = ("dependency", "input", "capacity", "psum", "output")
+#: Slowest server accepted (bytes/cycle): below it a transfer's cycles overflow.
+MIN_BYTES_PER_CYCLE = 1e-9
+#: Width of the fixed windows a server counts its bytes in (``Server.window_bytes``), for the
+#: peak bandwidth of a memory: its busiest window's bytes over the window's length.
+BANDWIDTH_WINDOW_CYCLES = 256
 
 
 class Interval(NamedTuple):
@@ -51,15 +56,17 @@ class Interval(NamedTuple):
 
 
 class Recorder:
-    """Intervals of one component instance."""
+    """Intervals of one component instance. Totals are kept even without intervals:
+    ``busy_cycles``, ``stalls`` {cause: cycles} and ``op_stalls`` {(op, cause): cycles}."""
 
-    __slots__ = ("busy_cycles", "intervals", "keep", "kind", "name", "stalls")
+    __slots__ = ("busy_cycles", "intervals", "keep", "kind", "name", "op_stalls", "stalls")
 
     def __init__(self, name: str, kind: str, keep_intervals: bool = True) -> None:
         self.name = name
         self.kind = kind  # the component's name within its chunk, or its memory name
         self.busy_cycles = 0
         self.stalls: dict[str, int] = defaultdict(int)
+        self.op_stalls: dict[tuple[int, str], int] = defaultdict(int)
         self.keep = keep_intervals
         self.intervals: list[Interval] = []
 
@@ -72,6 +79,8 @@ class Recorder:
     def stall(self, start: int, end: int, cause: str, op: int = -1) -> None:
         if end > start:
             self.stalls[cause] += end - start
+            if op >= 0:
+                self.op_stalls[op, cause] += end - start
             if self.keep:
                 self.intervals.append(Interval(start, end, "stall", cause, op, 0, ""))
 
@@ -88,19 +97,33 @@ class Server(Recorder):
     late does not block shorter requests that fit in front of it.
     """
 
-    __slots__ = ("_whole", "bytes_per_cycle", "calendar", "latency", "moved_bytes")
+    __slots__ = ("_whole", "bytes_per_cycle", "calendar", "latency", "moved_bytes", "op_bytes",
+                 "window_bytes", "window_steps")
 
     def __init__(self, name: str, kind: str, bytes_per_cycle: float, latency: int,
                  keep_intervals: bool = True) -> None:
         super().__init__(name, kind, keep_intervals)
         if bytes_per_cycle <= 0:
             raise ValueError(f"{name}: bandwidth must be positive, got {bytes_per_cycle}")
+        if bytes_per_cycle < MIN_BYTES_PER_CYCLE:  # durations would overflow (a denormal)
+            from .errors import InputError
+
+            raise InputError(f"{name}: bandwidth {bytes_per_cycle:g} bytes/cycle is below "
+                             f"{MIN_BYTES_PER_CYCLE:g} (one byte per 1e9 cycles)")
         self.bytes_per_cycle = bytes_per_cycle
         self._whole = float(bytes_per_cycle).is_integer()  # integer ceil-division is exact
         if self._whole:
             self.bytes_per_cycle = int(bytes_per_cycle)
         self.latency = latency
         self.moved_bytes = 0
+        #: bytes this server moved per op, and per ``BANDWIDTH_WINDOW_CYCLES`` window (each
+        #: transfer's bytes spread evenly over its reservation): the windows a transfer covers
+        #: in part in ``window_bytes``, those it covers whole as steps of a running sum
+        #: (``window_steps``: +bytes per window from its first whole window, - after its last),
+        #: so a long transfer costs two entries, not one per window
+        self.op_bytes: dict[int, int] = defaultdict(int)
+        self.window_bytes: dict[int, float] = defaultdict(float)
+        self.window_steps: dict[int, float] = defaultdict(float)
         #: reservations that end in the future, sorted by start: [start, end] pairs
         self.calendar: list[list[int]] = []
 
@@ -133,8 +156,23 @@ class Server(Recorder):
             end = start + dur
             cal.insert(pos, [start, end])
         self.moved_bytes += nbytes
+        self.op_bytes[op] += nbytes
+        self._count_windows(start, end, nbytes)
         self.busy(start, end, op, nbytes, what)
         return start, end
+
+    def _count_windows(self, start: int, end: int, nbytes: int) -> None:
+        w = BANDWIDTH_WINDOW_CYCLES
+        first, last = start // w, (end - 1) // w
+        if first >= last:
+            self.window_bytes[first] += nbytes
+            return
+        rate = nbytes / (end - start)
+        self.window_bytes[first] += rate * ((first + 1) * w - start)
+        self.window_bytes[last] += rate * (end - last * w)
+        if last > first + 1:
+            self.window_steps[first + 1] += rate * w
+            self.window_steps[last] -= rate * w
 
 
 class Striped(Server):
@@ -192,11 +230,23 @@ Port = Server | Fanout
 def transfer(stages: list[Port], now: int, nbytes: int, op: int, what: str) -> int:
     """Stream ``nbytes`` through ``stages`` in order (cut-through); returns when the last byte
     has left the last stage, latencies included."""
+    return transfer_via(stages, now, nbytes, op, what)[0]
+
+
+def transfer_via(stages: list[Port], now: int, nbytes: int, op: int,
+                 what: str) -> tuple[int, str]:
+    """``transfer``, also naming the memory (``Recorder.kind``) that held the stream up most:
+    the stage with the longest time from when its data could start arriving to its end (its
+    queueing plus its transfer time; the first such stage on a tie)."""
     arrive = data_done = now
+    worst, via = -1, ""
     for port in stages:
         start, end = port.reserve(now, arrive, data_done, nbytes, op, what)
+        if end - arrive > worst:
+            worst = end - arrive
+            via = port.servers[0].kind if isinstance(port, Fanout) else port.kind
         arrive, data_done = start + port.latency, end + port.latency
-    return data_done
+    return data_done, via
 
 
 class Pool:

@@ -7,9 +7,8 @@ Processes (per unit instance of every chunk, plus one DMA engine):
   is done.
 * **loader** (one per unit) stages its tiles' operands in order, at most ``prefetch_depth``
   tiles ahead: claims room for its op's resident output (once per op), waits for the tile's
-  producer tiles, claims room for the operands the tile stages from DRAM, streams its inputs
-  (DRAM -> input SRAM -> NoC, SRAM -> NoC) into the unit meanwhile waiting for its weight
-  block, then streams the block's weights from the weight SRAM.
+  weight block and for its producer tiles, claims room for the operands the tile stages from
+  DRAM, then streams its inputs (DRAM -> input SRAM -> NoC, SRAM -> NoC) into the unit.
 * **unit** runs its tiles in order: stalled on *dependency* while producer tiles are not done,
   on *capacity* while its loader (or the unit itself, for the room of the partial sums a tile
   accumulates) waits for buffer room, on *input* while operands are still
@@ -29,7 +28,6 @@ recorded intervals, never the components.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from functools import partial
 
 import simpy
@@ -37,10 +35,11 @@ import simpy
 from arch.graph import build_graph, path_from_dram, sram_for
 from arch.schema import Architecture
 
-from .components import MEMORY_MODELS, Fanout, MemoryModel, Pool, Port, Recorder, Server, transfer
+from .components import MEMORY_MODELS, Fanout, MemoryModel, Pool, Port, Recorder, transfer_via
 from .errors import DeadlockError, InputError
 from .plan import Plan, Tile
 from .progress import Progress
+from .record import RunRecord, Via, Waits
 
 #: Operand role of the bytes each path kind moves (for traffic per role).
 ROLE_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "weight",
@@ -53,24 +52,6 @@ WHAT_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": 
 
 #: (memory, action, role) -> count
 Actions = dict[tuple[str, str, str], int]
-
-
-@dataclass
-class RunRecord:
-    """What a simulation produced: timing per tile and op, component intervals, traffic."""
-
-    makespan: int
-    units: dict[str, Recorder]
-    servers: dict[str, Server]
-    tile_start: list[int]
-    tile_end: list[int]  # compute end
-    tile_done: list[int]  # output written
-    sram_occupancy: dict[str, list[tuple[int, int]]]  # buffer region -> [(cycle, bytes)]
-    sram_capacity: dict[str, int] = field(default_factory=dict)  # buffer region -> bytes
-    actions: dict[str, dict[str, int]] = field(default_factory=dict)  # memory -> action -> n
-    #: memory -> action -> operand role -> n
-    traffic: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
-    events: int = 0
 
 
 class Engine:
@@ -101,9 +82,10 @@ class Engine:
         #: per op: (memory, action, role) -> count
         self.op_actions: list[Actions] = [defaultdict(int) for _ in plan.ops]
         self._routes: dict[tuple, tuple[list[Port], list[tuple[tuple[str, str, str], int]]]] = {}
-        self._shared: dict[tuple, int] = {}  # multicast key -> cycle its transfer completes
+        self._shared: dict[tuple, tuple[int, Via]] = {}  # multicast key -> its transfer's end
         self._fanout = self._multicast_chunks()
         self._cap_wait: dict[int, list[tuple[int, int]]] = {}  # tile -> loader waits for room
+        self.waits = Waits.empty(n, len(plan.weight_blocks))
         self._setup_memory_paths()
         self._setup_pools()
 
@@ -188,9 +170,9 @@ class Engine:
         return {k: sorted(v) for k, v in out.items()}
 
     def _move(self, kind: str, inst: str, nbytes: int, op: int,
-              fanout: list[int] | None = None) -> int:
+              fanout: list[int] | None = None) -> tuple[int, Via]:
         """Stream ``nbytes`` of op ``op`` along the ``kind`` path of ``inst`` (a multicast to
-        the chunks in ``fanout``); returns the finish cycle."""
+        the chunks in ``fanout``); returns the finish cycle and what held it up most."""
         chunk_s, uname = inst.split(".", 1)
         chunk = int(chunk_s[5:])
         key = (uname, chunk, kind, tuple(fanout) if fanout else None)
@@ -203,7 +185,8 @@ class Engine:
             acts[akey] += nbytes * mult
         if kind == "psum":  # written out and read back: twice the bytes cross the path
             nbytes *= 2
-        return transfer(stages, int(self.env.now), nbytes, op, WHAT_OF[kind])
+        end, via = transfer_via(stages, int(self.env.now), nbytes, op, WHAT_OF[kind])
+        return end, (via, ROLE_OF[kind])
 
     def _route(self, kind: str, uname: str, chunk: int,
                fanout: list[int] | None) -> tuple[list[Port], list[tuple[tuple[str, str, str], int]]]:
@@ -242,10 +225,13 @@ class Engine:
                 self._signal("block", b.index)
                 continue
             uname = plan.ops[b.op].unit
+            self.waits.dma_from[b.index] = int(env.now)
             ev = self.pools[plan.regions.region[uname, "weight"]].take(b.bytes)
             if ev is not None:
                 yield ev
-            end = self._move("dma", f"chunk{b.chunk}.{uname}", b.bytes, b.op)
+            self.waits.dma_issue[b.index] = int(env.now)
+            end, self.waits.dma_via[b.index] = self._move("dma", f"chunk{b.chunk}.{uname}",
+                                                          b.bytes, b.op)
             env.timeout(end - env.now).callbacks.append(
                 lambda _e, i=b.index: self._signal("block", i))
 
@@ -290,18 +276,23 @@ class Engine:
         yield ev
 
     def _loader(self, inst: str, queue: list[int], slots: simpy.Container):
-        env, tiles = self.env, self.plan.tiles
+        env, tiles, w = self.env, self.plan.tiles, self.waits
         for ti in queue:
             yield slots.get(1)
             t = tiles[ti]
+            w.slot_at[ti] = int(env.now)
             room: list[tuple[int, int]] = []  # intervals spent waiting for buffer room
             if not self._out_granted[t.op]:
                 c0 = int(env.now)
                 yield from self._claim_output(t.op)
                 room.append((c0, int(env.now)))
+            w.claim_at[ti] = int(env.now)
+            if t.weight_block >= 0 and not self.block_done[t.weight_block]:
+                yield self._wait("block", t.weight_block)
+            w.block_at[ti] = int(env.now)
             if self.pending[ti]:
                 yield self._wait("deps", ti)
-            c0 = int(env.now)
+            c0 = w.deps_at[ti] = int(env.now)
             claims: dict[str, int] = {}  # one claim per pool: never hold part of the room
             for role in ("input", "psum") if not self._psum_at_start(t) else ("input",):
                 pool, nbytes = self._held(t, role)
@@ -314,24 +305,19 @@ class Engine:
             room.append((c0, int(env.now)))
             if any(b > a for a, b in room):
                 self._cap_wait[ti] = [(a, b) for a, b in room if b > a]
-            end = int(env.now)
-            if t.dram_in_bytes:
-                end = max(end, self._move("dram_in", inst, t.dram_in_bytes, t.op))
-            if t.partial_in_bytes:
-                end = max(end, self._move("partial_in", inst, t.partial_in_bytes, t.op))
-            if t.reread_bytes:
-                end = max(end, self._move("reread", inst, t.reread_bytes, t.op))
-            if t.sram_in_bytes:
-                end = max(end, self._move("sram_in", inst, t.sram_in_bytes, t.op))
+            w.load_at[ti] = int(env.now)
+            got: tuple[int, Via] = (int(env.now), ("", ""))
+            for kind, nbytes in (("dram_in", t.dram_in_bytes), ("partial_in", t.partial_in_bytes),
+                                 ("reread", t.reread_bytes), ("sram_in", t.sram_in_bytes),
+                                 ("weight", t.weight_in_bytes)):
+                if nbytes:
+                    got = max(got, self._move(kind, inst, nbytes, t.op), key=_first)
             if t.shared_key is not None:
-                end = max(end, self._multicast(inst, t))
-            # the activations stream while the DMA is still fetching the tile's weight block
-            if t.weight_block >= 0 and not self.block_done[t.weight_block]:
-                yield self._wait("block", t.weight_block)
-            if t.weight_in_bytes:
-                end = max(end, self._move("weight", inst, t.weight_in_bytes, t.op))
+                got = max(got, self._multicast(inst, t), key=_first)
+            end, w.load_via[ti] = got
             if end > env.now:
                 yield env.timeout(end - env.now)
+            w.ready_at[ti] = int(env.now)
             self._signal("ready", ti)
 
     def _unit(self, inst: str, queue: list[int], slots: simpy.Container):
@@ -361,7 +347,7 @@ class Engine:
             self.start[ti] = start
             psum_end = start
             if t.psum_bytes and self.paths[t.unit.split(".", 1)[1]]["psum"]:
-                psum_end = self._move("psum", inst, t.psum_bytes, t.op)
+                psum_end, self.waits.psum_via[ti] = self._move("psum", inst, t.psum_bytes, t.op)
             if t.cycles:
                 yield env.timeout(t.cycles)
             rec.busy(start, int(env.now), t.op)
@@ -378,11 +364,14 @@ class Engine:
                 rec.stall(now, int(env.now), "output", t.op)
                 now = int(env.now)
                 writes = [w for w in writes if w > now]
-            end = now
+            end = self.waits.issue_at[ti] = now
             if t.out_bytes:
-                end = self._move("spill" if t.out_dram else "out", inst, t.out_bytes, t.op)
-            if t.partial_out_bytes:
-                end = max(end, self._move("partial_out", inst, t.partial_out_bytes, t.op))
+                end, self.waits.out_via[ti] = self._move("spill" if t.out_dram else "out", inst,
+                                                         t.out_bytes, t.op)
+            if t.partial_out_bytes:  # partial sums of a split reduction, spilled to DRAM
+                got = self._move("partial_out", inst, t.partial_out_bytes, t.op)
+                if got[0] > end:
+                    end, self.waits.out_via[ti] = got
             if end > now:
                 writes.append(end)
                 env.timeout(end - now).callbacks.append(partial(self._on_written, ti))
@@ -400,19 +389,19 @@ class Engine:
             at = e
         rec.stall(at, b, "input", op)
 
-    def _multicast(self, inst: str, t: Tile) -> int:
+    def _multicast(self, inst: str, t: Tile) -> tuple[int, Via]:
         """Operands every chunk of an op reads (the same rows for each column slice): the first
         chunk to ask reads them once and sends them down every destination chunk's link; the
         others receive that transfer."""
         assert t.shared_key is not None
-        done = self._shared.get(t.shared_key)
-        if done is None:
-            done = int(self.env.now)
+        got = self._shared.get(t.shared_key)
+        if got is None:
+            got = (int(self.env.now), ("", ""))
             fanout = self._fanout[t.shared_key]
             for kind, nbytes in t.shared_in:
-                done = max(done, self._move(kind, inst, nbytes, t.op, fanout))
-            self._shared[t.shared_key] = done
-        return done
+                got = max(got, self._move(kind, inst, nbytes, t.op, fanout), key=_first)
+            self._shared[t.shared_key] = got
+        return got
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _wait(self, what: str, i: int) -> simpy.Event:
@@ -490,7 +479,7 @@ class Engine:
         return RunRecord(makespan, self.units, servers, self.start, self.end, self.done,
                          {r: p.series for r, p in self.pools.items()},
                          {r: p.capacity for r, p in self.pools.items()},
-                         actions, traffic, next(self.env._eid))
+                         actions, traffic, next(self.env._eid), self.waits)
 
     def _deadlock_message(self) -> str:
         blocked = []
@@ -505,3 +494,7 @@ class Engine:
                    else "buffer room" if not self._out_granted[t.op] else "operands")
             blocked.append(f"{inst} (op {self.plan.ops[t.op].name!r}, waiting for {why})")
         return "simulation deadlocked; blocked: " + "; ".join(blocked)
+
+
+def _first(moved: tuple[int, Via]) -> int:
+    return moved[0]

@@ -14,7 +14,9 @@ from arch.schema import Architecture, RegisterFile, SystolicArray, VectorArray
 from workloads.ir import OpGraph
 
 from . import __version__
+from .breakdown import OpCosts, layer_table, memory_levels, op_fields
 from .components import MEMORY_MODELS
+from .critical_path import critical_path, summarize
 from .engine import Actions, RunRecord
 from .plan import Plan
 
@@ -151,23 +153,32 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
     leakage_mw = sum(m.leakage_mw for m in arch.memories.values()) + arch.chunks.count * sum(
         u.leakage_mw for u in arch.chunks.units.values())
     ops = []
+    costs = OpCosts(arch, plan, rec, op_actions, regfiles)
     for op in plan.ops:
-        starts = [rec.tile_start[t] for t in op.tiles]
-        dones = [rec.tile_done[t] for t in op.tiles]
+        start = min((rec.tile_start[t] for t in op.tiles), default=0)
+        end = max((rec.tile_done[t] for t in op.tiles), default=0)
         ops.append({
             "name": op.name, "kind": op.kind, "fn": op.fn, "unit": op.unit, "group": op.group,
-            "layer": op.layer, "start_cycle": min(starts, default=0),
-            "end_cycle": max(dones, default=0),
+            "layer": op.layer, "start_cycle": start, "end_cycle": end,
             "compute_cycles": sum(plan.tiles[t].cycles for t in op.tiles), "macs": op.macs,
             "energy_pj": round(op_energy[op.index], 3),
             "chunks": len({plan.tiles[t].unit for t in op.tiles}),
             "output_in_sram": op.resident,
+            **op_fields(arch, plan, costs, op.index, start, end),
         })
     attn_cycles, attn_exposed, attn_ops = attention_span(ops)
     attn_energy = sum(o["energy_pj"] for o in attn_ops) + leakage_mw * (
         attn_cycles / clock * PJ_PER_MW_US)
     components = {u: _state(r.busy_cycles, dict(r.stalls), makespan)
                   for u, r in sorted(rec.units.items())}
+    unit_macs: dict[str, int] = {}
+    for t in plan.tiles:
+        unit_macs[t.unit] = unit_macs.get(t.unit, 0) + t.macs
+    for u, c in components.items():
+        unit = arch.chunks.units[u.split(".", 1)[1]]
+        if isinstance(unit, SystolicArray):  # MACs / (PEs x makespan), beside busy time
+            c["mac_utilization"] = (round(unit_macs.get(u, 0) / (unit.pes * makespan), 6)
+                                    if makespan else 0.0)
     components |= {s: _state(r.busy_cycles, dict(r.stalls), makespan)
                    for s, r in sorted(rec.servers.items())}
     breakdown = {c: round(sum(v.values()), 3) for c, v in sorted(detail.items())}
@@ -175,6 +186,13 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         acts.get("read_bytes", 0) + acts.get("write_bytes", 0)
         for name, acts in rec.actions.items() if arch.memories[name].type == "dram")
     meta = graph.meta
+    traffic = {m: {a: dict(sorted(r.items())) for a, r in sorted(acts.items())}
+               for m, acts in sorted((rec.traffic | {
+                   rf: {"read_bytes": {"psum": n}, "write_bytes": {"psum": n}}
+                   for rf, n in rf_psum.items()}).items())}
+    macs = sum(t.macs for t in plan.tiles)
+    pes = sum(u.pes for u in arch.chunks.units.values()
+              if isinstance(u, SystolicArray)) * arch.chunks.count
     return {
         "format": FORMAT,
         "arch": arch.name,
@@ -183,7 +201,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         "clock_mhz": clock,
         "cycles": makespan,
         "latency_ms": round(makespan / clock / 1e3, 9),
-        "macs": sum(t.macs for t in plan.tiles),
+        "macs": macs,
         "dram_bytes": dram_bytes,
         "energy_pj": round(sum(breakdown.values()), 3),
         "energy_breakdown_pj": breakdown,
@@ -192,17 +210,17 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         "attention_cycles": attn_cycles,
         "attention_exposed_cycles": attn_exposed,
         "attention_energy_pj": round(attn_energy, 3),
-        "pes": sum(u.pes for u in arch.chunks.units.values() if isinstance(u, SystolicArray))
-        * arch.chunks.count,
+        "pes": pes,
         "components": components,
         "sram_peak_bytes": {k: max(v for _, v in series)
                             for k, series in sorted(rec.sram_occupancy.items())},
         "sram_capacity_bytes": dict(sorted(rec.sram_capacity.items())),
-        "memory_traffic": {m: {a: dict(sorted(r.items())) for a, r in sorted(acts.items())}
-                           for m, acts in sorted((rec.traffic | {
-                               rf: {"read_bytes": {"psum": n}, "write_bytes": {"psum": n}}
-                               for rf, n in rf_psum.items()}).items())},
+        "memory_traffic": traffic,
+        "memory_levels": memory_levels(arch, rec, traffic, costs),
+        "mac_utilization": (round(macs / (pes * makespan), 6) if pes and makespan else None),
         "ops": ops,
+        "layers": layer_table(ops, pes),
+        "critical_path": summarize(plan, critical_path(arch, plan, rec)),
         **unit_usage(arch, plan, graph),
         "sim": {"events": rec.events, "tiles": len(plan.tiles), "ops": len(plan.ops),
                 "folded_views": plan.folded_views, "wall_s": round(wall_s, 4),

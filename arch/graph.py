@@ -247,7 +247,7 @@ def check_runnable(arch: Architecture, fns: Iterable[str]) -> None:
                          if isinstance(u, (SystolicArray, VectorArray)))
         what = ", ".join(repr(f) for f in missing)
         raise ConfigError(f"architecture {arch.name!r} has no unit that runs op fn {what} "
-                          f"(units: {have})")
+                          f"of the workload (units: {have})")
 
 
 def workload_fns(opgraph) -> set[str]:

@@ -286,3 +286,17 @@ def test_plot_text_is_not_math(tmp_path):
     g.add_op(matmul_op("$x^$_{", 8, 8, 8, g.precision))
     write_outputs(simulate("systolic", g), tmp_path / "out")
     assert (tmp_path / "out" / "timeline.png").stat().st_size > 0
+
+
+def test_an_op_with_an_empty_fn_is_bad_graph_input(tmp_path, capsys):
+    """Found by tests/test_hostile_faults.py's fuzzing: the error names the file."""
+    from accelsim.cli import main
+    from workloads import resolve
+
+    g = resolve("gemm:8,8,8").to_dict()
+    g["nodes"][0]["fn"] = ""
+    p = tmp_path / "g.json"
+    p.write_text(json.dumps(g))
+    assert main(["run", "--arch", "systolic", "--workload", str(p), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(p) in err and "fn: empty" in err, err

@@ -154,3 +154,11 @@ def test_fold_overlap_closed_forms():
     # one fold with a stream at least the array's height: the same either way
     assert systolic_compute_cycles("ws", 8, 8, 20, 8, 8) == systolic_compute_cycles(
         "ws", 8, 8, 20, 8, 8, fold_overlap="double_buffered")
+
+
+def test_a_vanishing_bandwidth_is_bad_input():
+    """Found by tests/test_hostile_faults.py's fuzzing (a denormal bandwidth in GB/s)."""
+    from accelsim.errors import InputError
+
+    with pytest.raises(InputError, match="below 1e-09"):
+        simulate(tiny_arch(dram_bytes_per_cycle=2.2e-309), gemm_graph(8, 8, 8))

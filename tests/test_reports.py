@@ -68,7 +68,10 @@ def test_trace_structure(result):
     check_trace(trace)
     events = trace["traceEvents"]
     procs = {e["args"]["name"] for e in events if e["name"] == "process_name"}
-    assert procs == {"chunk 0", "chunk 1", "memory"}
+    assert procs == {"chunk 0", "chunk 1", "memory", "critical path"}
+    path = [e for e in events if e["ph"] == "X" and e["cat"] == "critical_path"]
+    assert path and sum(e["args"]["cycles"] for e in path) == result.summary["cycles"]
+    assert {e["name"] for e in path} & {"compute: pe", "compute: vec"}
     threads = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
     assert {"pe", "vec", "dram", "sram", "noc.c0", "noc.c1"} <= threads
     assert any(e["name"] == "thread_sort_index" for e in events)
@@ -182,8 +185,9 @@ def test_out_dir_gets_all_four_files_via_cli(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", "--arch", str(arch_path), "--workload", str(graph_path),
                  "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "report.html", "summary.json", "timeline.png", "trace.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(report.REPORT_FILES) == [
+        "layers.csv", "memory.csv", "ops.csv", "report.html", "summary.json", "timeline.png",
+        "trace.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.json", "out", "tiny.json"]
     capsys.readouterr()
 
@@ -217,7 +221,8 @@ def test_outputs_are_deterministic(tmp_path):
         d = tmp_path / f"run{i}"
         report.write_outputs(small_result(), d)
         dirs.append(d)
-    for name in ("trace.json", "timeline.png", "report.html"):
+    for name in ("trace.json", "timeline.png", "report.html", "ops.csv", "layers.csv",
+                 "memory.csv"):
         assert (dirs[0] / name).read_bytes() == (dirs[1] / name).read_bytes(), name
     a, b = (json.loads((d / "summary.json").read_text()) for d in dirs)
     a["sim"].pop("wall_s"), b["sim"].pop("wall_s")
@@ -242,3 +247,26 @@ def test_progress_prints_only_on_a_terminal():
     assert "\r" in text and "30%" in text and "10/10 tiles" in text and text.endswith("\n")
     with pytest.raises(ValueError, match="total must be >= 0"):
         Progress(-1)
+
+
+def test_html_timeline_data_is_embedded_and_complete(result):
+    page = render_html(result)
+    raw = re.search(r'<script type="application/json" id="tl-data">(.*?)</script>', page, re.S)
+    assert raw is not None and "<" not in raw.group(1)
+    data = json.loads(raw.group(1))
+    lanes = {lane["name"]: lane for lane in data["lanes"]}
+    assert data["lanes"][0]["name"] == "critical path" and "c0 pe" in lanes and "dram" in lanes
+    path = data["lanes"][0]["iv"]
+    assert sum(path[1::5]) == result.summary["cycles"]  # the path covers the run
+    tiles = [i for lane in data["lanes"] if lane["kind"] == "unit"
+             for i in lane["iv"][4::5] if i >= 0]
+    assert sorted(tiles) == [t.index for t in result.plan.tiles if t.cycles]
+    for lane in data["lanes"]:  # sorted, non-overlapping: the page binary-searches them
+        iv = lane["iv"]
+        ends = [s + d for s, d in zip(iv[0::5], iv[1::5], strict=True)]
+        assert all(e <= s for e, s in zip(ends, iv[5::5], strict=False)), lane["name"]
+    for header in (">resource</th>", ">share</th>", ">peak GB/s</th>", ">port bytes</th>",
+                   ">MAC utilization</th>"):
+        assert header in page, header
+    # utilization bars grow from the left of their track
+    assert 'class="util"' in page and ".bar{position:absolute;left:0" in page

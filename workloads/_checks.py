@@ -42,6 +42,8 @@ def checked_op_fields(d: dict) -> dict:
                          f"{[k.value for k in OpKind]}") from None
     if not isinstance(d["fn"], str):
         raise ValueError(f"fn: want a string, got {d['fn']!r}")
+    if not d["fn"]:
+        raise ValueError("fn: empty (every op names its function, e.g. 'matmul', 'gelu')")
     if not isinstance(d["input_shapes"], list):
         raise ValueError(f"input_shapes: want a list of shapes, got {d['input_shapes']!r}")
     out["input_shapes"] = [_shape(s, "input_shapes") for s in d["input_shapes"]]

@@ -23,7 +23,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                               "sanger sanger)")
     add_set_option(parser, "the architecture")
     parser.add_argument("--out", metavar="DIR",
-                        help="write summary.json, trace.json, timeline.png, report.html here")
+                        help="write summary.json, trace.json, timeline.png, report.html, "
+                             "ops.csv, layers.csv, memory.csv here")
     parser.add_argument("--json", action="store_true",
                         help="print the summary JSON (accelsim.summary/1: cycles, latency_ms, "
                              "energy_pj, ...) to stdout")

@@ -23,7 +23,8 @@ from ..errors import InputError
 from ..result import SimResult
 
 #: The files of ``--out DIR`` (a DIR holding anything else is refused).
-REPORT_FILES = ("summary.json", "trace.json", "timeline.png", "report.html")
+REPORT_FILES = ("summary.json", "trace.json", "timeline.png", "report.html", "ops.csv",
+                "layers.csv", "memory.csv")
 
 
 def summary_json(result: SimResult) -> str:
@@ -111,11 +112,13 @@ def _write(result: SimResult, out: Path) -> list[Path]:
 
 
 def _extra_writers():
-    """Writers of trace.json, timeline.png and report.html (see accelsim.report.*), in order:
-    report.html embeds the timeline.png written before it."""
+    """Writers of trace.json, timeline.png, report.html and the CSV tables (see
+    accelsim.report.*), in order: report.html embeds the timeline.png written before it."""
     from .html import write_html
     from .perfetto import write_trace
+    from .tables import write_layers_csv, write_memory_csv, write_ops_csv
     from .timeline import write_timeline
 
     return [("trace.json", write_trace), ("timeline.png", write_timeline),
-            ("report.html", write_html)]
+            ("report.html", write_html), ("ops.csv", write_ops_csv),
+            ("layers.csv", write_layers_csv), ("memory.csv", write_memory_csv)]

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..result import SimResult
+from .interactive import timeline_section
 from .timeline import COLORS, render_png
 
 CSS = """
@@ -24,9 +25,14 @@ th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right;white-space
 th{background:#f5f5f5;position:sticky;top:0;cursor:pointer;user-select:none}
 td.l,th.l{text-align:left}
 .kv td:first-child{text-align:left;color:#555}
-.bar{display:inline-block;height:10px;background:#3e7cb1;vertical-align:middle}
-.track{display:inline-block;width:120px;height:10px;background:#eee;vertical-align:middle;
-margin-right:6px}
+.track{display:inline-block;position:relative;width:120px;height:10px;background:#eee;
+vertical-align:middle;margin-right:6px;overflow:hidden}
+.bar{position:absolute;left:0;top:0;bottom:0;background:#3e7cb1}
+td.util{text-align:left}
+#tl-wrap{position:relative}#tl{width:100%;display:block;cursor:grab;border:1px solid #eee}
+#tl-tip{position:absolute;display:none;background:#fff;border:1px solid #999;padding:4px 6px;
+font-size:12px;white-space:pre;pointer-events:none;box-shadow:0 1px 4px rgba(0,0,0,.2)}
+#tl-bar{margin:4px 0}.legend{font-size:12px;margin:4px 0}.key{margin-right:12px;white-space:nowrap}
 .dot{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;
 vertical-align:middle}
 img{max-width:100%;border:1px solid #eee}
@@ -82,7 +88,7 @@ def _table(headers: list[str], rows: list[str], left: int = 1, sortable: bool = 
 
 def headline(s: dict[str, Any]) -> str:
     pes = s.get("pes") or 0
-    mac_util = s["macs"] / (s["cycles"] * pes) if pes and s["cycles"] else None
+    mac_util = s.get("mac_utilization")
     items = [
         ("architecture", s["arch"]), ("clock", f"{s['clock_mhz']:g} MHz"),
         ("workload", s["workload"]), ("attention", s.get("attention") or "-"),
@@ -111,10 +117,12 @@ def components_table(s: dict[str, Any]) -> str:
         bar = (f'<span class="track"><span class="bar" style="width:{u * 100:.1f}%"></span>'
                f"</span>{escape(f'{u:.1%}')}")
         stalls = ", ".join(f"{k} {v:,}" for k, v in c["stalls"].items())
-        rows.append(f"<tr>{_cell(name, 'l')}<td data-v=\"{u}\">{bar}</td>"
+        mu = c.get("mac_utilization")
+        rows.append(f"<tr>{_cell(name, 'l')}<td class=\"util\" data-v=\"{u}\">{bar}</td>"
+                    f"{_cell('' if mu is None else f'{mu:.1%}', sort=mu or 0)}"
                     f"{_cell(c['busy_cycles'])}{_cell(c['stall_cycles'])}"
                     f"{_cell(c['idle_cycles'])}{_cell(stalls, 'l')}</tr>")
-    return _table(["component", "utilization", "busy cycles", "stall cycles", "idle cycles",
+    return _table(["component", "utilization", "MAC utilization", "busy cycles", "stall cycles", "idle cycles",
                    "stalls by cause (cycles)"], rows)
 
 
@@ -128,6 +136,37 @@ def energy_table(s: dict[str, Any]) -> str:
                     f"{_cell(_energy(pj), sort=pj)}{_cell(f'{pj / total:.1%}', sort=pj)}"
                     f"{_cell(parts, 'l')}</tr>")
     return _table(["component", "energy (pJ)", "energy", "share", "by action"], rows)
+
+
+def critical_path_table(s: dict[str, Any]) -> str:
+    rows = []
+    for r in s.get("critical_path", {}).get("by_resource", []):
+        share = f"{r['share']:.1%}"
+        rows.append(f"<tr>{_cell(r['resource'], 'l')}{_cell(r['activity'], 'l')}"
+                    f"{_cell(r['role'], 'l')}{_cell(r['cycles'])}"
+                    f"{_cell(share, sort=r['share'])}"
+                    f"{_cell(' '.join(x for x in (r['op_group'], r['op_fn']) if x), 'l')}"
+                    f"{_cell(r['longest_op'], 'l')}</tr>")
+    return _table(["resource", "activity", "role", "cycles", "share", "mostly ops",
+                   "e.g."], rows, left=3)
+
+
+def memory_table(s: dict[str, Any]) -> str:
+    rows = []
+    for lv, e in s.get("memory_levels", {}).items():
+        t = e["traffic"]
+
+        def total(action: str, t: dict = t) -> int:
+            return sum(t.get(action, {}).values())
+
+        energy = sum(e["energy_pj"].values())
+        rows.append(f"<tr>{_cell(lv, 'l')}{_cell(e['type'], 'l')}{_cell(total('read_bytes'))}"
+                    f"{_cell(total('write_bytes'))}{_cell(total('byte_hops'))}"
+                    f"{_cell(e.get('port_bytes'))}{_cell(e.get('avg_bandwidth_gbps'))}"
+                    f"{_cell(e.get('peak_bandwidth_gbps'))}"
+                    f"{_cell(f'{energy:,.1f}', sort=energy)}</tr>")
+    return _table(["level", "type", "read bytes", "write bytes", "byte-hops", "port bytes",
+                   "avg GB/s", "peak GB/s", "energy (pJ)"], rows, left=2)
 
 
 def ops_table(s: dict[str, Any]) -> str:
@@ -162,11 +201,23 @@ def render_html(result: SimResult, png: bytes | None = None) -> str:
         f'<div class="sub">{escape(_subtitle(s))}</div>',
         headline(s),
         "<h2>Timeline</h2>",
+        f'<p class="note">{escape(_bottleneck(s))}</p>',
+        timeline_section(result),
+        "<details><summary>Utilization Gantt (timeline.png)</summary>",
         f'<img alt="utilization timeline" src="data:image/png;base64,{img}">',
         '<p class="note">Rows: compute units per chunk, then memories; colour = op group, grey '
         "= waiting for producer tiles, orange hatched = stalled on operands or output space. "
         "trace.json (beside this file) has every tile: open it in the "
-        "Perfetto UI (ui.perfetto.dev, Open trace file) or chrome://tracing.</p>",
+        "Perfetto UI (ui.perfetto.dev, Open trace file) or chrome://tracing.</p></details>",
+        "<h2>Critical path</h2>",
+        '<p class="note">Time on the chain of tiles, transfers and waits that sets the '
+        "makespan, per resource (summary.json critical_path; docs/reports.md).</p>",
+        critical_path_table(s),
+        "<h2>Memory levels</h2>",
+        '<p class="note">Traffic, bandwidth (peak: busiest 256-cycle window) and dynamic '
+        "energy per level; by operand role in memory.csv, per op in ops.csv, per layer in "
+        "layers.csv.</p>",
+        memory_table(s),
         "<h2>Components: utilization and stalls</h2>",
         components_table(s),
         "<h2>Energy by component</h2>",
@@ -180,6 +231,11 @@ def render_html(result: SimResult, png: bytes | None = None) -> str:
         "</body></html>",
         "",
     ])
+
+
+def _bottleneck(s: dict[str, Any]) -> str:
+    cp = s.get("critical_path")
+    return f"Bottleneck: {cp['bottleneck']}." if cp else ""
 
 
 def _subtitle(s: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """``trace.json``: the run as Chrome trace-event JSON, for ui.perfetto.dev (or chrome://tracing).
 
-Layout: one process per chunk with a thread per compute unit, and one ``memory`` process with a
-thread per DRAM channel, SRAM and NoC. Slices ("ph": "X") are tiles on the units (name = op,
+Layout: one process per chunk with a thread per compute unit, one ``memory`` process with a
+thread per DRAM channel, SRAM and NoC, and a ``critical path`` process (shown first) whose one
+thread holds the segments of the critical path. Slices ("ph": "X") are tiles on the units (name = op,
 cat = op group, args = op, kind, fn, macs, bytes, layer, cycles), stalls on the same thread
 (name ``stall: <cause>``, cat ``stall``) and transfers on the memories. Counter tracks
 ("ph": "C") on the memory process show SRAM occupancy (weights / activations, bytes) and the
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..critical_path import critical_path
 from ..result import SimResult
 
 #: Most "X" events in one trace; beyond this, threads are coarsened (see module docstring).
@@ -81,6 +83,20 @@ def server_slices(result: SimResult) -> dict[str, list[Slice]]:
             slices.append([iv.start, iv.end, label, op.group if op else "other", args,
                            op.name if op else ""])
         out[name] = slices
+    return out
+
+
+def path_slices(result: SimResult) -> list[Slice]:
+    """The critical path (``accelsim.critical_path``), one slice per segment, named by its
+    activity and resource (``compute: sa_general``, ``transfer: dram``)."""
+    plan = result.plan
+    out: list[Slice] = []
+    for seg in critical_path(result.arch, plan, result.record):
+        op = plan.ops[seg.op].name if seg.op >= 0 else ""
+        name = f"{seg.activity}: {seg.resource}"
+        args = {"op": op, "resource": seg.resource, "activity": seg.activity,
+                "role": seg.role, "unit": seg.instance, "cycles": seg.end - seg.start}
+        out.append([seg.start, seg.end, name, "critical_path", args, name])
     return out
 
 
@@ -226,6 +242,7 @@ def build_trace(result: SimResult, max_slices: int = MAX_SLICES,
     units = unit_slices(result)
     servers = server_slices(result)
     tracks = {f"u:{k}": v for k, v in units.items()} | {f"m:{k}": v for k, v in servers.items()}
+    tracks["p:critical path"] = path_slices(result)
     total_before = sum(map(len, tracks.values()))
     levels = fit_budget(tracks, max_slices)
 
@@ -246,6 +263,12 @@ def build_trace(result: SimResult, max_slices: int = MAX_SLICES,
         em.meta(mem_pid, tid, "thread_sort_index", {"sort_index": tid})
         for sl in tracks[f"m:{name}"]:
             em.slice(mem_pid, tid, sl)
+    path_pid = mem_pid + 1
+    em.meta(path_pid, 0, "process_name", {"name": "critical path"})
+    em.meta(path_pid, 0, "process_sort_index", {"sort_index": 0})
+    em.meta(path_pid, 1, "thread_name", {"name": "critical path"})
+    for sl in tracks["p:critical path"]:
+        em.slice(path_pid, 1, sl)
     slices = sum(map(len, tracks.values()))
 
     for which, series in sorted(rec.sram_occupancy.items()):

@@ -18,11 +18,18 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{s['workload']} on {s['arch']} ({s['clock_mhz']:g} MHz)",
         f"  cycles      {s['cycles']:,}   latency {s['latency_ms']:.4f} ms",
         f"  MACs        {s['macs']:,}   DRAM traffic {_si(s['dram_bytes'], 'B')}",
+        f"  MAC utilization {s['mac_utilization']:.1%} of {s['pes']:,} PEs "
+        "(MACs / (PEs x cycles); util below is busy time)" if s.get("mac_utilization")
+        is not None else "  MAC utilization -",
         f"  energy      {_si(s['energy_pj'] * 1e-12, 'J')}   attention: "
         f"{s['attention_cycles']:,} cycles, {_si(s['attention_energy_pj'] * 1e-12, 'J')}",
+    ]
+    if "critical_path" in s:
+        lines.append(f"  bottleneck: {s['critical_path']['bottleneck']}")
+    lines += [
         "",
-        f"  {'component (mean of n)':<24}{'util':>7}{'busy':>12}{'stall':>12}{'idle':>12}"
-        "  top stall",
+        f"  {'component (mean of n)':<24}{'util':>7}{'MACs':>7}{'busy':>12}{'stall':>12}"
+        f"{'idle':>12}  top stall",
     ]
     for name, group in _by_type(s["components"]).items():
         n = len(group)
@@ -37,7 +44,9 @@ def format_summary(s: dict[str, Any]) -> str:
         top = max(stalls.items(), key=lambda kv: kv[1], default=("", 0))
         top_s = f"{top[0]} {top[1]:,.0f}" if top[1] else ""
         label = f"{name} (x{n})" if n > 1 else name
-        lines.append(f"  {label:<24}{mean('utilization'):>7.1%}{mean('busy_cycles'):>12,.0f}"
+        macs = f"{mean('mac_utilization'):.1%}" if "mac_utilization" in group[0] else ""
+        lines.append(f"  {label:<24}{mean('utilization'):>7.1%}{macs:>7}"
+                     f"{mean('busy_cycles'):>12,.0f}"
                      f"{mean('stall_cycles'):>12,.0f}{mean('idle_cycles'):>12,.0f}  {top_s}")
     total = s["energy_pj"] or 1.0
     lines += ["", f"  {'energy by component':<24}{'pJ':>16}{'share':>8}"]
