@@ -22,7 +22,7 @@ import networkx as nx
 
 from arch.graph import build_graph
 from arch.schema import Architecture, SystolicArray, VectorArray
-from workloads.ir import Op, OpGraph, OpKind, numel
+from workloads.ir import Op, OpGraph, OpKind
 
 from .binding import binder_for
 from .buffers import regions
@@ -480,7 +480,7 @@ class Mapper:
                      out_bytes=int(out_el * self.ob), out_dram=not plan.resident)
             weight_bytes = 0
             for i, kind in enumerate(kinds):
-                size = numel(op.input_shapes[i]) if i < len(op.input_shapes) else 0
+                size = op.stored_elements(i)
                 if size >= stream:
                     elems_in = share * size // stream
                 elif j == 0:  # broadcast operand: read once per group slice

@@ -22,6 +22,7 @@ from typing import Any
 
 from . import _rows
 from ._capture import RawNode
+from ._consts import neutral_kept, no_mask
 from ._convert import Builder, Val
 from ._rows import norm_dim
 from .ir import OpKind
@@ -197,7 +198,7 @@ def h_sdpa(b: Builder, raw, a, fn):
     """Fused attention expanded into QK^T (with the scale), softmax (with the mask) and PV."""
     q, k, v = a["query"], a["key"], a["value"]
     mask = a.get("attn_mask", a.get("attn_bias"))
-    mask = mask if isinstance(mask, Val) else None
+    mask = mask if isinstance(mask, Val) and not no_mask(mask) else None
     lead = tuple(raw.outputs[0][:-2]) if raw.outputs[0] else tuple(q.shape[:-2])
     L, S, E, Ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
     batch = numel(lead)
@@ -342,7 +343,17 @@ COMPOSITE_OPS = {"addcmul": {"mul": 2, "add": 1}, "addcdiv": {"div": 1, "mul": 1
                  "lerp": {"sub": 1, "mul": 1, "add": 1}}
 
 
+def _neutral(b: Builder, raw, a, fn):
+    """``x + 0``, ``x * 1``, ``masked_fill(x, all false)`` ...: a view of x (``_consts``)."""
+    x = neutral_kept(fn, a, _out(raw))
+    return None if x is None else b.view(raw, "alias", [x], _out(raw), x.track, gtrack=x.gtrack,
+                                         attrs={"neutral": fn})
+
+
 def h_elementwise(b: Builder, raw, a, fn):
+    kept = _neutral(b, raw, a, fn)
+    if kept is not None:
+        return kept
     operands = [v for v in a.values() if isinstance(v, Val)]
     out = _out(raw)
     e = numel(out)
@@ -372,6 +383,9 @@ def h_exp(b: Builder, raw, a, fn):
 
 
 def h_threshold(b: Builder, raw, a, fn):
+    kept = _neutral(b, raw, a, fn)
+    if kept is not None:
+        return kept
     operands = [v for v in a.values() if isinstance(v, Val)]
     e = numel(_out(raw))
     ops = {"select": e} if fn == "masked_fill" else {MASK_LOGIC.get(fn, "cmp"): e}
