@@ -53,7 +53,7 @@ class Binder:
 
     def cycles(self, op: Op, name: str, fn: str) -> int:
         unit = self.arch.chunks.units[name]
-        chunks = self.arch.chunks.count
+        chunks = len(self.arch.chunks.holders(name))
         if isinstance(unit, SystolicArray):
             c = systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols, op.out_rows,
                                         max(op.n, 1), max(op.k, 1))

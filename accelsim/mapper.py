@@ -223,7 +223,8 @@ class Mapper(Tiler):
         tiles: list[Tile] = []
         blocks: list[WeightBlock] = []
         queues: dict[str, list[int]] = {
-            f"chunk{c}.{u}": [] for c in range(self.chunks) for u in self.arch.chunks.units
+            f"chunk{c}.{u}": [] for u in self.arch.chunks.units
+            for c in self.arch.chunks.holders(u)
         }
         geoms = self._geoms
         for i, op in enumerate(self.ops):
@@ -241,7 +242,9 @@ class Mapper(Tiler):
                 blocks += cached[2]
             else:
                 first_block = len(blocks)
-                parts = self._parts(op, geoms[i], weight_b, unit, plans[i].fn)
+                holders = self.arch.chunks.holders(units[i])
+                parts = [(holders[c], g, rows, cols) for c, g, rows, cols in
+                         self._parts(op, geoms[i], weight_b, unit, plans[i].fn, len(holders))]
                 new = self._tile_op(op, plans[i], geoms[i], kinds, parts, len(tiles), blocks,
                                     w_cap)
                 if op.kind.is_matmul:  # the op's MACs (sparse: density-scaled), exactly
@@ -287,8 +290,9 @@ class Mapper(Tiler):
 
     # -- stage 3: partition and tile ---------------------------------------------------------
     def _parts(self, op: Op, geo: Geometry, weight_b: bool, unit: SystolicArray | VectorArray,
-               fn: str) -> list[Part]:
-        """(chunk, groups, row range, column range) for each chunk that gets work.
+               fn: str, chunks: int) -> list[Part]:
+        """(chunk, groups, row range, column range) for each of the ``chunks`` chunks holding
+        the unit that gets work (chunk: the index among them).
 
         Groups (heads) spread over the chunks; otherwise a weight matmul splits its output
         columns and anything else its rows. Each op uses the *fewest* chunks that reach its
@@ -299,31 +303,34 @@ class Mapper(Tiler):
         if geo.reduces_rows and geo.groups == 1:
             return [(0, [0], (0, geo.rows), cols)]  # one accumulation: not split (no combine)
         if geo.groups > 1:
-            per = math.ceil(geo.groups / self.chunks)
+            per = math.ceil(geo.groups / chunks)
             return [(c, list(range(lo, hi)), (0, geo.rows), cols)
                     for c, (lo, hi) in enumerate(bands(0, geo.groups, per))]
         if op.kind.is_matmul and weight_b:
             assert isinstance(unit, SystolicArray)
-            width = self._fewest(op.n, lambda w: self._matmul_cycles(op, unit, geo.rows, w))
+            width = self._fewest(op.n, chunks,
+                                 lambda w: self._matmul_cycles(op, unit, geo.rows, w))
             return [(c, [0], (0, geo.rows), band) for c, band in enumerate(bands(0, op.n, width))]
         if isinstance(unit, SystolicArray):
-            height = self._fewest(geo.rows, lambda h: self._matmul_cycles(op, unit, h, op.n))
+            height = self._fewest(geo.rows, chunks,
+                                  lambda h: self._matmul_cycles(op, unit, h, op.n))
         else:
             spec = unit.fns[fn]
-            height = self._fewest(geo.rows, lambda h: vector_cycles(
+            height = self._fewest(geo.rows, chunks, lambda h: vector_cycles(
                 math.ceil(h * geo.row_len * op.density), unit.lanes, spec.cycles_per_element,
                 spec.latency_cycles))
         return [(c, [0], r, cols) for c, r in enumerate(bands(0, geo.rows, height))]
 
-    def _fewest(self, size: int, cycles_of: Callable[[int], int]) -> int:
-        """Slice width for splitting ``size`` over the chunks: the widest (fewest chunks) whose
-        largest slice takes as few cycles as splitting over all of them."""
-        best = cycles_of(math.ceil(size / self.chunks))
-        for parts in range(1, self.chunks + 1):
+    @staticmethod
+    def _fewest(size: int, chunks: int, cycles_of: Callable[[int], int]) -> int:
+        """Slice width for splitting ``size`` over ``chunks`` chunks: the widest (fewest chunks)
+        whose largest slice takes as few cycles as splitting over all of them."""
+        best = cycles_of(math.ceil(size / chunks))
+        for parts in range(1, chunks + 1):
             width = math.ceil(size / parts)
             if cycles_of(width) <= best:
                 return width
-        return math.ceil(size / self.chunks)
+        return math.ceil(size / chunks)
 
 
     def _input_kind(self, ss: list[Source], plans: list[OpPlan]) -> str:

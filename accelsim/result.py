@@ -141,7 +141,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
                 add(psum_rf, action, pj)
                 op_energy[t.op] += pj
     for uname, unit in arch.chunks.units.items():
-        add(uname, "leakage", unit.leakage_mw * leak_scale * arch.chunks.count)
+        add(uname, "leakage", unit.leakage_mw * leak_scale * len(arch.chunks.holders(uname)))
     for i, per_op in enumerate(op_actions):
         per_mem: dict[str, dict[str, int]] = {}
         for (mem, action, _role), n in per_op.items():
@@ -150,8 +150,8 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         for mem, acts in per_mem.items():
             op_energy[i] += sum(memory_energy_pj(arch, mem, acts).values())
 
-    leakage_mw = sum(m.leakage_mw for m in arch.memories.values()) + arch.chunks.count * sum(
-        u.leakage_mw for u in arch.chunks.units.values())
+    leakage_mw = sum(m.leakage_mw for m in arch.memories.values()) + sum(
+        len(arch.chunks.holders(n)) * u.leakage_mw for n, u in arch.chunks.units.items())
     ops = []
     costs = OpCosts(arch, plan, rec, op_actions, regfiles)
     for op in plan.ops:
@@ -191,8 +191,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
                    rf: {"read_bytes": {"psum": n}, "write_bytes": {"psum": n}}
                    for rf, n in rf_psum.items()}).items())}
     macs = sum(t.macs for t in plan.tiles)
-    pes = sum(u.pes for u in arch.chunks.units.values()
-              if isinstance(u, SystolicArray)) * arch.chunks.count
+    pes = arch.pes
     return {
         "format": FORMAT,
         "arch": arch.name,
@@ -210,7 +209,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         "attention_cycles": attn_cycles,
         "attention_exposed_cycles": attn_exposed,
         "attention_energy_pj": round(attn_energy, 3),
-        "pes": pes,
+        "pes": arch.pes,
         "components": components,
         "sram_peak_bytes": {k: max(v for _, v in series)
                             for k, series in sorted(rec.sram_occupancy.items())},

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from arch.schema import Architecture, SystolicArray, VectorArray
-from workloads.ir import Op, OpKind, numel
+from workloads.ir import Op, OpKind
 
 from .buffers import Regions
 from .errors import InputError
@@ -354,7 +354,7 @@ class Tiler:
                      out_bytes=int(out_el * self.ob), out_dram=not plan.resident)
             weight_bytes = 0
             for i, kind in enumerate(kinds):
-                size = numel(op.input_shapes[i]) if i < len(op.input_shapes) else 0
+                size = op.stored_elements(i)
                 if size >= stream:
                     elems_in = share * size // stream
                 elif j == 0:  # broadcast operand: read once per group slice

@@ -59,24 +59,34 @@ def _endpoint(arch: Architecture, name: str, loc: tuple) -> tuple[str, str | Non
 def build_graph(arch: Architecture, chunks: int | None = None) -> nx.DiGraph:
     """The component graph of ``arch`` with ``chunks`` chunk instances (default: all).
 
+    The default graph has each unit in the chunks that hold it (``Chunks.holders``); with an
+    explicit ``chunks`` every chunk holds every unit (the template validation and the paths
+    use: paths are the same in every chunk that holds a unit).
+
     Raises ``GraphError`` for a connection naming an unknown component or a self-loop.
     """
     count = arch.chunks.count if chunks is None else chunks
     g = nx.DiGraph(arch=arch.name)
     for name, mem in arch.memories.items():
         g.add_node(name, component=mem, kind=mem.type, chunk=None, unit=None)
+
+    def held(uname: str, c: int) -> bool:  # template chunks (an explicit count) hold every unit
+        return chunks is not None or c in arch.chunks.holders(uname)
+
     for c in range(count):
         for uname, unit in arch.chunks.units.items():
-            g.add_node(f"chunk{c}.{uname}", component=unit, kind=unit.type, chunk=c, unit=uname)
+            if held(uname, c):
+                g.add_node(f"chunk{c}.{uname}", component=unit, kind=unit.type, chunk=c,
+                           unit=uname)
     for i, conn in enumerate(arch.connections):
         src, su = _endpoint(arch, conn.src, ("connections", i, "src"))
         dst, du = _endpoint(arch, conn.dst, ("connections", i, "dst"))
         if conn.src == conn.dst:
             raise GraphError(("connections", i), f"connects {conn.src!r} to itself")
         for c in range(count):
-            a = f"chunk{c}.{su}" if su else src
-            b = f"chunk{c}.{du}" if du else dst
-            g.add_edge(a, b, connection=i)
+            if all(held(u, c) for u in (su, du) if u):
+                g.add_edge(f"chunk{c}.{su}" if su else src, f"chunk{c}.{du}" if du else dst,
+                           connection=i)
     return g
 
 
@@ -96,6 +106,13 @@ def validate(arch: Architecture) -> nx.DiGraph:
         if not _NAME.match(name):
             raise GraphError(("chunks", "units", name),
                              "bad name: use letters, digits, _ or -, starting with a letter")
+    for name, unit in arch.chunks.units.items():
+        held, count = getattr(unit, "chunks", None), arch.chunks.count
+        if held is not None and (not held or len(set(held)) != len(held)
+                                 or not all(0 <= c < count for c in held)):
+            raise GraphError(("chunks", "units", name, "chunks"),
+                             f"want distinct chunk indices in 0..{count - 1} (chunks.count is "
+                             f"{count}), got {held}")
     drams = [n for n, m in arch.memories.items() if m.type == "dram"]
     if not drams:
         raise GraphError(("memories",), "no DRAM: at least one memory must have type: dram")

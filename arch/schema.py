@@ -53,6 +53,12 @@ _Role = Literal["input", "weight", "output", "psum"]
 _SystolicFn = Literal["matmul", "matvec", "sparse_matmul", "lowbit_matmul"]
 
 
+def _placement() -> Any:
+    return Field(None, description="the chunks that hold this unit, by index (0 .. count-1): "
+                 "a chunk group, e.g. [0, 1]; one index: local to one chunk; default: every "
+                 "chunk")
+
+
 def _all_roles() -> list[_Role]:
     return ["input", "weight", "output"]
 
@@ -202,6 +208,7 @@ class SystolicArray(Model):
         None, gt=0, description="operand width of this array if not precision.operand_bits, unit: bits"
     )
     leakage_mw: float = _leakage()
+    chunks: list[int] | None = _placement()
 
     @property
     def pes(self) -> int:
@@ -244,6 +251,7 @@ class VectorArray(Model):
         json_schema_extra={"propertyNames": {"enum": list(CLASSES)}},
     )
     leakage_mw: float = _leakage()
+    chunks: list[int] | None = _placement()
     _derived: frozenset[str] = PrivateAttr(default=frozenset())
 
     @model_validator(mode="after")
@@ -277,10 +285,17 @@ Unit = Annotated[SystolicArray | VectorArray | RegisterFile, Field(discriminator
 
 
 class Chunks(Model):
-    """``count`` identical sub-processors; heads and row tiles are spread across them."""
+    """``count`` sub-processors; heads and row tiles are spread across them. Every unit is in
+    every chunk unless it lists the chunks that hold it (``chunks``): chunks of different kinds
+    (groups) in one design."""
 
-    count: int = Field(1, gt=0, description="number of identical chunks")
+    count: int = Field(1, gt=0, description="number of chunks")
     units: dict[str, Unit] = Field(description="unit name -> systolic array, vector array or regfile")
+
+    def holders(self, unit: str) -> list[int]:
+        """The chunks that hold ``unit`` (every chunk unless it names some)."""
+        held = getattr(self.units[unit], "chunks", None)
+        return sorted(held) if held is not None else list(range(self.count))
 
 
 class Connection(Model):
@@ -350,5 +365,5 @@ class Architecture(Model):
     @property
     def pes(self) -> int:
         """Processing elements of all systolic arrays of all chunks."""
-        arrays = [u for u in self.chunks.units.values() if isinstance(u, SystolicArray)]
-        return self.chunks.count * sum(a.pes for a in arrays)
+        return sum(len(self.chunks.holders(n)) * u.pes for n, u in self.chunks.units.items()
+                   if isinstance(u, SystolicArray))

@@ -258,3 +258,24 @@ def test_small_example_runs_deit_tiny(tmp_path):
     at500 = sorted((int(r["chunks.count"]), int(r["cycles"])) for r in rows
                    if r["clock_mhz"] == "500")
     assert [c for _, c in at500] == sorted((c for _, c in at500), reverse=True)
+
+
+def test_sweep_axis_of_bindings(tmp_path):
+    """A binding is a `--set` path like any other: an axis of `mapping.bindings` moves the
+    GEMM between the two arrays of examples/arch/two_arrays.yaml; a bad one is a failed row
+    naming the field."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {ROOT / 'examples' / 'arch' / 'two_arrays.yaml'}\n"
+                    "axes:\n  mapping.bindings:\n"
+                    "    - [{kind: matmul, unit: sa}]\n"
+                    "    - [{kind: matmul, unit: attn_sa}]\n"
+                    "    - [{kind: matmul, unit: nope}]\n"
+                    'workloads: ["gemm:256,256,256"]\n')
+    report = run_sweep(spec, tmp_path / "out", workers=1)
+    assert (report.points, report.ok) == (3, 2)
+    rows = {r["mapping.bindings"]: r for r in rows_of(tmp_path / "out")}
+    big, small = (int(rows[f'[{{"kind":"matmul","unit":"{u}"}}]']["cycles"])
+                  for u in ("sa", "attn_sa"))
+    assert small > big  # the 32x32 array takes longer than the 64x64 one
+    bad = rows['[{"kind":"matmul","unit":"nope"}]']
+    assert bad["status"] == "error" and "mapping.bindings.0.unit" in bad["error"]

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _rows
+from ._consts import neutral_kept, no_mask
 from ._convert import Builder, Val
 from ._raw import RawNode
 from ._rows import norm_dim
@@ -103,101 +104,11 @@ def h_conv(b: Builder, raw, a, fn):
                     else None)
 
 
-def _expand_ellipsis(terms: list[str], rhs: str | None, shapes: list[tuple]) -> tuple:
-    """``...`` replaced by fresh upper-case letters (as many as the broadcast dims)."""
-    nell = max((len(sh) - len(t.replace("...", "")) for t, sh in zip(terms, shapes, strict=True)
-                if "..." in t), default=0)
-    fresh = "".join(chr(ord("A") + i) for i in range(nell))
-    out = []
-    for t, sh in zip(terms, shapes, strict=True):
-        n = len(sh) - len(t.replace("...", ""))
-        out.append(t.replace("...", fresh[nell - n:]))
-    if rhs is not None:
-        rhs = rhs.replace("...", fresh)
-    return out, rhs
-
-
-def h_einsum(b: Builder, raw, a, fn):
-    """Any einsum: ``...`` expanded, operands contracted pairwise left to right (torch's order
-    without opt_einsum), each pair one matmul over the indices it sums (``k``), keeps from
-    both (``batch``) and keeps from one side (``m``, ``n``). One operand: a reduction."""
-    eq = str(a["equation"]).replace(" ", "")
-    ops = [v for v in a["tensors"] if isinstance(v, Val)]
-    lhs, arrow, rhs_s = eq.partition("->")
-    terms, rhs = _expand_ellipsis(lhs.split(","), rhs_s if arrow else None,
-                                  [v.shape for v in ops])
-    if rhs is None:  # implicit output: the indices seen once, sorted
-        seen = "".join(terms)
-        rhs = "".join(sorted(c for c in set(seen) if seen.count(c) == 1))
-    if len(ops) != len(terms) or not ops:
-        return b.unknown_op(raw, "einsum", ops, _out(raw))
-    sizes: dict[str, int] = {}
-    for term, v in zip(terms, ops, strict=True):
-        sizes.update(zip(term, v.shape, strict=False))
-    prod = lambda s: numel(sizes[c] for c in s)  # noqa: E731
-    if len(ops) == 1:
-        x = ops[0]
-        e = numel(x.shape)
-        return b.vector(raw, "einsum", OpKind.REDUCE, "sum", [x], False, _out(raw),
-                        {"add": e}, reduce_len=e // max(1, numel(_out(raw))),
-                        attrs={"equation": eq})
-    cur, cur_t = ops[0], terms[0]
-    for i in range(1, len(ops)):
-        later = set("".join(terms[i + 1:])) | set(rhs)
-        ta, tb = set(cur_t), set(terms[i])
-        keep = (ta | tb) & later
-        batch = prod(ta & tb & keep)
-        m, n, k = prod((ta - tb) & keep), prod((tb - ta) & keep), prod((ta | tb) - keep)
-        last = i == len(ops) - 1
-        out_t = rhs if last else "".join(dict.fromkeys(c for c in cur_t + terms[i]
-                                                       if c in keep))
-        shape = _out(raw) if last else tuple(sizes[c] for c in out_t)
-        cur = b.matmul(raw, "einsum", [cur, ops[i]], shape, m, n, k, batch, row_a=False,
-                       attrs={"equation": eq})
-        cur_t = out_t
-    return cur
-
-
-def h_outer(b: Builder, raw, a, fn):
-    """Outer product of two vectors: an (m x 1) @ (1 x n) matmul."""
-    x, y = a["self"], a.get("vec2", a.get("other"))
-    return b.matmul(raw, "outer", [x, y], _out(raw), numel(x.shape), numel(y.shape), 1, 1,
-                    row_a=False)
-
-
-def h_cdist(b: Builder, raw, a, fn):
-    """Pairwise distances: the (P x M) @ (M x R) product of torch's matrix path (the squared
-    norms and the square root are per-output epilogue steps, not MACs)."""
-    x1, x2 = a["x1"], a["x2"]
-    P, R, M = x1.shape[-2], x2.shape[-2], x1.shape[-1]
-    return b.matmul(raw, "cdist", [x1, x2], _out(raw), P, R, M, numel(_out(raw)[:-2]),
-                    row_a=False)
-
-
-def h_upsample(b: Builder, raw, a, fn):
-    """Interpolation by what it computes per output element: nearest copies one input
-    (``interpolate``); (bi/tri)linear weighs 2^d neighbours, bicubic 4^d (``mul`` per tap,
-    ``add`` per tap but one)."""
-    x, out = _self(a), _out(raw)
-    e = numel(out)
-    dims = int(fn[-2]) if fn[-2:-1].isdigit() else 1
-    taps = 1 if "nearest" in fn else 4 ** dims if "bicubic" in fn else 2 ** dims
-    ops = {"interpolate": e} if taps == 1 else {"mul": taps * e, "add": (taps - 1) * e}
-    return b.vector(raw, fn, OpKind.ELEMENTWISE, "interpolate", [x], False, out, ops)
-
-
-def h_col2im(b: Builder, raw, a, fn):
-    """``fold``: every column element is added into its output pixel."""
-    x = _self(a)
-    return b.vector(raw, "col2im", OpKind.ELEMENTWISE, "add", [x], False, _out(raw),
-                    {"add": numel(x.shape)})
-
-
 def h_sdpa(b: Builder, raw, a, fn):
     """Fused attention expanded into QK^T (with the scale), softmax (with the mask) and PV."""
     q, k, v = a["query"], a["key"], a["value"]
     mask = a.get("attn_mask", a.get("attn_bias"))
-    mask = mask if isinstance(mask, Val) else None
+    mask = mask if isinstance(mask, Val) and not no_mask(mask) else None
     lead = tuple(raw.outputs[0][:-2]) if raw.outputs[0] else tuple(q.shape[:-2])
     L, S, E, Ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
     batch = numel(lead)
@@ -239,14 +150,6 @@ _register("linear", h_linear)
 _register("matmul mm bmm addmm baddbmm mv addmv dot vdot addbmm", h_matmul)
 _register("conv1d conv2d conv3d convolution _convolution conv_transpose1d conv_transpose2d "
           "conv_transpose3d", h_conv)
-_register("einsum", h_einsum)
-_register("outer ger", h_outer)
-_register("cdist _cdist_forward _euclidean_dist", h_cdist)
-_register("upsample_nearest1d upsample_nearest2d upsample_nearest3d upsample_linear1d "
-          "upsample_bilinear2d upsample_trilinear3d upsample_bicubic2d _upsample_nearest_exact1d "
-          "_upsample_nearest_exact2d _upsample_nearest_exact3d _upsample_bilinear2d_aa "
-          "_upsample_bicubic2d_aa", h_upsample)
-_register("col2im", h_col2im)
 _register("scaled_dot_product_attention _scaled_dot_product_flash_attention_for_cpu "
           "_scaled_dot_product_flash_attention _scaled_dot_product_efficient_attention "
           "_scaled_dot_product_attention_math _scaled_dot_product_cudnn_attention "
@@ -342,7 +245,17 @@ COMPOSITE_OPS = {"addcmul": {"mul": 2, "add": 1}, "addcdiv": {"div": 1, "mul": 1
                  "lerp": {"sub": 1, "mul": 1, "add": 1}}
 
 
+def _neutral(b: Builder, raw, a, fn):
+    """``x + 0``, ``x * 1``, ``masked_fill(x, all false)`` ...: a view of x (``_consts``)."""
+    x = neutral_kept(fn, a, _out(raw))
+    return None if x is None else b.view(raw, "alias", [x], _out(raw), x.track, gtrack=x.gtrack,
+                                         attrs={"neutral": fn})
+
+
 def h_elementwise(b: Builder, raw, a, fn):
+    kept = _neutral(b, raw, a, fn)
+    if kept is not None:
+        return kept
     operands = [v for v in a.values() if isinstance(v, Val)]
     out = _out(raw)
     e = numel(out)
@@ -372,6 +285,9 @@ def h_exp(b: Builder, raw, a, fn):
 
 
 def h_threshold(b: Builder, raw, a, fn):
+    kept = _neutral(b, raw, a, fn)
+    if kept is not None:
+        return kept
     operands = [v for v in a.values() if isinstance(v, Val)]
     e = numel(_out(raw))
     ops = {"select": e} if fn == "masked_fill" else {MASK_LOGIC.get(fn, "cmp"): e}
@@ -528,3 +444,6 @@ def h_like(b: Builder, raw, a, fn):
 
 _register("zeros_like ones_like empty_like full_like rand_like randn_like new_zeros new_ones "
           "new_empty new_full fill", h_like)
+
+
+from . import _aten_counted  # noqa: E402,F401  (registers einsum, upsample ... handlers)

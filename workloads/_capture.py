@@ -112,8 +112,10 @@ def _quiet_torch_logs():
         logger.setLevel(level)
 
 
-def capture_export(module: nn.Module, inputs: tuple) -> RawGraph:
-    """Export ``module`` on ``inputs`` (fake tensors: nothing is computed)."""
+def capture_export(module: nn.Module, inputs: tuple,
+                   known: dict[str, torch.Tensor] | None = None) -> RawGraph:
+    """Export ``module`` on ``inputs`` (fake tensors: nothing is computed); ``known``: values
+    of its non-persistent buffers (``workloads._values``)."""
     from torch.export.graph_signature import InputKind, OutputKind
 
     with warnings.catch_warnings(), _quiet_torch_logs():
@@ -175,16 +177,25 @@ def capture_export(module: nn.Module, inputs: tuple) -> RawGraph:
                     ref = env.get(n)
                     if isinstance(ref, Ref):
                         outputs.append(ref)
-    return RawGraph(nodes, graph_inputs, outputs, "export")
+    from ._values import export_uniform
+
+    return RawGraph(nodes, graph_inputs, outputs, "export", uniform=export_uniform(ep, known or {}))
 
 
 # -- TorchDispatchMode ---------------------------------------------------------------------------
 
 
 class _Recorder(TorchDispatchMode):
-    def __init__(self, consts: dict[int, Ref], inputs: dict[int, Ref]) -> None:
+    def __init__(self, consts: dict[int, Ref], inputs: dict[int, Ref],
+                 known: dict[int, Any]) -> None:
         super().__init__()
+        from ._values import Evaluator
+
         self.refs: dict[int, Ref] = {**consts, **inputs}
+        self.values = Evaluator()
+        for tid, value in known.items():
+            ref = self.refs[tid]
+            self.values.add((ref.name, ref.index), value)
         self.keep: list[Any] = []  # keep recorded tensors alive so their ids stay unique
         self.nodes: list[RawNode] = []
         self.stack: list[tuple[str, str]] = []
@@ -197,6 +208,7 @@ class _Recorder(TorchDispatchMode):
                 ref = Ref("const", f"_tensor_{len(self.refs)}", 0, _shape(x))
                 self.refs[id(x)] = ref
                 self.keep.append(x)
+                self.values.add((ref.name, 0), x)
             return ref
         return x
 
@@ -219,7 +231,28 @@ class _Recorder(TorchDispatchMode):
             if isinstance(o, torch.Tensor):
                 self.refs[id(o)] = Ref("node", raw.name, i, shapes[i])
                 self.keep.append(o)
+        self._known(raw.name, func, args, kwargs, outs)
         return out
+
+    def _known(self, name: str, func, args, kwargs, outs: list) -> None:
+        """Record the values of outputs computed from known values only (``_values``)."""
+        def lookup(x):
+            ref = self.refs.get(id(x))
+            if ref is None:
+                raise KeyError(x)
+            return self.values.values[(ref.name, ref.index)]
+
+        flat = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
+        try:
+            [lookup(x) for x in flat]
+        except KeyError:
+            return
+        if all(not isinstance(o, torch.Tensor) or o.device.type != "meta" for o in outs):
+            for i, o in enumerate(outs):
+                self.values.add((name, i), o)
+        else:
+            numel = sum(o.numel() for o in outs if isinstance(o, torch.Tensor))
+            self.values.evaluate(name, func, args, kwargs, numel, lookup)
 
 
 def _density(args, kwargs, func, mask_arg: str) -> float | None:
@@ -230,13 +263,21 @@ def _density(args, kwargs, func, mask_arg: str) -> float | None:
     return float(mask.to(torch.float64).mean())
 
 
-def capture_dispatch(module: nn.Module, inputs: tuple) -> RawGraph:
-    """Run ``module(*inputs)`` once, recording every aten call (real or meta tensors)."""
+def capture_dispatch(module: nn.Module, inputs: tuple,
+                     known_buffers: dict[str, torch.Tensor] | None = None) -> RawGraph:
+    """Run ``module(*inputs)`` once, recording every aten call (real or meta tensors);
+    ``known_buffers`` as for ``capture_export``."""
+    from ._values import build_time_buffers
+
+    build_time = {**build_time_buffers(module), **(known_buffers or {})}
     consts: dict[int, Ref] = {}
+    known: dict[int, Any] = {}  # non-persistent buffers: computed at build time, not data
     for pname, p in module.named_parameters(remove_duplicate=False):
         consts[id(p)] = Ref("const", pname, 0, _shape(p))
     for bname, b in module.named_buffers(remove_duplicate=False):
         consts[id(b)] = Ref("const", bname, 0, _shape(b))
+        if bname in build_time:
+            known[id(b)] = build_time[bname]
     flat, _ = tree_flatten(inputs)
     input_refs: dict[int, Ref] = {}
     graph_inputs = []
@@ -246,7 +287,7 @@ def capture_dispatch(module: nn.Module, inputs: tuple) -> RawGraph:
             input_refs[id(x)] = Ref("input", name, 0, _shape(x))
             graph_inputs.append((name, _shape(x)))
     names = {id(m): n for n, m in module.named_modules(remove_duplicate=False) if n}
-    rec = _Recorder(consts, input_refs)
+    rec = _Recorder(consts, input_refs, known)
 
     def pre_hook(mod, _args):
         if id(mod) in names:
@@ -272,7 +313,7 @@ def capture_dispatch(module: nn.Module, inputs: tuple) -> RawGraph:
     flat_out, _ = tree_flatten(out)
     outputs = [rec.refs[id(o)] for o in flat_out
                if isinstance(o, torch.Tensor) and rec.refs.get(id(o), Ref("", "", 0, ())).source == "node"]
-    return RawGraph(rec.nodes, graph_inputs, outputs, "dispatch")
+    return RawGraph(rec.nodes, graph_inputs, outputs, "dispatch", uniform=rec.values.uniform)
 
 
 class DensityProbe(TorchDispatchMode):

@@ -63,6 +63,13 @@ def checked_op_fields(d: dict) -> dict:
             raise ValueError(f"{key}: want a string, got {short(d[key])}")
     if "attrs" in d and not isinstance(d["attrs"], dict):
         raise ValueError(f"attrs: want an object, got {short(d['attrs'])}")
+    small = d.get("attrs", {}).get("stored_elements", {})
+    if not isinstance(small, dict) or not all(
+            isinstance(k, str) and k.isdigit() and int(k) < len(out["input_shapes"])
+            and isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            for k, v in small.items()):
+        raise ValueError(f"attrs.stored_elements: want {{input position: elements >= 1}}, got "
+                         f"{short(small)}")
     if "group" in d and d["group"] not in GROUPS:
         raise ValueError(f"group: {d['group']!r} is not one of {list(GROUPS)}")
     weights = d.get("weight_inputs", [])

@@ -35,6 +35,11 @@ class Val:
     #: each group axis (dim before -2) of the producer's output: (where it is now, None where
     #: lost; its size)
     gtrack: tuple[tuple[int | None, int], ...] | None = None
+    #: a constant's stored elements, when fewer than its shape's: it is a broadcast, expansion
+    #: or gather of a smaller source (``workloads._consts``)
+    elems: int | None = None
+    #: the one value every element of a constant equals, when known (``workloads._values``)
+    uniform: Any = None
 
     @property
     def is_const(self) -> bool:
@@ -105,6 +110,9 @@ class Builder:
         if isinstance(x, Ref):
             if x.source == "node":
                 return self.env.get((x.name, x.index)) or Val("const", x.name, x.shape)
+            if x.source == "const":
+                u = self.raw.uniform.get((x.name, x.index))
+                return Val("const", x.name, x.shape, elems=None if u is None else 1, uniform=u)
             return Val(x.source, x.name, x.shape)
         if isinstance(x, list):
             return [self.val(y) for y in x]
@@ -188,8 +196,12 @@ class Builder:
                           self._groups_aligned(v, kind)))
         input_shapes = [list(v.shape) for v, _ in ins]
         weights = [i for i, (v, _) in enumerate(ins) if v.is_const]
+        stored = {str(i): v.elems for i, (v, _) in enumerate(ins)
+                  if v.is_const and v.elems is not None and v.elems < math.prod(v.shape)}
+        if stored:
+            attrs = {**(attrs or {}), "stored_elements": stored}
         cost = self._cost(kind, ins, input_shapes, out_shape, weights, m, n, k, batch, density,
-                          element_ops or {})
+                          element_ops or {}, stored)
         op = Op(name=name, kind=kind, fn=fn, input_shapes=input_shapes,
                 output_shape=list(out_shape), scope=raw.scope, layer=layer_of(raw.scope),
                 head=None, weight_inputs=weights, m=m, n=n, k=k, batch=batch, density=density,
@@ -210,18 +222,19 @@ class Builder:
         return Val("op", name, out_shape, track, sparse, gtrack)
 
     def _cost(self, kind, ins, input_shapes, out_shape, weights, m, n, k, batch, density,
-              element_ops) -> Cost:
+              element_ops, stored: dict[str, int]) -> Cost:
         if kind is OpKind.VIEW:
             return Cost()
         if kind.is_matmul:
             cost = matmul_cost(m, n, k, batch, density, self.precision, weights)
             if len(ins) > 2 and 2 in weights:  # a constant bias, read once
-                b = int(math.prod(input_shapes[2]) * self.precision.operand_bytes)
+                b = int(stored.get("2", math.prod(input_shapes[2])) * self.precision.operand_bytes)
                 cost.bytes_in += b
                 cost.weight_bytes += b
             cost.element_ops = {key: int(v) for key, v in sorted(element_ops.items()) if v}
             return cost
-        return vector_cost(input_shapes, list(out_shape), element_ops, self.precision, weights)
+        return vector_cost(input_shapes, list(out_shape), element_ops, self.precision, weights,
+                           {int(i): e for i, e in stored.items()})
 
     def matmul(self, raw: RawNode, base: str, operands: list, out_shape, m: int, n: int, k: int,
                batch: int, *, kind: OpKind = OpKind.MATMUL, density: float = 1.0,
@@ -284,6 +297,7 @@ class Builder:
     # -- main loop --------------------------------------------------------------------------
     def run(self) -> OpGraph:
         from ._aten import HANDLERS
+        from ._consts import const_elements
 
         handlers = HANDLERS if self.handlers is None else self.handlers
         for raw in self.raw.nodes:
@@ -299,7 +313,10 @@ class Builder:
                 self.folded += bool(tensors) or fn not in FACTORY_FREE
                 for i, s in enumerate(raw.outputs):
                     if s is not None:
-                        self.env[(raw.name, i)] = Val("const", raw.name, s)
+                        u = self.raw.uniform.get((raw.name, i))
+                        self.env[(raw.name, i)] = Val(
+                            "const", raw.name, s, uniform=u,
+                            elems=1 if u is not None else const_elements(fn, args, s))
                 continue
             handler = handlers.get(fn)
             if handler is None:

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from . import _aten
+from . import _aten, _aten_counted
 from ._convert import Builder, Val
 from ._raw import RawGraph, RawNode, Ref
 from .errors import WorkloadError
@@ -408,7 +408,7 @@ def h_resize(b: Builder, raw, a, fn):
     d = max(1, min(3, len(x.shape) - 2))
     kind = {"linear": ("linear1d", "bilinear2d", "trilinear3d")[d - 1],
             "cubic": "bicubic2d"}.get(mode, f"nearest{d}d")
-    return _aten.h_upsample(b, raw, {"self": x}, f"upsample_{kind}")
+    return _aten_counted.h_upsample(b, raw, {"self": x}, f"upsample_{kind}")
 
 
 def h_like(b: Builder, raw, a, fn):
@@ -417,7 +417,7 @@ def h_like(b: Builder, raw, a, fn):
 
 
 def h_einsum(b: Builder, raw, a, fn):
-    return _aten.h_einsum(b, raw, {"equation": a["attrs"]["equation"],
+    return _aten_counted.h_einsum(b, raw, {"equation": a["attrs"]["equation"],
                                    "tensors": _tensors(a, drop_scalars=False)}, "einsum")
 
 

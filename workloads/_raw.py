@@ -44,3 +44,6 @@ class RawGraph:
     outputs: list[Ref]
     tracer: str
     notes: dict[str, Any] = field(default_factory=dict)
+    #: the one value every element of a known constant equals, by (producer name, output
+    #: index): factories and what is computed from them (``workloads._values``)
+    uniform: dict[tuple[str, int], Any] = field(default_factory=dict)

@@ -159,6 +159,15 @@ class Op:
     def out_elements(self) -> int:
         return numel(self.output_shape)
 
+    def stored_elements(self, i: int) -> int:
+        """Elements input ``i`` occupies in memory: its shape's, except for a constant that
+        broadcasts, expands or gathers a smaller source (``attrs["stored_elements"]``
+        {input position: elements}), stored at the source's size."""
+        if i >= len(self.input_shapes):
+            return 0
+        small = self.attrs.get("stored_elements", {}).get(str(i))
+        return int(small) if small is not None else numel(self.input_shapes[i])
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["kind"] = self.kind.value
@@ -196,10 +205,11 @@ def matmul_cost(m: int, n: int, k: int, batch: int, density: float, precision: P
 
 def vector_cost(input_shapes: list[list[int]], output_shape: list[int],
                 element_ops: dict[str, int], precision: Precision,
-                weight_inputs: list[int]) -> Cost:
-    """Cost of a vector op: its scalar operations and operand bytes in and out."""
+                weight_inputs: list[int], stored: dict[int, int] | None = None) -> Cost:
+    """Cost of a vector op: its scalar operations and operand bytes in and out (``stored``:
+    the elements of the inputs stored smaller than their shapes, see ``Op.stored_elements``)."""
     ob = precision.operand_bytes
-    sizes = [numel(s) for s in input_shapes]
+    sizes = [(stored or {}).get(i, numel(s)) for i, s in enumerate(input_shapes)]
     return Cost(
         element_ops={k: int(v) for k, v in sorted(element_ops.items()) if v},
         bytes_in=int(sum(sizes) * ob),

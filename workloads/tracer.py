@@ -105,15 +105,15 @@ def _use_meta(device: str, module, inputs: tuple) -> bool:
     return sum(x.numel() for x in flat) > AUTO_META_ELEMENTS
 
 
-def _capture(module, inputs: tuple, model: str, on_meta: bool):
+def _capture(module, inputs: tuple, model: str, on_meta: bool, known: dict):
     from ._capture import capture_dispatch, capture_export
 
     try:
-        return capture_export(module, inputs)
+        return capture_export(module, inputs, known)
     except Exception as exc:  # export could not handle it: record it eagerly instead
         export_error = _first_line(exc)
     try:
-        raw = capture_dispatch(module, inputs)
+        raw = capture_dispatch(module, inputs, known)
     except Exception as exc:
         hint = " (traced on the meta device; try device='real')" if on_meta else ""
         raise WorkloadError(
@@ -140,6 +140,7 @@ def trace(module, *example_inputs, precision: Precision | None = None, meta: dic
 
     from ._capture import DensityProbe
     from ._convert import build_graph
+    from ._values import build_time_buffers
 
     if not isinstance(module, nn.Module):
         raise WorkloadError(f"trace needs an nn.Module, got {type(module).__name__}")
@@ -163,7 +164,7 @@ def trace(module, *example_inputs, precision: Precision | None = None, meta: dic
         else:
             target, run_inputs = module, inputs
         stage("export")
-        raw = _capture(target, run_inputs, model, on_meta)
+        raw = _capture(target, run_inputs, model, on_meta, build_time_buffers(module))
         sparse = any(n.target.startswith("vitality::masked") for n in raw.nodes)
         densities = None
         if sparse_density is not None:

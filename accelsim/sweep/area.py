@@ -53,18 +53,17 @@ def pe_um2(bits: int) -> float:
 def area_breakdown_mm2(arch: Architecture) -> dict[str, float]:
     """``{"pe": ..., "vector": ..., "regfile": ..., "sram": ...}`` in mm^2 (see the module doc)."""
     pe = vector = regfile = 0.0
-    for unit in arch.chunks.units.values():
+    for name, unit in arch.chunks.units.items():
+        n = len(arch.chunks.holders(name))  # instances: the chunks that hold the unit
         if isinstance(unit, SystolicArray):
-            pe += unit.pes * pe_um2(unit.operand_bits or arch.precision.operand_bits)
+            pe += n * unit.pes * pe_um2(unit.operand_bits or arch.precision.operand_bits)
         elif isinstance(unit, VectorArray):
-            vector += unit.lanes * sum(FN_UM2.get(fn, UM2_FP16_UNIT) for fn in unit.fns)
+            vector += n * unit.lanes * sum(FN_UM2.get(fn, UM2_FP16_UNIT) for fn in unit.fns)
         elif isinstance(unit, RegisterFile):
-            regfile += unit.capacity_bytes * 8 * UM2_FLIPFLOP
+            regfile += n * unit.capacity_bytes * 8 * UM2_FLIPFLOP
     sram = sum(m.capacity_kib * UM2_SRAM_PER_KIB for m in arch.memories.values()
                if isinstance(m, Sram))
-    n = arch.chunks.count
-    return {"pe": n * pe / 1e6, "vector": n * vector / 1e6, "regfile": n * regfile / 1e6,
-            "sram": sram / 1e6}
+    return {"pe": pe / 1e6, "vector": vector / 1e6, "regfile": regfile / 1e6, "sram": sram / 1e6}
 
 
 def area_mm2_proxy(arch: Architecture) -> float:

@@ -118,8 +118,8 @@ def point_metrics(summary: dict[str, Any], arch) -> dict[str, Any]:
     arrays = {n: u.pes for n, u in arch.chunks.units.items() if isinstance(u, SystolicArray)}
     comps = summary["components"]
     weighted = total = 0.0
-    for c in range(arch.chunks.count):
-        for name, pes in arrays.items():
+    for name, pes in arrays.items():
+        for c in arch.chunks.holders(name):
             weighted += comps[f"chunk{c}.{name}"]["utilization"] * pes
             total += pes
     out = {m: summary[m] for m in METRICS if m in summary}
