@@ -130,13 +130,10 @@ The attention part of each bar is darker.</p>
 
 
 def check_compare_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
-    if out.is_dir():
-        other = sorted(p.name for p in out.iterdir() if p.name not in COMPARE_FILES)
-        if other:
-            raise InputError(f"--out {out}: holds other files ({', '.join(other[:3])}); give "
-                             "a new or empty directory, or one written by accelsim compare")
+    """``out`` is creatable, or a directory holding only what ``accelsim compare`` writes."""
+    from .report import check_out
+
+    check_out(out, COMPARE_FILES, "accelsim compare")
 
 
 def write_compare(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:

@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from safeio import dumps_strict
@@ -58,16 +59,18 @@ def clean_stale(out: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def check_out(out: Path) -> None:
-    """``out`` is creatable, or a directory holding only report files."""
+def check_out(out: Path, files: Iterable[str] = REPORT_FILES,
+              writer: str = "accelsim run") -> None:
+    """``out`` is creatable, or a directory holding only ``files`` (what ``writer`` writes)."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a directory")
     if out.is_dir():
-        other = sorted(p.name for p in out.iterdir() if p.name not in REPORT_FILES)
+        known = set(files)
+        other = sorted(p.name for p in out.iterdir() if p.name not in known)
         if other:
             raise InputError(f"--out {out}: holds other files ({', '.join(other[:3])}"
                              f"{', ...' if len(other) > 3 else ''}); give a new or empty "
-                             "directory, or one written by accelsim run")
+                             f"directory, or one written by {writer}")
 
 
 def write_outputs(result: SimResult, out_dir: str | Path) -> list[Path]:
