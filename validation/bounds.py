@@ -88,7 +88,8 @@ def _ceil(x: float) -> int:
 
 
 def bandwidths(arch: Architecture) -> dict[str, float]:
-    """Bytes per cycle of the output path (NoC and output SRAM), of DRAM; weight SRAM bytes."""
+    """Bytes per cycle of the output path (NoC and output SRAM), of DRAM (all DRAMs together:
+    bytes spread over several cannot move faster than their sum); weight SRAM bytes."""
     noc = [m.bandwidth_bytes_per_cycle for m in arch.memories.values() if m.type == "noc"]
     out_sram = [m.bandwidth_bytes_per_cycle for m in arch.memories.values()
                 if m.type == "sram" and "output" in m.holds]
@@ -96,7 +97,7 @@ def bandwidths(arch: Architecture) -> dict[str, float]:
             if m.type == "dram"]
     weight_cap = sum(m.capacity_bytes for m in arch.memories.values()
                      if m.type == "sram" and "weight" in m.holds)
-    return {"out": min(noc + out_sram, default=math.inf), "dram": min(dram, default=math.inf),
+    return {"out": min(noc + out_sram, default=math.inf), "dram": sum(dram) or math.inf,
             "weight_capacity": weight_cap}
 
 
@@ -142,13 +143,19 @@ def op_bounds(arch: Architecture, graph: OpGraph, summary: dict[str, Any]) -> li
 
 def run_bounds(arch: Architecture, summary: dict[str, Any], bounds: list[OpBound]) -> dict:
     """Whole-run bounds: the busiest unit type's compute bounds summed (its ops run one after
-    another on each instance) and the DRAM bytes the run moved over the DRAM bandwidth."""
+    another on each instance) and the DRAM bytes the run moved over the DRAM bandwidth (with
+    several DRAMs, the busiest one's bytes over its own)."""
     per_unit: Counter[str] = Counter()
     for b in bounds:
         per_unit[b.unit] += b.compute_bound * b.chunks  # work in instance-cycles
     count = arch.chunks.count
     unit_b = max((math.ceil(w / count) for w in per_unit.values()), default=0)
     dram_b = _ceil(summary["dram_bytes"] / bandwidths(arch)["dram"])
+    for name, m in arch.memories.items():  # and each DRAM its own bytes
+        if m.type == "dram":
+            moved = sum(n for kind in ("read_bytes", "write_bytes") for n in summary.get(
+                "memory_traffic", {}).get(name, {}).get(kind, {}).values())
+            dram_b = max(dram_b, _ceil(moved / (m.bandwidth_gbps * 1e3 / arch.clock_mhz)))
     return {"cycles": summary["cycles"], "unit_bound": unit_b, "dram_bound": dram_b,
             "busiest_unit": max(per_unit, key=per_unit.__getitem__) if per_unit else "-",
             "ratio": summary["cycles"] / max(1, unit_b, dram_b)}
