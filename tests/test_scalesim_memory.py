@@ -265,3 +265,32 @@ def test_traffic_equals_the_ideal_tiling(replayed: list[dict[str, Any]]) -> None
     """If the mapper adopts validation/tiling_traffic.py's tiling (psum_words=1 as SCALE-Sim)."""
     for r in _simulated(replayed):
         assert r["ours_dram_bytes"] == r["tiling_bytes"], r
+
+
+def test_three_interfaces_each_carry_their_operand_and_bound_the_run(tmp_path) -> None:
+    """A SCALE-Sim cfg gives one DRAM per SRAM: A's bytes cross dram_ifmap, B's dram_filter,
+    C's dram_ofmap, each no faster than its own bandwidth, and the run-level DRAM bound of
+    validation/bounds.py (the busiest interface) holds."""
+    import arch
+    from accelsim.api import simulate
+    from validation import bounds
+    from workloads.simple import gemm_graph
+
+    r = next(x for x in ROWS if x["dataflow"] == "os" and x["bandwidth_bound"])
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text(chk.cfg_text(r))
+    a = arch.load(f"scalesim:{cfg}")
+    g = gemm_graph(r["M"], r["N"], r["K"])
+    s = simulate(a, g).summary
+    t = s["memory_traffic"]
+    assert set(t["dram_ifmap"]["read_bytes"]) == {"input"}
+    assert set(t["dram_filter"]["read_bytes"]) == {"weight"}
+    assert set(t["dram_ofmap"]["write_bytes"]) == {"output"}
+    for name in ("dram_ifmap", "dram_filter", "dram_ofmap"):
+        moved = sum(n for kind in t[name].values() for n in kind.values())
+        assert s["cycles"] * r["bandwidth_words"] >= moved
+    rb = bounds.run_bounds(a, s, bounds.op_bounds(a, g, s))
+    assert rb["dram_bound"] <= s["cycles"]
+    assert rb["dram_bound"] == -(-max(sum(n for kind in t[d].values() for n in kind.values())
+                                      for d in ("dram_ifmap", "dram_filter", "dram_ofmap"))
+                                  // r["bandwidth_words"])
