@@ -208,11 +208,11 @@ def path_from_dram(g: nx.DiGraph, unit: str, role: str | None = None) -> list[st
 
 
 def sram_for(arch_or_graph: Architecture | nx.DiGraph, unit: str, role: str) -> str:
-    """The SRAM staging ``role`` (input / weight / output) for ``unit``: among the SRAMs
-    upstream of it holding that role, the nearest one (ties: the one holding fewest roles,
-    then by name)."""
-    if role not in ROLES:
-        raise ConfigError(f"unknown operand role {role!r}; roles: {', '.join(ROLES)}")
+    """The SRAM staging ``role`` (input / weight / output, or psum: the partial sums of folded
+    reductions) for ``unit``: among the SRAMs upstream of it holding that role, the nearest
+    one (ties: the one holding fewest roles, then by name)."""
+    if role not in (*ROLES, "psum"):
+        raise ConfigError(f"unknown operand role {role!r}; roles: {', '.join(ROLES)}, psum")
     g = build_graph(arch_or_graph, 1) if isinstance(arch_or_graph, Architecture) else arch_or_graph
     node = _instance(g, unit)
     best: tuple[int, int, str] | None = None

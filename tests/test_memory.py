@@ -162,3 +162,31 @@ def test_a_vanishing_bandwidth_is_bad_input():
 
     with pytest.raises(InputError, match="below 1e-09"):
         simulate(tiny_arch(dram_bytes_per_cycle=2.2e-309), gemm_graph(8, 8, 8))
+
+
+def _with_psum_buffer(bytes_per_cycle: float, kib: float = 64):
+    """tiny_arch (ws) plus a dedicated partial-sum SRAM between the DRAM and the NoC."""
+    a = tiny_arch(dataflow="ws").model_dump()
+    a["memories"]["psum_buf"] = {
+        "type": "sram", "capacity_kib": kib, "bandwidth_bytes_per_cycle": bytes_per_cycle,
+        "holds": ["psum"], "read_energy_pj_per_byte": 0.3, "write_energy_pj_per_byte": 0.4,
+        "leakage_mw": 0.5}
+    a["connections"] += [{"src": "dram", "dst": "psum_buf"}, {"src": "psum_buf", "dst": "noc"}]
+    from arch.schema import Architecture
+
+    return Architecture.model_validate(a)
+
+
+def test_a_dedicated_partial_sum_buffer_takes_the_partial_sums():
+    """An SRAM that ``holds: [psum]`` gets every partial sum of a ws GEMM (the closed form),
+    the output SRAM none; its own bandwidth sets the psum stall."""
+    m, n, k = 64, 32, 40
+    s = simulate(_with_psum_buffer(1e6), gemm_graph(m, n, k)).summary
+    expected = systolic_psum_traffic("ws", 8, 8, m, n, k) * 4
+    assert s["memory_traffic"]["psum_buf"]["read_bytes"]["psum"] == expected
+    assert s["memory_traffic"]["psum_buf"]["write_bytes"]["psum"] == expected
+    assert "psum" not in s["memory_traffic"]["sram"].get("read_bytes", {})
+    slow = simulate(_with_psum_buffer(2.0), gemm_graph(m, n, k)).summary
+    assert slow["components"]["chunk0.pe"]["stalls"].get("psum", 0) > 0
+    # two passes of the psum bytes through a 2 B/cycle port cannot take less than this
+    assert slow["cycles"] >= 2 * expected / 2.0
