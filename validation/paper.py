@@ -26,8 +26,7 @@ def run_compare(model: str, img_size: int | None = None) -> dict[str, dict[str, 
     """``accelsim compare --workload MODEL --arch vitality --arch systolic --arch sanger``."""
     from accelsim.commands.compare import compare
 
-    rows = compare(model, list(PRESETS), img_size=img_size,
-                   extra_keys=("attention_exposed_cycles",))
+    rows = compare(model, list(PRESETS), img_size=img_size)
     return {r["arch"]: r for r in rows}
 
 
