@@ -93,3 +93,28 @@ def test_iso_presets_are_todays_presets_with_the_documented_changes(iso, today, 
     assert _facts(got) == _facts(arch.load(today, changes))
     assert got.name == iso
     assert arch.native_attention(got) == arch.native_attention(arch.load(today))
+
+
+def test_like_for_like_section_states_the_measured_direction():
+    """docs/validation.md's like-for-like subsection: its ratios are the simulated ones and
+    its sentences say whichever way they fall."""
+    from accelsim.api import simulate
+    from validation.paper import run_compare
+    from validation.paper_iso import iso_subsection
+    from workloads import resolve
+
+    def summary(p: str) -> dict:
+        a = arch.load(p)
+        return simulate(a, resolve("deit_tiny", attention=arch.native_attention(a)),
+                        keep_intervals=False).summary
+
+    body, data = iso_subsection("deit_tiny", "DeiT-T", run_compare("deit_tiny"))
+    v = summary("vitality")
+    for b in ISO[1:]:
+        s = summary(b)
+        for key in ("cycles", "attention_exposed_cycles"):
+            assert data["ratios"][b][key] == pytest.approx(s[key] / v[key])
+        r = s["cycles"] / v["cycles"]
+        word = "faster" if r > 1 else "slower"
+        assert f"**vs `{b}`:** end to end, vitality is {max(r, 1 / r):.2f}x {word}" in body
+        assert f"| {b} | {data['runs'][b]['attention']} | {s['cycles']:,} |" in body
