@@ -21,7 +21,7 @@ from arch.graph import build_graph, check_runnable, path_from_dram, required_uni
 from arch.loader import PRESET_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-PRESETS = ("sanger", "systolic", "vitality")
+PRESETS = ("sanger", "sanger_iso", "systolic", "systolic_iso", "vitality")
 RAW = {p: yaml.safe_load((PRESET_DIR / f"{p}.yaml").read_text()) for p in PRESETS}
 
 TINY = """\
@@ -97,7 +97,7 @@ def test_presets_share_pe_count_clock_and_memories():
     assert {a.clock_mhz for a in archs} == {500}
     assert all(a.memories == archs[0].memories for a in archs)
     lanes = [sum(u.lanes for u in a.chunks.units.values() if u.type == "vector") for a in archs]
-    assert lanes == [260, 260, 260]
+    assert lanes == [260] * len(PRESETS)
 
 
 def test_vitality_units_follow_the_paper():
@@ -203,7 +203,7 @@ def test_missing_energy_entry_names_the_field():
 def test_files_and_presets(tmp_path):
     with pytest.raises(arch.ConfigError, match=r"nope\.yaml: no such file"):
         arch.load(tmp_path / "nope.yaml")
-    with pytest.raises(arch.ConfigError, match=r"unknown architecture 'vitalty'.*sanger, systolic, vitality"):
+    with pytest.raises(arch.ConfigError, match=r"unknown architecture 'vitalty'.*sanger, sanger_iso, systolic, systolic_iso, vitality"):
         arch.load("vitalty")
     (tmp_path / "a.txt").write_text(TINY)
     with pytest.raises(arch.ConfigError, match="unsupported file type"):

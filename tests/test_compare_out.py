@@ -64,3 +64,48 @@ def test_compare_out_replaces_its_own_directory(tmp_path):
         assert [r["arch"] for r in csv.DictReader(fh)] == ["vitality"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert CSV_COLUMNS[: len(ROW_KEYS)] == ROW_KEYS
+
+
+def test_compare_shows_exposed_attention_first_with_the_span_and_ratios(tmp_path, capsys):
+    """The terminal table and compare.csv print the summary's ``attention_exposed_cycles``
+    (the headline) before the span ``attention_cycles``, with each row's ratio to the first on
+    both; on vitality the two differ, so a swapped column cannot pass."""
+    import arch
+    from accelsim.api import simulate
+    from workloads import resolve
+
+    archs = {"vitality": "taylor", "systolic_iso": "softmax"}
+    ref = {a: simulate(arch.load(a), resolve("deit_tiny", attention=att),
+                       keep_intervals=False).summary for a, att in archs.items()}
+    assert ref["vitality"]["attention_exposed_cycles"] != ref["vitality"]["attention_cycles"]
+    out = tmp_path / "cmp"
+    argv = ["compare", "--workload", "deit_tiny", *(x for a in archs for x in ("--arch", a))]
+    assert cli_main([*argv, "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = lines[1].split()
+    exposed, span = head.index("exposed"), head.index("span")  # "attn exposed", "attn span"
+    assert exposed < span
+    first = ref["vitality"]
+    for line in lines[2:2 + len(archs)]:
+        cells = line.split()
+        s = ref[cells[0]]
+        # header words: arch attention cycles latency ms energy uJ attn exposed attn span ...
+        assert cells[5] == f"{s['attention_exposed_cycles']:,}"
+        assert cells[6] == f"{s['attention_cycles']:,}"
+        assert cells[-2:] == [
+            f"{s['attention_exposed_cycles'] / first['attention_exposed_cycles']:.2f}x",
+            f"{s['attention_cycles'] / first['attention_cycles']:.2f}x"]
+    with open(out / "compare.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    cols = list(table[0])
+    assert cols.index("attention_exposed_cycles") < cols.index("attention_cycles")
+    for t in table:
+        s = ref[t["arch"]]
+        assert int(t["attention_exposed_cycles"]) == s["attention_exposed_cycles"]
+        assert int(t["attention_cycles"]) == s["attention_cycles"]
+        assert float(t["attention_exposed_vs_first"]) == round(
+            s["attention_exposed_cycles"] / first["attention_exposed_cycles"], 4)
+        assert float(t["attention_cycles_vs_first"]) == round(
+            s["attention_cycles"] / first["attention_cycles"], 4)
+    assert f"<td class=\"r\">{first['attention_exposed_cycles']}</td>" in (
+        out / "compare.html").read_text()

@@ -22,12 +22,13 @@ PAPER_SPEEDUP_VS_SANGER = 3.0
 PAPER_ENERGY_VS_SANGER = 3.0
 
 
-def run_compare(model: str, img_size: int | None = None) -> dict[str, dict[str, Any]]:
-    """``accelsim compare --workload MODEL --arch vitality --arch systolic --arch sanger``."""
+def run_compare(model: str, img_size: int | None = None,
+                presets: tuple[str, ...] = PRESETS) -> dict[str, dict[str, Any]]:
+    """``accelsim compare --workload MODEL --arch vitality --arch systolic --arch sanger``
+    (or the given ``presets``)."""
     from accelsim.commands.compare import compare
 
-    rows = compare(model, list(PRESETS), img_size=img_size,
-                   extra_keys=("attention_exposed_cycles",))
+    rows = compare(model, list(presets), img_size=img_size)
     return {r["arch"]: r for r in rows}
 
 
@@ -83,6 +84,8 @@ def _ratios(r: dict[str, dict[str, Any]], base: str) -> dict[str, float]:
 
 
 def comparison_section(models: list[str], breakdown: dict[str, Any]) -> Section:
+    from .paper_iso import iso_subsection
+
     runs = {m: run_compare(m) for m in models}
     abs_rows, rel_rows = [], []
     data: dict[str, Any] = {"runs": runs, "ratios": {}}
@@ -120,6 +123,7 @@ def comparison_section(models: list[str], breakdown: dict[str, Any]) -> Section:
                                 f"{breakdown['spills'][(m, p)][1]} ops, "
                                 f"{breakdown['spills'][(m, p)][2]:,.0f} MB" for p in PRESETS)]
                   for m in models]
+    iso_body, data["iso"] = iso_subsection(models[0], MODELS[models[0]], t)
     bd_cmd = command(f"accelsim run --arch PRESET --workload {models[0]} --json",
                      "`ops[]` with `group` attention: `compute_cycles / chunks` summed per `unit`")
     body = f"""
@@ -211,7 +215,7 @@ Where the energy goes, end to end on {MODELS[models[0]]} (share of the total, co
   energy ratios.
 * **One image (batch 1), 224 px**, as the paper's per-image latency; section 5 scales the tokens.
 * Nothing was tuned to approach the paper's numbers.
-"""
+{iso_body}"""
     return Section("paper", "4. The paper's comparison: ViTALiTy vs systolic vs Sanger", body,
                    data)
 

@@ -129,6 +129,13 @@ def _headline(secs: dict[str, Section], models: list[str]) -> str:
             f"{ratio(s['attn_speedup'])} span, {ratio(s['attn_exposed_speedup'])} after QKV / "
             f"{ratio(s['attn_energy'])}, end to end "
             f"{ratio(s['e2e_speedup'])} / {ratio(s['e2e_energy'])}. Paper: ~3x / ~3x vs Sanger.")
+    iso = cp.data["iso"]["ratios"]
+    lines.append(
+        f"* **{paper.MODELS[models[0]]} like for like** (baselines at vitality's exact budget, "
+        "section 4; speedup / energy ratio): " + "; ".join(
+            f"vs {b}: end to end {ratio(r['cycles'])} / {ratio(r['energy_pj'])}, attention "
+            f"{ratio(r['attention_exposed_cycles'])} after QKV, "
+            f"{ratio(r['attention_cycles'])} span" for b, r in iso.items()) + ".")
     return "\n".join(lines)
 
 

@@ -4,7 +4,9 @@
         [--json] [--out DIR]
 
 Each row is ``{arch, workload, attention, cycles, latency_ms, energy_pj, attention_cycles,
-attention_energy_pj}`` (DESIGN section 6). A preset runs its native attention (vitality: taylor,
+attention_energy_pj}`` (DESIGN section 6) plus ``attention_exposed_cycles``, the headline
+attention measure: per layer, the time attention adds after the QKV projection (the summary's
+field of that name); the contract's span ``attention_cycles`` stays beside it. A preset runs its native attention (vitality: taylor,
 systolic: softmax, sanger: sanger) unless ``--attention`` is given; the workload is traced once
 per attention. ``--set`` overrides apply to every architecture. The terminal gets a table
 (``--json``: the rows as JSON); ``--out DIR`` writes compare.csv, compare.md, compare.png and a
@@ -17,7 +19,7 @@ import argparse
 import sys
 from typing import Any
 
-from accelsim.compare_out import ROW_KEYS
+from accelsim.compare_out import RATIO_COLUMNS, ROW_KEYS
 from accelsim.errors import InputError
 from safeio import dumps_strict
 
@@ -35,7 +37,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     add_set_option(parser, "every architecture")
     parser.add_argument("--json", action="store_true",
                         help="print the rows as a JSON list (cycles, latency_ms, energy_pj, "
-                             "attention_cycles, attention_energy_pj)")
+                             "attention_exposed_cycles, attention_cycles, "
+                             "attention_energy_pj)")
     parser.add_argument("--out", metavar="DIR",
                         help="write compare.csv, compare.md, compare.png (bar charts) and a "
                              "self-contained compare.html here (DIR is replaced as a whole)")
@@ -46,7 +49,7 @@ def compare(workload: str, archs: list[str], *, attention: str | None = None,
             attention_options: dict | None = None,
             extra_keys: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Simulate ``workload`` on every architecture of ``archs``; one row each (``ROW_KEYS``,
-    then any ``extra_keys`` of the summary, e.g. ``attention_exposed_cycles``).
+    then any ``extra_keys`` of the summary, e.g. ``dram_bytes``).
 
     Raises the loaders' input errors (``ConfigError``, ``WorkloadError``, ``InputError``)."""
     from accelsim.api import simulate
@@ -71,6 +74,7 @@ def compare(workload: str, archs: list[str], *, attention: str | None = None,
             "cycles": s["cycles"],
             "latency_ms": s["latency_ms"],
             "energy_pj": s["energy_pj"],
+            "attention_exposed_cycles": s["attention_exposed_cycles"],
             "attention_cycles": s["attention_cycles"],
             "attention_energy_pj": s["attention_energy_pj"],
         } | {key: s[key] for key in extra_keys})
@@ -78,18 +82,23 @@ def compare(workload: str, archs: list[str], *, attention: str | None = None,
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A terminal table; the last two columns compare each row with the first."""
-    head = ("arch", "attention", "cycles", "latency ms", "energy uJ", "attn cycles",
-            "attn energy uJ", "time vs 1st", "energy vs 1st")
+    """A terminal table: end to end, then attention (exposed first, the span beside it), then
+    each row's ratio to the first on cycles, energy, exposed attention and the span."""
+    head = ("arch", "attention", "cycles", "latency ms", "energy uJ", "attn exposed",
+            "attn span", "attn energy uJ", "time vs 1st", "energy vs 1st", "exposed vs 1st",
+            "span vs 1st")
     base = rows[0] if rows else {}
+
+    def vs_first(r: dict[str, Any], key: str) -> str:
+        return f"{r[key] / base[key]:.2f}x" if base.get(key) else "-"
+
     body = []
     for r in rows:
         body.append((
             r["arch"], str(r["attention"] or "-"), f"{r['cycles']:,}", f"{r['latency_ms']:.4f}",
-            f"{r['energy_pj'] / 1e6:,.2f}", f"{r['attention_cycles']:,}",
-            f"{r['attention_energy_pj'] / 1e6:,.2f}",
-            f"{r['cycles'] / base['cycles']:.2f}x" if base.get("cycles") else "-",
-            f"{r['energy_pj'] / base['energy_pj']:.2f}x" if base.get("energy_pj") else "-",
+            f"{r['energy_pj'] / 1e6:,.2f}", f"{r['attention_exposed_cycles']:,}",
+            f"{r['attention_cycles']:,}", f"{r['attention_energy_pj'] / 1e6:,.2f}",
+            *(vs_first(r, k) for k in RATIO_COLUMNS.values()),
         ))
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
     lines = [f"workload: {rows[0]['workload']}" if rows else "no rows"]

@@ -228,15 +228,12 @@ def prepare(spec: SweepSpec, out: Path) -> Prepared:
     except ConfigError as exc:
         raise SpecError(f"{spec.where('base')}{exc}") from None
     dump = base_arch.model_dump(mode="json")
-    for section, paths in (("axes", spec.axes), ("random", spec.random.axes if spec.random
-                                                 else {})):
-        for p in paths:
-            try:
-                apply_override(json.loads(json.dumps(dump)), f"{p}=null")
-            except ConfigError as exc:
-                problem = str(exc).split(": ", 1)[-1]
-                where = spec.where(*(("random", "axes") if section == "random" else ("axes",)), p)
-                raise SpecError(f"{where}{problem}") from None
+    for loc, p in spec.axis_locations():
+        try:
+            apply_override(json.loads(json.dumps(dump)), f"{p}=null")
+        except ConfigError as exc:
+            problem = str(exc).split(": ", 1)[-1]
+            raise SpecError(f"{spec.where(*loc)}{problem}") from None
     arch_digest = _digest(json.dumps(dump, sort_keys=True))
 
     graphs_dir = out / "graphs"

@@ -4,6 +4,8 @@
     set: {clock_mhz: 500}           # fixed overrides of every point (optional)
     axes:                           # a grid: every combination of these values
       chunks.count: [1, 2, 4]
+    zip:                            # groups of paths that move together, crossed with the grid
+      - {chunks.units.sa.rows: [33, 66, 130], chunks.units.sa.cols: [130, 65, 33]}
     random:                         # random samples, crossed with the grid (optional)
       samples: 20
       seed: 0
@@ -35,7 +37,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from accelsim.errors import InputError
 from arch.errors import ConfigError
@@ -45,7 +55,8 @@ from workloads.resolver import ATTENTIONS
 
 #: Metrics a row can keep (``accelsim.sweep.runner.point_metrics`` computes them all).
 METRICS = ("cycles", "latency_ms", "energy_pj", "utilization", "attention_cycles",
-           "attention_energy_pj", "dram_bytes", "macs", "pes", "area_mm2_proxy")
+           "attention_exposed_cycles", "attention_energy_pj", "dram_bytes", "macs", "pes",
+           "area_mm2_proxy")
 DEFAULT_METRICS = ("cycles", "latency_ms", "energy_pj", "utilization", "attention_cycles",
                    "dram_bytes", "pes", "area_mm2_proxy")
 #: Always kept (DESIGN section 6: results.csv has at least these).
@@ -119,6 +130,18 @@ class Workload(Model):
         return value
 
 
+def _same_lengths(group: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    if len({len(v) for v in group.values()}) > 1:
+        sizes = ", ".join(f"{p} {len(v)}" for p, v in group.items())
+        raise ValueError(f"the lists of a zip group must have the same length ({sizes})")
+    return group
+
+
+#: Paths whose values move together: step i takes the i-th value of every path.
+ZipGroup = Annotated[dict[str, Annotated[list[Any], Field(min_length=1)]], Field(min_length=1),
+                     AfterValidator(_same_lengths)]
+
+
 class SweepSpec(Model):
     """A design-space sweep (see the module docstring)."""
 
@@ -127,6 +150,10 @@ class SweepSpec(Model):
                                   description="--set path -> value applied to every point")
     axes: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(
         default_factory=dict, description="grid: path -> values")
+    zipped: list[ZipGroup] = Field(
+        default_factory=list, alias="zip",
+        description="groups of paths whose values move together (step i takes the i-th value "
+        "of every path of the group), crossed with the grid")
     random: RandomSpec | None = Field(None, description="random samples crossed with the grid")
     workloads: list[Workload] = Field(min_length=1, description="workloads of every point")
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1,
@@ -160,8 +187,10 @@ class SweepSpec(Model):
 
     @property
     def axis_paths(self) -> list[str]:
-        """Grid axes then random axes, in file order: the parameter columns of results.csv."""
-        return [*self.axes, *(self.random.axes if self.random else ())]
+        """Grid axes, zipped paths, then random axes, in file order: the parameter columns of
+        results.csv."""
+        return [*self.axes, *(p for g in self.zipped for p in g),
+                *(self.random.axes if self.random else ())]
 
     @property
     def columns_metrics(self) -> list[str]:
@@ -185,9 +214,18 @@ class SweepSpec(Model):
         return prefix + str(p if p.is_absolute() else self._root / p)
 
     def grid(self) -> list[dict[str, Any]]:
-        """Every combination of the grid axes (one empty point if there are none)."""
-        return [dict(zip(self.axes, combo, strict=True))
-                for combo in itertools.product(*self.axes.values())]
+        """Every combination of the grid axes and the steps of each zip group (one empty point
+        if there are none)."""
+        dims = [[{p: v} for v in values] for p, values in self.axes.items()]
+        dims += [[dict(zip(g, step, strict=True)) for step in zip(*g.values(), strict=True)]
+                 for g in self.zipped]
+        return [{k: v for d in combo for k, v in d.items()} for combo in itertools.product(*dims)]
+
+    def axis_locations(self) -> list[tuple[tuple[Any, ...], str]]:
+        """``(spec location, path)`` of every axis path (grid, zip groups, random)."""
+        return [*((("axes", p), p) for p in self.axes),
+                *((("zip", i, p), p) for i, g in enumerate(self.zipped) for p in g),
+                *((("random", "axes", p), p) for p in (self.random.axes if self.random else ()))]
 
     def samples(self) -> list[dict[str, Any]]:
         """``random.samples`` draws of the random axes from ``random.seed`` (axes in file order)."""
@@ -270,7 +308,8 @@ def loads_spec(text: str, source: str = "<spec>", root: str | Path = ".") -> Swe
 def _check_size(spec: SweepSpec) -> None:
     """The number of points is bounded before any is drawn (``random.samples`` of 1e9 is an
     error even with ``--limit 1``)."""
-    grid = math.prod(len(v) for v in spec.axes.values())
+    grid = (math.prod(len(v) for v in spec.axes.values())
+            * math.prod(len(next(iter(g.values()))) for g in spec.zipped))
     samples = spec.random.samples if spec.random else 1
     where = spec.where("random", "samples") if spec.random else spec.where("axes")
     check_limit("points", grid * samples * len(spec.workloads),
@@ -286,13 +325,10 @@ def code_workloads(spec: SweepSpec) -> list[tuple[int, str]]:
 
 
 def _check_paths(spec: SweepSpec) -> None:
-    """Paths are dotted names, each in one place (set, axes or random.axes)."""
-    found = []
-    for section, paths in (("set", spec.fixed), ("axes", spec.axes),
-                           ("random.axes", spec.random.axes if spec.random else {})):
-        for p in paths:
-            loc = (*section.split("."), p)
-            found.append((spec._lines.get(loc, 0), section, p, spec.where(*loc)))
+    """Paths are dotted names, each in one place (set, axes, a zip group or random.axes)."""
+    locations = [*((("set", p), p) for p in spec.fixed), *spec.axis_locations()]
+    found = [(spec._lines.get(loc, 0), ".".join(str(s) for s in loc[:-1]), p, spec.where(*loc))
+             for loc, p in locations]
     seen: dict[str, str] = {}
     for _, section, p, where in sorted(found, key=lambda f: f[0]):
         if not p or any(not seg.strip() for seg in p.split(".")):
