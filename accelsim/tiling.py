@@ -227,8 +227,11 @@ class Tiler:
             if key not in block_of:
                 nbytes = (kb[1] - kb[0]) * ncols + (ncols if bias and last_k else 0)
                 block_of[key] = len(blocks)
+                # ordinals run on over the op's groups on this chunk: the DMA fetches in order
+                nth = self._block_ordinals[plan.index, chunk] = self._block_ordinals.get(
+                    (plan.index, chunk), -1) + 1
                 blocks.append(WeightBlock(len(blocks), plan.index, math.ceil(nbytes * ob),
-                                          ordinal=len(block_of) - 1, chunk=chunk))
+                                          ordinal=nth, chunk=chunk))
             shared = (plan.index, col_blocks.index(cb), kbi) if multicast else None
             cbi = col_blocks.index(cb)
             t = self._matmul_tiles(op, plan, unit, inst, g, [band], cb, kinds, block_of[key],

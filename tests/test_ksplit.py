@@ -128,3 +128,20 @@ def test_a_streamed_operand_is_kept_across_column_blocks_when_it_fits(m, fetches
     assert _traffic(s, "dram", "read", "weight") == k * n
     for region, peak in s["sram_peak_bytes"].items():
         assert peak <= s["sram_capacity_bytes"][region]
+
+
+def test_a_split_weight_matmul_over_several_images_runs_in_order():
+    """Two images (groups) of a GEMM whose weights must be split: the DMA must fetch the first
+    image's reduction blocks before the second's (block ordinals run on over the groups), or a
+    two-block weight buffer would hold the second image's first block while the first image
+    waits for its next one."""
+    from workloads.ir import Op, OpGraph, OpKind, Precision, matmul_cost
+
+    m, n, k = 16, 16, 512
+    g = OpGraph({"model": "batched", "precision": Precision().__dict__})
+    g.add_op(Op(name="gemm", kind=OpKind.MATMUL, fn="matmul", input_shapes=[[2, m, k], [k, n]],
+                output_shape=[2, m, n], scope="gemm", layer=None, weight_inputs=[1], m=m, n=n,
+                k=k, batch=2, cost=matmul_cost(m, n, k, 2, 1.0, Precision(), [1])))
+    s = simulate(tiny_arch(dataflow="ws", sram_kib=4), g).summary
+    assert s["macs"] == 2 * 16 * 16 * 512
+    assert s["ops"][0]["compute_cycles"] == 2 * systolic_compute_cycles("ws", 8, 8, 16, 16, 512)
