@@ -19,9 +19,6 @@ import base64
 import csv
 import html
 import io
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -156,36 +153,15 @@ def write_compare(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path]
 
 
 def _write(rows: list[dict[str, Any]], out: Path) -> list[Path]:
-    from .report import clean_stale
+    from .report import replace_dir
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(out)
-    check_compare_out(out)
-    pid = os.getpid()
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.stage-{pid}-", dir=out.parent))
-    aside = out.parent / f".{out.name}.old-{pid}"
-    try:
+    def fill(staging: Path) -> None:
         png = render_png(rows)
         files = {"compare.csv": render_csv(rows).encode(), "compare.md": render_md(rows).encode(),
                  "compare.png": png, "compare.html": render_html(rows, png).encode()}
         for name, data in files.items():
-            with open(staging / name, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.chmod(staging, 0o777 & ~_umask())
-        if out.exists():
-            out.rename(aside)
-        staging.rename(out)
-        shutil.rmtree(aside, ignore_errors=True)
-        return sorted(out.iterdir())
-    finally:
-        if aside.exists() and not out.exists():
-            aside.rename(out)
-        shutil.rmtree(staging, ignore_errors=True)
+            (staging / name).write_bytes(data)
+
+    return replace_dir(out, check_compare_out, fill, umask_mode=True)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

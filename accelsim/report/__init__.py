@@ -15,7 +15,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from safeio import dumps_strict
@@ -84,19 +84,36 @@ def write_outputs(result: SimResult, out_dir: str | Path) -> list[Path]:
 
 
 def _write(result: SimResult, out: Path) -> list[Path]:
+    def fill(staging: Path) -> None:
+        (staging / "summary.json").write_text(summary_json(result))
+        for name, writer in _extra_writers():
+            writer(result, staging / name)
+
+    return replace_dir(out, check_out, fill)
+
+
+def replace_dir(out: Path, check: Callable[[Path], None], fill: Callable[[Path], None],
+                umask_mode: bool = False) -> list[Path]:
+    """Make ``out`` a new directory of the files ``fill(staging)`` writes, all at once:
+    ``check(out)`` first, the files written and synced in a staging directory beside it, the
+    old ``out`` moved aside and the staging directory renamed into place, so a failure at
+    any point leaves ``out`` as it was. ``umask_mode``: give the directory the umask's mode
+    (the staging directory is private). Returns the new files, sorted."""
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(out)
-    check_out(out)
+    check(out)
     pid = os.getpid()
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.stage-{pid}-", dir=out.parent))
     aside = out.parent / f".{out.name}.old-{pid}"
     try:
-        (staging / "summary.json").write_text(summary_json(result))
-        for name, writer in _extra_writers():
-            writer(result, staging / name)
+        fill(staging)
         for f in staging.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+        if umask_mode:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(staging, 0o777 & ~mask)
         if out.exists():
             out.rename(aside)
         staging.rename(out)
