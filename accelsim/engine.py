@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from functools import partial
+from typing import NamedTuple
 
 import simpy
 
@@ -82,6 +83,7 @@ class Engine:
         #: per op: (memory, action, role) -> count
         self.op_actions: list[Actions] = [defaultdict(int) for _ in plan.ops]
         self._routes: dict[tuple, tuple[list[Port], list[tuple[tuple[str, str, str], int]]]] = {}
+        self._route_bytes: list[dict[tuple, int]] = [{} for _ in plan.ops]
         self._shared: dict[tuple, tuple[int, Via]] = {}  # multicast key -> its transfer's end
         self._fanout = self._multicast_chunks()
         self._cap_wait: dict[int, list[tuple[int, int]]] = {}  # tile -> loader waits for room
@@ -172,21 +174,28 @@ class Engine:
     def _move(self, kind: str, inst: str, nbytes: int, op: int,
               fanout: list[int] | None = None) -> tuple[int, Via]:
         """Stream ``nbytes`` of op ``op`` along the ``kind`` path of ``inst`` (a multicast to
-        the chunks in ``fanout``); returns the finish cycle and what held it up most."""
-        chunk_s, uname = inst.split(".", 1)
-        chunk = int(chunk_s[5:])
-        key = (uname, chunk, kind, tuple(fanout) if fanout else None)
+        the chunks in ``fanout``); returns the finish cycle and what held it up most. The
+        bytes are counted per op and route; ``op_actions`` is expanded from them once, after
+        the run."""
+        key = (inst, kind, tuple(fanout) if fanout else None)
         route = self._routes.get(key)
         if route is None:
-            route = self._routes[key] = self._route(kind, uname, chunk, fanout)
-        stages, actions = route
-        acts = self.op_actions[op]
-        for akey, mult in actions:
-            acts[akey] += nbytes * mult
+            chunk_s, uname = inst.split(".", 1)
+            route = self._routes[key] = self._route(kind, uname, int(chunk_s[5:]), fanout)
+        per_op = self._route_bytes[op]
+        per_op[key] = per_op.get(key, 0) + nbytes
         if kind == "psum":  # written out and read back: twice the bytes cross the path
             nbytes *= 2
-        end, via = transfer_via(stages, int(self.env.now), nbytes, op, WHAT_OF[kind])
+        end, via = transfer_via(route[0], int(self.env.now), nbytes, op, WHAT_OF[kind])
         return end, (via, ROLE_OF[kind])
+
+    def _expand_actions(self) -> None:
+        """Per op, the action counts of the bytes it moved (in the order routes were first
+        used, so the tables add in the same order whatever the engine's bookkeeping)."""
+        for per_op, acts in zip(self._route_bytes, self.op_actions, strict=True):
+            for key, nbytes in per_op.items():
+                for akey, mult in self._routes[key][1]:
+                    acts[akey] += nbytes * mult
 
     def _route(self, kind: str, uname: str, chunk: int,
                fanout: list[int] | None) -> tuple[list[Port], list[tuple[tuple[str, str, str], int]]]:
@@ -235,33 +244,35 @@ class Engine:
             env.timeout(end - env.now).callbacks.append(
                 lambda _e, i=b.index: self._signal("block", i))
 
-    def _held(self, t: Tile, role: str) -> tuple[str, int]:
-        """(pool, bytes) a tile claims for ``role``: DRAM-staged inputs from its load to its
-        compute end, live partial sums while it computes (and, the first reduction block of a
-        split matmul, the partial sums it starts carrying)."""
+    def _instance(self, inst: str) -> _Instance:
+        """The per-instance constants of a unit instance's processes: the pools its tiles
+        claim room in (DRAM-staged inputs from a tile's load to its compute end; live partial
+        sums while it computes and, the first reduction block of a split matmul, the partial
+        sums it starts carrying), and whether partial sums sit in a chunk register file."""
+        chunk_s, uname = inst.split(".", 1)
+        chunk = int(chunk_s[5:])
         regions = self.plan.regions
-        nbytes = (t.dram_in_bytes if role == "input"
-                  else t.psum_hold_bytes + t.carry_take_bytes)
-        chunk = int(t.unit.split(".", 1)[0][5:])
-        return regions.pool(regions.region[self.plan.ops[t.op].unit, role], chunk), nbytes
+        pool_in, pool_psum = (regions.pool(regions.region[uname, role], chunk)
+                              for role in ("input", "psum"))
+        return _Instance(inst, chunk, self.pools[pool_in], self.pools[pool_psum],
+                         # partial sums in a chunk register file (which holds nothing else)
+                         # are claimed when the tile starts; in a buffer shared with staged
+                         # operands the loader claims them with those, after the tile's
+                         # producers are done, so that a claim never waits for room that
+                         # only a later tile of the same unit holds
+                         regions.region[uname, "psum"] in regions.local,
+                         bool(self.paths[uname]["psum"]))
 
-    def _release(self, t: Tile) -> None:
+    @staticmethod
+    def _release(ctx: _Instance, t: Tile) -> None:
         """Room a tile returns when it has computed: its staged inputs, its live partial sums
         and, the last reduction block of a split matmul, the carried ones."""
-        for role, extra in (("input", t.input_free_bytes - t.input_keep_bytes),
-                            ("psum", t.carry_give_bytes - t.carry_take_bytes)):
-            pool, nbytes = self._held(t, role)
-            if nbytes + extra:
-                self.pools[pool].give(nbytes + extra)
-
-    def _psum_at_start(self, t: Tile) -> bool:
-        """Partial sums in a chunk register file (which holds nothing else) are claimed when
-        the tile starts; in a buffer shared with staged operands the loader claims them with
-        those, after the tile's producers are done, so that a claim never waits for room that
-        only a later tile of the same unit holds."""
-        regions = self.plan.regions
-        return bool(t.psum_hold_bytes or t.carry_take_bytes) and (
-            regions.region[self.plan.ops[t.op].unit, "psum"] in regions.local)
+        n = t.dram_in_bytes + t.input_free_bytes - t.input_keep_bytes
+        if n:
+            ctx.pool_in.give(n)
+        n = t.psum_hold_bytes + t.carry_give_bytes
+        if n:
+            ctx.pool_psum.give(n)
 
     def _claim_output(self, op: int):
         """Room for op ``op``'s resident output, claimed once by the first loader to need it."""
@@ -275,10 +286,11 @@ class Engine:
             ev.callbacks.append(lambda _e: self._out_granted.__setitem__(op, True))
         yield ev
 
-    def _loader(self, inst: str, queue: list[int], slots: simpy.Container):
+    def _loader(self, ctx: _Instance, queue: list[int], slots: Slots):
         env, tiles, w = self.env, self.plan.tiles, self.waits
+        inst = ctx.name
         for ti in queue:
-            yield slots.get(1)
+            yield slots.take()
             t = tiles[ti]
             w.slot_at[ti] = int(env.now)
             room: list[tuple[int, int]] = []  # intervals spent waiting for buffer room
@@ -293,15 +305,21 @@ class Engine:
             if self.pending[ti]:
                 yield self._wait("deps", ti)
             c0 = w.deps_at[ti] = int(env.now)
-            claims: dict[str, int] = {}  # one claim per pool: never hold part of the room
-            for role in ("input", "psum") if not self._psum_at_start(t) else ("input",):
-                pool, nbytes = self._held(t, role)
+            # one claim per pool (never hold part of the room), in the order of pool names
+            n_in, n_psum = t.dram_in_bytes, t.psum_hold_bytes + t.carry_take_bytes
+            if ctx.psum_local or not n_psum:
+                claims = ((ctx.pool_in, n_in),)
+            elif ctx.pool_in is ctx.pool_psum:
+                claims = ((ctx.pool_in, n_in + n_psum),)
+            elif ctx.pool_in.name < ctx.pool_psum.name:
+                claims = ((ctx.pool_in, n_in), (ctx.pool_psum, n_psum))
+            else:
+                claims = ((ctx.pool_psum, n_psum), (ctx.pool_in, n_in))
+            for pool, nbytes in claims:
                 if nbytes:
-                    claims[pool] = claims.get(pool, 0) + nbytes
-            for pool, nbytes in sorted(claims.items()):
-                ev = self.pools[pool].take(nbytes)
-                if ev is not None:
-                    yield ev
+                    ev = pool.take(nbytes)
+                    if ev is not None:
+                        yield ev
             room.append((c0, int(env.now)))
             if any(b > a for a, b in room):
                 self._cap_wait[ti] = [(a, b) for a, b in room if b > a]
@@ -320,10 +338,11 @@ class Engine:
             w.ready_at[ti] = int(env.now)
             self._signal("ready", ti)
 
-    def _unit(self, inst: str, queue: list[int], slots: simpy.Container):
+    def _unit(self, ctx: _Instance, queue: list[int], slots: Slots):
         """Run the unit's tiles in order. Results leave through an output queue of
         ``prefetch_depth`` entries drained over the NoC; a full queue stalls the unit."""
-        env, tiles, rec = self.env, self.plan.tiles, self.units[inst]
+        env, tiles, rec = self.env, self.plan.tiles, self.units[ctx.name]
+        inst = ctx.name
         depth = self.arch.mapping.prefetch_depth
         writes: list[int] = []  # finish cycles of results still in the output queue
         for ti in queue:
@@ -336,9 +355,9 @@ class Engine:
             if not self.is_ready[ti]:
                 yield self._wait("ready", ti)
                 self._input_stall(rec, ti, t1, int(env.now), t.op)
-            if self._psum_at_start(t):  # room in the accumulator registers for its sums
-                pool, nbytes = self._held(t, "psum")
-                ev = self.pools[pool].take(nbytes)
+            nbytes = t.psum_hold_bytes + t.carry_take_bytes
+            if ctx.psum_local and nbytes:  # room in the accumulator registers for its sums
+                ev = ctx.pool_psum.take(nbytes)
                 if ev is not None:
                     c0 = int(env.now)
                     yield ev
@@ -346,7 +365,7 @@ class Engine:
             start = int(env.now)
             self.start[ti] = start
             psum_end = start
-            if t.psum_bytes and self.paths[t.unit.split(".", 1)[1]]["psum"]:
+            if t.psum_bytes and ctx.psum_path:
                 psum_end, self.waits.psum_via[ti] = self._move("psum", inst, t.psum_bytes, t.op)
             if t.cycles:
                 yield env.timeout(t.cycles)
@@ -356,8 +375,8 @@ class Engine:
                 yield env.timeout(psum_end - p0)
                 rec.stall(p0, int(env.now), "psum", t.op)
             now = self.end[ti] = int(env.now)
-            self._release(t)
-            slots.put(1)
+            self._release(ctx, t)
+            slots.give()
             writes = [w for w in writes if w > now]
             if len(writes) >= depth:  # wait for the first write to finish (any order)
                 yield env.timeout(min(writes) - now)
@@ -456,14 +475,16 @@ class Engine:
         for inst, queue in plan.queues.items():
             if not queue:
                 continue
-            slots = simpy.Container(env, capacity=depth, init=depth)
-            env.process(self._loader(inst, queue, slots))
-            env.process(self._unit(inst, queue, slots))
+            slots = Slots(env, depth)
+            ctx = self._instance(inst)
+            env.process(self._loader(ctx, queue, slots))
+            env.process(self._unit(ctx, queue, slots))
         env.run()
         if self.progress is not None:
             self.progress.close(self.completed)
         if self.completed < len(plan.tiles):
             raise DeadlockError(self._deadlock_message())
+        self._expand_actions()
         return self._record()
 
     def _record(self) -> RunRecord:
@@ -494,6 +515,51 @@ class Engine:
                    else "buffer room" if not self._out_granted[t.op] else "operands")
             blocked.append(f"{inst} (op {self.plan.ops[t.op].name!r}, waiting for {why})")
         return "simulation deadlocked; blocked: " + "; ".join(blocked)
+
+
+class _Instance(NamedTuple):
+    """Constants of one unit instance (``Engine._instance``)."""
+
+    name: str
+    chunk: int
+    pool_in: Pool
+    pool_psum: Pool
+    psum_local: bool  # partial sums in a chunk register file, claimed at the tile's start
+    psum_path: bool  # partial sums cross memories (not only registers)
+
+
+class Slots:
+    """The prefetch slots between a unit's loader and the unit: a counter instead of a SimPy
+    ``Container``, with the same order of events (a granted slot resumes the loader one
+    scheduler step later, a returned slot reaches a waiting loader two steps later) but
+    without the resource machinery and without an event for a slot returned while nobody
+    waits."""
+
+    __slots__ = ("env", "free", "waiting")
+
+    def __init__(self, env: simpy.Environment, depth: int) -> None:
+        self.env, self.free = env, depth
+        self.waiting: simpy.Event | None = None
+
+    def take(self) -> simpy.Event:
+        """The event the loader yields for a slot."""
+        if self.free:
+            self.free -= 1
+            return self.env.timeout(0)
+        self.waiting = self.env.event()
+        return self.waiting
+
+    def give(self) -> None:
+        """Return a slot (to the waiting loader, if there is one)."""
+        if self.waiting is None:
+            self.free += 1
+        else:
+            self.env.timeout(0).callbacks.append(self._hand_over)
+
+    def _hand_over(self, _event: simpy.Event) -> None:
+        ev, self.waiting = self.waiting, None
+        assert ev is not None
+        ev.succeed()
 
 
 def _first(moved: tuple[int, Via]) -> int:

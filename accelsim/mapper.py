@@ -14,6 +14,7 @@ blocks), decide which outputs stay in SRAM, and link tiles by data dependencies:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,6 +163,9 @@ class Mapper(Tiler):
         carried: dict[tuple[int, str, str], int] = {}
         live: dict[tuple[int, str, str], int] = {}
         for t in plan.tiles:
+            if not (t.carry_take_bytes or t.carry_give_bytes or t.input_keep_bytes
+                    or t.input_free_bytes):
+                continue
             for role, take, give in (("psum", t.carry_take_bytes, t.carry_give_bytes),
                                      ("input", t.input_keep_bytes, t.input_free_bytes)):
                 if take or give:
@@ -169,41 +173,50 @@ class Mapper(Tiler):
                     live[key] = live.get(key, 0) + take
                     carried[key] = max(carried.get(key, 0), live[key])
                     live[key] -= give
-        for t in plan.tiles:
-            unit = plan.ops[t.op].unit
-            here: dict[str, int] = {}
-            copies: dict[str, int] = {}
+        regions = self.regions
+        for op in plan.ops:
+            unit = op.unit
+            r_in, r_psum = regions.region[unit, "input"], regions.region[unit, "psum"]
             # staged inputs are held by up to prefetch_depth tiles at once, partial sums in a
             # register file only by the one computing
-            local = self.regions.region[unit, "psum"] in self.regions.local
-            for role, nbytes, held in (("input", t.dram_in_bytes, depth),
-                                       ("psum", t.psum_hold_bytes, 1 if local else depth)):
-                if nbytes:
-                    r = self.regions.region[unit, role]
-                    here[r] = here.get(r, 0) + nbytes
-                    copies[r] = max(copies.get(r, 1), held)
-            # bytes the op keeps across tiles there (sized by accelsim.tiling to fit half)
-            kept: dict[str, int] = {}
-            for role in ("psum", "input"):
-                n_kept = carried.get((t.op, t.unit, role), 0)
-                if n_kept:
-                    r = self.regions.region[unit, role]
-                    kept[r] = kept.get(r, 0) + n_kept
-            for r, n in here.items():
-                cap = self.regions.capacity[r] - kept.get(r, 0)
-                share = cap // copies[r]
+            psum_copies = 1 if r_psum in regions.local else depth
+            kept_of: dict[str, dict[str, int]] = {}  # unit instance -> region -> kept bytes
+            for ti in op.tiles:
+                t = plan.tiles[ti]
+                n_in, n_psum = t.dram_in_bytes, t.psum_hold_bytes
+                kept = kept_of.get(t.unit)
+                if kept is None:  # bytes the op keeps across tiles (sized to fit half)
+                    kept = kept_of[t.unit] = {}
+                    for role, r in (("psum", r_psum), ("input", r_in)):
+                        n_kept = carried.get((t.op, t.unit, role), 0)
+                        if n_kept:
+                            kept[r] = kept.get(r, 0) + n_kept
+                if not (n_in or n_psum or kept):
+                    continue
+                if r_in == r_psum:
+                    here = {r_in: (n_in + n_psum, depth if n_in else psum_copies)} if (
+                        n_in or n_psum) else {}
+                else:
+                    here = {}
+                    if n_in:
+                        here[r_in] = (n_in, depth)
+                    if n_psum:
+                        here[r_psum] = (n_psum, psum_copies)
                 rows = t.row1 - t.row0
-                if n > share and rows > 1:
-                    fit = max(1, min(rows * share // n, rows // 2))  # at least halve
-                    self._row_cap[t.op] = min(self._row_cap.get(t.op, rows), fit)
-                    shrink = True
-                elif n > cap:
-                    raise InputError(
-                        f"op {plan.ops[t.op].name!r}: one row of a tile stages {n} bytes "
-                        f"in buffer {r!r} of {self.regions.capacity[r]} bytes beside "
-                        f"{kept.get(r, 0)} kept there; enlarge the buffer")
-            for r in here.keys() | kept.keys():
-                need[r] = max(need.get(r, 0), here.get(r, 0) + kept.get(r, 0))
+                for r, (n, copies) in here.items():
+                    cap = regions.capacity[r] - kept.get(r, 0)
+                    if n > cap // copies and rows > 1:
+                        fit = max(1, min(rows * (cap // copies) // n, rows // 2))  # >= halve
+                        self._row_cap[t.op] = min(self._row_cap.get(t.op, rows), fit)
+                        shrink = True
+                    elif n > cap:
+                        raise InputError(
+                            f"op {op.name!r}: one row of a tile stages {n} bytes "
+                            f"in buffer {r!r} of {regions.capacity[r]} bytes beside "
+                            f"{kept.get(r, 0)} kept there; enlarge the buffer")
+                for r in here.keys() | kept.keys():
+                    staged = here.get(r, (0, 0))[0]
+                    need[r] = max(need.get(r, 0), staged + kept.get(r, 0))
         return None if shrink else need
 
     def _map_once(self, srcs: list[list[list[Source]]], units: list[str],
@@ -256,8 +269,12 @@ class Mapper(Tiler):
                 queues[t.unit].append(t.index)
             plans[i].tiles = [t.index for t in new]
             tiles += new
+        last = [-1] * len(blocks)  # each block's last tile (tiles are numbered in order)
+        for t in tiles:
+            if t.weight_block >= 0:
+                last[t.weight_block] = t.index
         for b in blocks:
-            b.last_tile = max(t for t in plans[b.op].tiles if tiles[t].weight_block == b.index)
+            b.last_tile = last[b.index]
         plan = Plan(plans, tiles, blocks, queues, self.regions, folded_views=self.folded_views)
         self._last = (key, plan)
         return plan
@@ -345,7 +362,7 @@ class Mapper(Tiler):
     # -- stage 4: dependencies ---------------------------------------------------------------
     def _link(self, plan: Plan, srcs: list[list[list[Source]]]) -> None:
         """Every tile's dependencies, once the tiling is final (re-tiling passes skip this)."""
-        by_group: list[dict[int, list[Tile]]] = []
+        by_group: list[dict[int, _Rows]] = []
         for i, op_plan in enumerate(plan.ops):
             new = [plan.tiles[j] for j in op_plan.tiles]
             seen: set[str] = set()
@@ -355,10 +372,10 @@ class Mapper(Tiler):
             groups: dict[int, list[Tile]] = {}
             for t in new:
                 groups.setdefault(t.group, []).append(t)
-            by_group.append(groups)
+            by_group.append({g: _Rows(ts) for g, ts in groups.items()})
 
     def _deps(self, t: Tile, geoms: list[Geometry], srcs: list[list[Source]],
-              by_group: list[dict[int, list[Tile]]], first_on_unit: bool) -> list[int]:
+              by_group: list[dict[int, _Rows]], first_on_unit: bool) -> list[int]:
         geo = geoms[t.op]
         op = self.ops[t.op]
         deps: set[int] = set()
@@ -371,15 +388,38 @@ class Mapper(Tiler):
                            and not (op.kind.is_matmul and i == 1))
                 pgroups = (map_groups(t.group, geo.groups, pgeo.groups) if s.groups_aligned
                            else range(pgeo.groups))
+                produced = by_group[s.producer]
                 for pg in pgroups:
-                    for pt in by_group[s.producer].get(pg, ()):
-                        if not aligned or (pt.row0 < t.row1 and t.row0 < pt.row1):
-                            deps.add(pt.index)
+                    rows = produced.get(pg)
+                    if rows is not None:
+                        deps.update(rows.overlapping(t.row0, t.row1) if aligned else rows.index)
         if not self.arch.mapping.intra_layer_pipeline and t.op > 0 and first_on_unit:
             # ops in order: the first tile of op i on each unit waits for all of op i-1; the
             # unit's later tiles of op i follow it in order anyway.
-            deps.update(t2.index for ts in by_group[t.op - 1].values() for t2 in ts)
+            deps.update(j for rows in by_group[t.op - 1].values() for j in rows.index)
         return sorted(deps)
+
+
+class _Rows:
+    """The tiles of one op's group as row intervals, for finding those a row band overlaps
+    by bisection (the bands of an op are sorted by first row; where their last rows are
+    sorted too, which is the rule, both ends bisect; otherwise the prefix is filtered)."""
+
+    __slots__ = ("index", "monotone", "row0", "row1")
+
+    def __init__(self, tiles: list[Tile]) -> None:
+        order = sorted(tiles, key=lambda t: (t.row0, t.row1))
+        self.index = [t.index for t in order]
+        self.row0 = [t.row0 for t in order]
+        self.row1 = [t.row1 for t in order]
+        self.monotone = all(a <= b for a, b in zip(self.row1, self.row1[1:], strict=False))
+
+    def overlapping(self, row0: int, row1: int) -> list[int]:
+        """Tiles whose rows [r0, r1) overlap [row0, row1)."""
+        hi = bisect.bisect_left(self.row0, row1)  # tiles starting before row1
+        if self.monotone:
+            return self.index[bisect.bisect_right(self.row1, row0, 0, hi):hi]
+        return [j for j, r1 in zip(self.index[:hi], self.row1[:hi], strict=True) if r1 > row0]
 
 
 def map_graph(arch: Architecture, graph: OpGraph) -> Plan:
