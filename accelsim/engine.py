@@ -307,6 +307,7 @@ class Engine:
             c0 = w.deps_at[ti] = int(env.now)
             # one claim per pool (never hold part of the room), in the order of pool names
             n_in, n_psum = t.dram_in_bytes, t.psum_hold_bytes + t.carry_take_bytes
+            claims: tuple[tuple[Pool, int], ...]
             if ctx.psum_local or not n_psum:
                 claims = ((ctx.pool_in, n_in),)
             elif ctx.pool_in is ctx.pool_psum:
