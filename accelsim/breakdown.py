@@ -54,8 +54,11 @@ class OpCosts:
     """Per op: traffic, energy by level and role, compute energy, stalls, port bytes."""
 
     def __init__(self, arch: Architecture, plan: Plan, rec: RunRecord,
-                 op_actions: list[Actions], regfiles: dict[str, list[str]]) -> None:
-        from .result import memory_energy_pj, regfile_energy_pj, tile_compute_energy_pj
+                 op_actions: list[Actions], regfiles: dict[str, list[str]],
+                 energies: list[tuple[str, float]] | None = None) -> None:
+        """``energies``: every tile's compute energy (``result.tile_energies``), when the
+        caller has it already."""
+        from .result import memory_energy_pj, regfile_energy_pj, tile_energies
 
         n = len(plan.ops)
         self.traffic: list[Traffic] = [{} for _ in range(n)]
@@ -66,17 +69,23 @@ class OpCosts:
                 _nested_add(self.traffic[i], mem, action, role, count)
         # register-file bytes per (op, register file, role), priced once per op (linear)
         rf_bytes: dict[tuple[int, str, str], list[int]] = {}
-        for t in plan.tiles:
+        if energies is None:
+            energies = tile_energies(arch, plan)
+        for t, (_, pj) in zip(plan.tiles, energies, strict=True):
             uname = plan.ops[t.op].unit
-            self.compute_pj[t.op] += tile_compute_energy_pj(arch, plan, t.index)[1]
-            for rf_name in regfiles[uname]:
-                for role, (nin, nout) in tile_regfile_bytes(t).items():
-                    if nin or nout:
-                        moved = rf_bytes.setdefault((t.op, rf_name, role), [0, 0])
-                        moved[0] += nin
-                        moved[1] += nout
+            self.compute_pj[t.op] += pj
+            if regfiles[uname]:
+                by_role = tile_regfile_bytes(t)
+                for rf_name in regfiles[uname]:
+                    for role, (nin, nout) in by_role.items():
+                        if nin or nout:
+                            moved = rf_bytes.setdefault((t.op, rf_name, role), [0, 0])
+                            moved[0] += nin
+                            moved[1] += nout
+            if not t.psum_bytes:
+                continue
             psum_rf = plan.regions.region.get((uname, "psum"))
-            if t.psum_bytes and psum_rf in plan.regions.local:
+            if psum_rf in plan.regions.local:
                 for action in ("read_bytes", "write_bytes"):
                     _nested_add(self.traffic[t.op], psum_rf, action, "psum", t.psum_bytes)
                 rf_bytes.setdefault((t.op, psum_rf, "psum"), [0, 0])[0] += t.psum_bytes

@@ -142,7 +142,9 @@ class Server(Recorder):
             while drop < len(cal) and cal[drop][1] <= now:
                 drop += 1
             del cal[:drop]
-        start = max(arrive, data_done - dur)
+        start = data_done - dur
+        if start < arrive:
+            start = arrive
         if not cal or start >= cal[-1][1]:  # after every reservation: the common case
             end = start + dur
             cal.append([start, end])

@@ -288,23 +288,28 @@ class Engine:
 
     def _loader(self, ctx: _Instance, queue: list[int], slots: Slots):
         env, tiles, w = self.env, self.plan.tiles, self.waits
-        inst = ctx.name
+        slot_at, claim_at, block_at, deps_at = w.slot_at, w.claim_at, w.block_at, w.deps_at
+        load_at, ready_at, load_via = w.load_at, w.ready_at, w.load_via
+        out_granted, block_done, pending = self._out_granted, self.block_done, self.pending
+        move, inst = self._move, ctx.name
         for ti in queue:
             yield slots.take()
             t = tiles[ti]
-            w.slot_at[ti] = int(env.now)
+            now = slot_at[ti] = env.now
             room: list[tuple[int, int]] = []  # intervals spent waiting for buffer room
-            if not self._out_granted[t.op]:
-                c0 = int(env.now)
+            if not out_granted[t.op]:
                 yield from self._claim_output(t.op)
-                room.append((c0, int(env.now)))
-            w.claim_at[ti] = int(env.now)
-            if t.weight_block >= 0 and not self.block_done[t.weight_block]:
+                room.append((now, env.now))
+                now = env.now
+            claim_at[ti] = now
+            if t.weight_block >= 0 and not block_done[t.weight_block]:
                 yield self._wait("block", t.weight_block)
-            w.block_at[ti] = int(env.now)
-            if self.pending[ti]:
+                now = env.now
+            block_at[ti] = now
+            if pending[ti]:
                 yield self._wait("deps", ti)
-            c0 = w.deps_at[ti] = int(env.now)
+                now = env.now
+            c0 = deps_at[ti] = now
             # one claim per pool (never hold part of the room), in the order of pool names
             n_in, n_psum = t.dram_in_bytes, t.psum_hold_bytes + t.carry_take_bytes
             claims: tuple[tuple[Pool, int], ...]
@@ -321,77 +326,88 @@ class Engine:
                     ev = pool.take(nbytes)
                     if ev is not None:
                         yield ev
-            room.append((c0, int(env.now)))
-            if any(b > a for a, b in room):
+                        now = env.now
+            if now > c0:
+                room.append((c0, now))
+            if room and any(b > a for a, b in room):
                 self._cap_wait[ti] = [(a, b) for a, b in room if b > a]
-            w.load_at[ti] = int(env.now)
-            got: tuple[int, Via] = (int(env.now), ("", ""))
+            load_at[ti] = now
+            end, via = now, ("", "")
             for kind, nbytes in (("dram_in", t.dram_in_bytes), ("partial_in", t.partial_in_bytes),
                                  ("reread", t.reread_bytes), ("sram_in", t.sram_in_bytes),
                                  ("weight", t.weight_in_bytes)):
                 if nbytes:
-                    got = max(got, self._move(kind, inst, nbytes, t.op), key=_first)
+                    e, v = move(kind, inst, nbytes, t.op)
+                    if e > end:
+                        end, via = e, v
             if t.shared_key is not None:
-                got = max(got, self._multicast(inst, t), key=_first)
-            end, w.load_via[ti] = got
-            if end > env.now:
-                yield env.timeout(end - env.now)
-            w.ready_at[ti] = int(env.now)
+                e, v = self._multicast(inst, t)
+                if e > end:
+                    end, via = e, v
+            load_via[ti] = via
+            if end > now:
+                yield env.timeout(end - now)
+                now = end
+            ready_at[ti] = now
             self._signal("ready", ti)
 
     def _unit(self, ctx: _Instance, queue: list[int], slots: Slots):
         """Run the unit's tiles in order. Results leave through an output queue of
         ``prefetch_depth`` entries drained over the NoC; a full queue stalls the unit."""
         env, tiles, rec = self.env, self.plan.tiles, self.units[ctx.name]
-        inst = ctx.name
+        inst, move, w = ctx.name, self._move, self.waits
+        pending, is_ready, starts, ends = self.pending, self.is_ready, self.start, self.end
         depth = self.arch.mapping.prefetch_depth
         writes: list[int] = []  # finish cycles of results still in the output queue
         for ti in queue:
             t = tiles[ti]
-            t0 = int(env.now)
-            if self.pending[ti]:
+            now = env.now
+            if pending[ti]:
                 yield self._wait("deps", ti)
-                rec.stall(t0, int(env.now), "dependency", t.op)
-            t1 = int(env.now)
-            if not self.is_ready[ti]:
+                rec.stall(now, env.now, "dependency", t.op)
+                now = env.now
+            if not is_ready[ti]:
                 yield self._wait("ready", ti)
-                self._input_stall(rec, ti, t1, int(env.now), t.op)
+                self._input_stall(rec, ti, now, env.now, t.op)
+                now = env.now
             nbytes = t.psum_hold_bytes + t.carry_take_bytes
             if ctx.psum_local and nbytes:  # room in the accumulator registers for its sums
                 ev = ctx.pool_psum.take(nbytes)
                 if ev is not None:
-                    c0 = int(env.now)
                     yield ev
-                    rec.stall(c0, int(env.now), "capacity", t.op)
-            start = int(env.now)
-            self.start[ti] = start
+                    rec.stall(now, env.now, "capacity", t.op)
+                    now = env.now
+            start = starts[ti] = now
             psum_end = start
             if t.psum_bytes and ctx.psum_path:
-                psum_end, self.waits.psum_via[ti] = self._move("psum", inst, t.psum_bytes, t.op)
+                psum_end, w.psum_via[ti] = move("psum", inst, t.psum_bytes, t.op)
             if t.cycles:
                 yield env.timeout(t.cycles)
-            rec.busy(start, int(env.now), t.op)
-            if psum_end > env.now:
-                p0 = int(env.now)
-                yield env.timeout(psum_end - p0)
-                rec.stall(p0, int(env.now), "psum", t.op)
-            now = self.end[ti] = int(env.now)
+                now = start + t.cycles
+                rec.busy(start, now, t.op)
+            if psum_end > now:
+                yield env.timeout(psum_end - now)
+                rec.stall(now, psum_end, "psum", t.op)
+                now = psum_end
+            ends[ti] = now
             self._release(ctx, t)
             slots.give()
-            writes = [w for w in writes if w > now]
-            if len(writes) >= depth:  # wait for the first write to finish (any order)
-                yield env.timeout(min(writes) - now)
-                rec.stall(now, int(env.now), "output", t.op)
-                now = int(env.now)
-                writes = [w for w in writes if w > now]
-            end = self.waits.issue_at[ti] = now
+            if writes:
+                writes = [e for e in writes if e > now]
+                if len(writes) >= depth:  # wait for the first write to finish (any order)
+                    first = min(writes)
+                    yield env.timeout(first - now)
+                    rec.stall(now, first, "output", t.op)
+                    now = first
+                    writes = [e for e in writes if e > now]
+            end = w.issue_at[ti] = now
             if t.out_bytes:
-                end, self.waits.out_via[ti] = self._move("spill" if t.out_dram else "out", inst,
-                                                         t.out_bytes, t.op)
+                end, w.out_via[ti] = move("spill" if t.out_dram else "out", inst,
+                                          t.out_bytes, t.op)
             if t.partial_out_bytes:  # partial sums of a split reduction, spilled to DRAM
-                got = self._move("partial_out", inst, t.partial_out_bytes, t.op)
+                got = move("partial_out", inst, t.partial_out_bytes, t.op)
                 if got[0] > end:
-                    end, self.waits.out_via[ti] = got
+                    end, w.out_via[ti] = got
             if end > now:
                 writes.append(end)
                 env.timeout(end - now).callbacks.append(partial(self._on_written, ti))

@@ -32,15 +32,22 @@ def memory_energy_pj(arch: Architecture, name: str, actions: dict[str, int]) -> 
     return MEMORY_MODELS[spec.type].energy_pj(spec, actions)
 
 
-def tile_compute_energy_pj(arch: Architecture, plan: Plan, tile_index: int) -> tuple[str, float]:
-    """(action, pJ) of one tile on its unit: MACs on a systolic array, elements on a vector one."""
-    t = plan.tiles[tile_index]
-    op = plan.ops[t.op]
-    unit = arch.chunks.units[op.unit]
-    if isinstance(unit, SystolicArray):
-        return "mac", t.macs * unit.mac_energy_pj
-    assert isinstance(unit, VectorArray)
-    return op.fn, t.elements * unit.fns[op.fn].energy_pj
+def tile_energies(arch: Architecture, plan: Plan) -> list[tuple[str, float]]:
+    """(action, pJ) of every tile on its unit, in tile order: MACs on a systolic array,
+    elements on a vector one (the unit's cost per MAC or element looked up once per op)."""
+    per_op: list[tuple[bool, str, float]] = []
+    for op in plan.ops:
+        unit = arch.chunks.units[op.unit]
+        if isinstance(unit, SystolicArray):
+            per_op.append((True, "mac", unit.mac_energy_pj))
+        else:
+            assert isinstance(unit, VectorArray)
+            per_op.append((False, op.fn, unit.fns[op.fn].energy_pj))
+    out = []
+    for t in plan.tiles:
+        mac, action, each = per_op[t.op]
+        out.append((action, (t.macs if mac else t.elements) * each))
+    return out
 
 
 def regfile_energy_pj(spec: RegisterFile, nbytes_in: int, nbytes_out: int) -> dict[str, float]:
@@ -120,26 +127,31 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
     op_energy = [0.0] * len(plan.ops)
     regfiles = regfiles_on_paths(arch)
     rf_psum: dict[str, int] = {}  # register file -> partial-sum bytes read (and written)
-    for t in plan.tiles:
+    rf_specs = {u: [(n, arch.chunks.units[n]) for n in names] for u, names in regfiles.items()}
+    local = plan.regions.local
+    energies = tile_energies(arch, plan)
+    for t, (action, pj) in zip(plan.tiles, energies, strict=True):
         uname = plan.ops[t.op].unit
-        action, pj = tile_compute_energy_pj(arch, plan, t.index)
         add(uname, action, pj)
         op_energy[t.op] += pj
-        for rf_name in regfiles[uname]:
-            rf = arch.chunks.units[rf_name]
-            assert isinstance(rf, RegisterFile)
-            for action, pj in regfile_energy_pj(rf, t.in_bytes, t.out_bytes).items():
-                add(rf_name, action, pj)
-                op_energy[t.op] += pj
-        psum_rf = plan.regions.region.get((uname, "psum"))
-        if t.psum_bytes and psum_rf in plan.regions.local:
-            # partial sums read-modify-written in the chunk's accumulator registers
-            acc = arch.chunks.units[psum_rf]
-            assert isinstance(acc, RegisterFile)
-            rf_psum[psum_rf] = rf_psum.get(psum_rf, 0) + t.psum_bytes
-            for action, pj in regfile_energy_pj(acc, t.psum_bytes, 0).items():
-                add(psum_rf, action, pj)
-                op_energy[t.op] += pj
+        rfs = rf_specs[uname]
+        if rfs:
+            nin, nout = t.in_bytes, t.out_bytes
+            for rf_name, rf in rfs:
+                assert isinstance(rf, RegisterFile)
+                for action, pj in regfile_energy_pj(rf, nin, nout).items():
+                    add(rf_name, action, pj)
+                    op_energy[t.op] += pj
+        if t.psum_bytes:
+            psum_rf = plan.regions.region.get((uname, "psum"))
+            if psum_rf in local:
+                # partial sums read-modify-written in the chunk's accumulator registers
+                acc = arch.chunks.units[psum_rf]
+                assert isinstance(acc, RegisterFile)
+                rf_psum[psum_rf] = rf_psum.get(psum_rf, 0) + t.psum_bytes
+                for action, pj in regfile_energy_pj(acc, t.psum_bytes, 0).items():
+                    add(psum_rf, action, pj)
+                    op_energy[t.op] += pj
     for uname, unit in arch.chunks.units.items():
         add(uname, "leakage", unit.leakage_mw * leak_scale * len(arch.chunks.holders(uname)))
     for i, per_op in enumerate(op_actions):
@@ -153,7 +165,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
     leakage_mw = sum(m.leakage_mw for m in arch.memories.values()) + sum(
         len(arch.chunks.holders(n)) * u.leakage_mw for n, u in arch.chunks.units.items())
     ops = []
-    costs = OpCosts(arch, plan, rec, op_actions, regfiles)
+    costs = OpCosts(arch, plan, rec, op_actions, regfiles, energies)
     for op in plan.ops:
         start = min((rec.tile_start[t] for t in op.tiles), default=0)
         end = max((rec.tile_done[t] for t in op.tiles), default=0)
