@@ -62,7 +62,7 @@ class Engine:
                  progress: Progress | None = None) -> None:
         self.arch, self.plan = arch, plan
         self.progress = progress
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.memories: dict[str, MemoryModel] = {
             name: MEMORY_MODELS[spec.type](name, spec, arch, keep_intervals)
             for name, spec in arch.memories.items()
@@ -532,6 +532,15 @@ class Engine:
                    else "buffer room" if not self._out_granted[t.op] else "operands")
             blocked.append(f"{inst} (op {self.plan.ops[t.op].name!r}, waiting for {why})")
         return "simulation deadlocked; blocked: " + "; ".join(blocked)
+
+
+class Clock(simpy.Environment):
+    """A SimPy environment whose time is an integer cycle count (every delay the engine
+    schedules is a whole number of cycles, from time 0)."""
+
+    @property
+    def now(self) -> int:
+        return self._now  # type: ignore[return-value]
 
 
 class _Instance(NamedTuple):
