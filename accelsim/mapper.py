@@ -18,6 +18,7 @@ import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
@@ -420,6 +421,31 @@ class _Rows:
         if self.monotone:
             return self.index[bisect.bisect_right(self.row1, row0, 0, hi):hi]
         return [j for j, r1 in zip(self.index[:hi], self.row1[:hi], strict=True) if r1 > row0]
+
+
+#: Fields the mapper never reads: what a transfer costs in time and energy, and names. Two
+#: architectures that differ only in them map every graph the same (``mapping_key``).
+TIMING_ONLY_FIELDS = frozenset({
+    "name", "description", "sources", "clock_mhz", "bandwidth_gbps",
+    "bandwidth_bytes_per_cycle", "latency_ns", "leakage_mw", "mac_energy_pj", "energy_pj",
+    "read_energy_pj_per_bit", "write_energy_pj_per_bit", "read_energy_pj_per_byte",
+    "write_energy_pj_per_byte", "energy_pj_per_byte_hop", "latency_cycles_per_hop",
+})
+
+
+def mapping_key(arch: Architecture) -> str:
+    """The part of ``arch`` the mapping depends on, as canonical JSON: everything but
+    ``TIMING_ONLY_FIELDS`` (at any depth). Equal keys give equal plans for a graph."""
+    import json
+
+    def strip(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k not in TIMING_ONLY_FIELDS}
+        if isinstance(x, list):
+            return [strip(v) for v in x]
+        return x
+
+    return json.dumps(strip(arch.model_dump(mode="json")), sort_keys=True)
 
 
 def map_graph(arch: Architecture, graph: OpGraph) -> Plan:

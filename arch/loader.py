@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -76,11 +76,34 @@ def _is_file(path: Path) -> bool:
 
 
 def _load(spec: str, overrides: list[str]) -> Architecture:
+    return build(*_parse_spec(spec), overrides)
+
+
+def loader_for(spec: str | Path) -> Callable[[Iterable[str]], Architecture]:
+    """``load(spec, overrides)`` with the file read and parsed once: the returned function
+    validates a copy of the parsed data with each call's overrides (a sweep worker's many
+    points on one base architecture). Raises ``ConfigError`` as ``load`` does."""
+    try:
+        parsed = _parse_spec(str(spec))
+    except ConfigError as exc:
+        raise _one_line(exc) from None
+
+    def load_with(overrides: Iterable[str] = ()) -> Architecture:
+        try:
+            return build(*parsed, list(overrides))
+        except ConfigError as exc:
+            raise _one_line(exc) from None
+
+    return load_with
+
+
+def _parse_spec(spec: str) -> tuple[Any, str, dict[Loc, int]]:
+    """(raw data, source name for errors, line of every key) of a preset, file or cfg."""
     if spec.startswith("scalesim:"):
         from .scalesim import cfg_to_dict
 
         cfg = spec.removeprefix("scalesim:")
-        return build(cfg_to_dict(cfg), cfg, {}, overrides)
+        return cfg_to_dict(cfg), cfg, {}
     path = Path(spec)
     if path.suffix.lower() in SUFFIXES or _is_file(path) or "/" in spec:
         if path.suffix.lower() not in SUFFIXES:
@@ -91,7 +114,7 @@ def _load(spec: str, overrides: list[str]) -> Architecture:
     text = read_text(path, "architecture", ConfigError)
     source = path.name if path.parent == PRESET_DIR else spec
     data, lines = parse(text, source, json_=path.suffix.lower() == ".json")
-    return build(data, source, lines, overrides)
+    return data, source, lines
 
 
 def build(data: Any, source: str, lines: dict[Loc, int],

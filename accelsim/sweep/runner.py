@@ -72,24 +72,47 @@ class Report:
 
 # -- the worker side ---------------------------------------------------------------------------
 _GRAPHS: dict[str, Any] = {}  # graph_key -> OpGraph, per worker process
+_BASES: dict[str, Any] = {}  # base spec -> its parsed architecture (arch.loader_for), per worker
+#: (graph key, accelsim.mapper.mapping_key) -> Plan, per worker: points whose axes change only
+#: timing or energy (clock, bandwidths, latencies, energies) share one mapping
+_PLANS: dict[tuple[str, str], Any] = {}
+_PLANS_KEPT = 4
 
 
 def run_point(task: Task, graph_text: str | None = None) -> dict[str, Any]:
     """Simulate one point; never raises: a failure is a row with status ``error``."""
     from accelsim.api import simulate
-    from arch import load as load_arch
+    from arch.loader import loader_for
 
     out: dict[str, Any] = {"id": task.id, "status": "ok", "error": "", "metrics": {}}
     try:
         graph = _graph(task, graph_text)
-        arch = load_arch(task.base, task.overrides)
-        result = simulate(arch, graph, keep_intervals=False)
+        load_with = _BASES.get(task.base)
+        if load_with is None:  # the base is read and parsed once per worker
+            load_with = _BASES[task.base] = loader_for(task.base)
+        arch = load_with(task.overrides)
+        result = simulate(arch, graph, keep_intervals=False, plan=_plan(task, arch, graph))
         out["metrics"] = point_metrics(result.summary, arch)
     except input_error_types() as exc:
         out.update(status="error", error=f"{type(exc).__name__}: {_one_line(exc)}")
     except Exception as exc:  # a bug: keep the sweep going, flag it (exit code 1)
         out.update(status="error", error=f"internal error: {type(exc).__name__}: {_one_line(exc)}")
     return out
+
+
+def _plan(task: Task, arch, graph):
+    """The mapping of this point, reused from an earlier point with the same mapping key."""
+    from accelsim.api import plan_for
+    from accelsim.mapper import mapping_key
+
+    key = (task.graph_key, mapping_key(arch))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = plan_for(arch, graph)
+        if len(_PLANS) >= _PLANS_KEPT:  # bounded: a sweep over shapes reuses nothing
+            _PLANS.pop(next(iter(_PLANS)))
+        _PLANS[key] = plan
+    return plan
 
 
 def _graph(task: Task, graph_text: str | None):
