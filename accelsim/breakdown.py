@@ -71,24 +71,31 @@ class OpCosts:
         rf_bytes: dict[tuple[int, str, str], list[int]] = {}
         if energies is None:
             energies = tile_energies(arch, plan)
+        # operand bytes by role entering (and results leaving) each op's units, summed over
+        # its tiles first: they cross every register file on the unit's paths
+        op_moved: list[dict[str, list[int]]] = [{} for _ in range(n)]
         for t, (_, pj) in zip(plan.tiles, energies, strict=True):
-            uname = plan.ops[t.op].unit
             self.compute_pj[t.op] += pj
-            if regfiles[uname]:
-                by_role = tile_regfile_bytes(t)
-                for rf_name in regfiles[uname]:
-                    for role, (nin, nout) in by_role.items():
-                        if nin or nout:
-                            moved = rf_bytes.setdefault((t.op, rf_name, role), [0, 0])
-                            moved[0] += nin
-                            moved[1] += nout
+            if regfiles[plan.ops[t.op].unit]:
+                moved = op_moved[t.op]
+                for role, (nin, nout) in tile_regfile_bytes(t).items():
+                    if nin or nout:
+                        both = moved.setdefault(role, [0, 0])
+                        both[0] += nin
+                        both[1] += nout
             if not t.psum_bytes:
                 continue
-            psum_rf = plan.regions.region.get((uname, "psum"))
+            psum_rf = plan.regions.region.get((plan.ops[t.op].unit, "psum"))
             if psum_rf in plan.regions.local:
                 for action in ("read_bytes", "write_bytes"):
                     _nested_add(self.traffic[t.op], psum_rf, action, "psum", t.psum_bytes)
                 rf_bytes.setdefault((t.op, psum_rf, "psum"), [0, 0])[0] += t.psum_bytes
+        for op_index, moved in enumerate(op_moved):
+            for rf_name in regfiles[plan.ops[op_index].unit]:
+                for role, (nin, nout) in moved.items():
+                    both = rf_bytes.setdefault((op_index, rf_name, role), [0, 0])
+                    both[0] += nin
+                    both[1] += nout
         for (op, rf_name, role), (nin, nout) in sorted(rf_bytes.items()):
             rf = arch.chunks.units[rf_name]
             assert isinstance(rf, RegisterFile)

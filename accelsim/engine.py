@@ -186,7 +186,7 @@ class Engine:
         per_op[key] = per_op.get(key, 0) + nbytes
         if kind == "psum":  # written out and read back: twice the bytes cross the path
             nbytes *= 2
-        end, via = transfer_via(route[0], int(self.env.now), nbytes, op, WHAT_OF[kind])
+        end, via = transfer_via(route[0], self.env.now, nbytes, op, WHAT_OF[kind])
         return end, (via, ROLE_OF[kind])
 
     def _expand_actions(self) -> None:
@@ -460,14 +460,17 @@ class Engine:
         self._complete(ti)
 
     def _complete(self, ti: int) -> None:
-        self.done[ti] = int(self.env.now)
+        self.done[ti] = self.env.now
         self.completed += 1
         if self.progress is not None and self.completed % 256 == 0:
             self.progress.update(self.completed)
+        pending, waiters = self.pending, self._waiters
         for d in self.dependents[ti]:
-            self.pending[d] -= 1
-            if self.pending[d] == 0:
-                self._signal("deps", d)
+            pending[d] -= 1
+            if not pending[d]:
+                ev = waiters.pop(("deps", d), None)  # ``_signal("deps", d)``, inlined
+                if ev is not None:
+                    ev.succeed()
         t = self.plan.tiles[ti]
         for b in self._blocks_ending.get(ti, ()):
             self.pools[self.plan.regions.region[self.plan.ops[b.op].unit, "weight"]].give(b.bytes)

@@ -35,6 +35,22 @@ def _numbers(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
             yield from _numbers(v, f"{path}.{i}")
 
 
+def _all_finite(value: Any) -> bool:
+    """No float anywhere in ``value`` (dicts and lists, nested) is NaN or infinite."""
+    stack = [value]
+    isfinite = math.isfinite
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float):
+            if not isfinite(v):
+                return False
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return True
+
+
 def check_arch(arch: Architecture) -> None:
     """Every number of ``arch`` finite and of bounded magnitude (a clock of 1e308 MHz
     validates but overflows the timing), and a bounded count of unit instances."""
@@ -87,6 +103,8 @@ def check_finite(summary: dict[str, Any], arch: Architecture) -> None:
     """Every number of a summary finite: an architecture whose numbers validate one by one but
     overflow together (a clock of 1e-300 MHz, energies of 1e300 pJ) is bad input, never
     ``Infinity`` in the JSON out."""
+    if _all_finite(summary):  # the common case, without building a path per number
+        return
     for path, value in _numbers(summary):
         if not math.isfinite(value):
             raise InputError(f"architecture {arch.name}: the result {path} is {value} (an "

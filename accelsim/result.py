@@ -127,21 +127,35 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
     op_energy = [0.0] * len(plan.ops)
     regfiles = regfiles_on_paths(arch)
     rf_psum: dict[str, int] = {}  # register file -> partial-sum bytes read (and written)
-    rf_specs = {u: [(n, arch.chunks.units[n]) for n in names] for u, names in regfiles.items()}
+    # Per tile, in tile order (the float sums must not change order): compute energy, then
+    # the register files its operands and results cross, then its partial sums in a chunk's
+    # accumulator registers (``regfile_energy_pj``, inlined: this loop runs once per tile).
+    def slot_of(component: str) -> dict[str, float]:
+        return detail.setdefault(component, {})
+
+    rf_costs: dict[str, list[tuple[float, float, dict[str, float]]]] = {}
+    for u, names in regfiles.items():
+        specs = [(n, arch.chunks.units[n]) for n in names]
+        rf_costs[u] = [(rf.read_energy_pj_per_byte, rf.write_energy_pj_per_byte, slot_of(n))
+                       for n, rf in specs if isinstance(rf, RegisterFile)]
     local = plan.regions.local
+    op_unit = [op.unit for op in plan.ops]
     energies = tile_energies(arch, plan)
     for t, (action, pj) in zip(plan.tiles, energies, strict=True):
-        uname = plan.ops[t.op].unit
-        add(uname, action, pj)
-        op_energy[t.op] += pj
-        rfs = rf_specs[uname]
+        uname = op_unit[t.op]
+        slot = slot_of(uname)
+        slot[action] = slot.get(action, 0.0) + pj
+        e = op_energy[t.op] + pj
+        rfs = rf_costs[uname]
         if rfs:
-            nin, nout = t.in_bytes, t.out_bytes
-            for rf_name, rf in rfs:
-                assert isinstance(rf, RegisterFile)
-                for action, pj in regfile_energy_pj(rf, nin, nout).items():
-                    add(rf_name, action, pj)
-                    op_energy[t.op] += pj
+            moved = t.in_bytes + t.out_bytes
+            for read_pj, write_pj, rf_slot in rfs:
+                pj = moved * read_pj
+                rf_slot["read"] = rf_slot.get("read", 0.0) + pj
+                e += pj
+                pj = moved * write_pj
+                rf_slot["write"] = rf_slot.get("write", 0.0) + pj
+                e += pj
         if t.psum_bytes:
             psum_rf = plan.regions.region.get((uname, "psum"))
             if psum_rf in local:
@@ -151,7 +165,8 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
                 rf_psum[psum_rf] = rf_psum.get(psum_rf, 0) + t.psum_bytes
                 for action, pj in regfile_energy_pj(acc, t.psum_bytes, 0).items():
                     add(psum_rf, action, pj)
-                    op_energy[t.op] += pj
+                    e += pj
+        op_energy[t.op] = e
     for uname, unit in arch.chunks.units.items():
         add(uname, "leakage", unit.leakage_mw * leak_scale * len(arch.chunks.holders(uname)))
     for i, per_op in enumerate(op_actions):
