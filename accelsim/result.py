@@ -172,8 +172,8 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
     for i, per_op in enumerate(op_actions):
         per_mem: dict[str, dict[str, int]] = {}
         for (mem, action, _role), n in per_op.items():
-            slot = per_mem.setdefault(mem, {})
-            slot[action] = slot.get(action, 0) + n
+            counts = per_mem.setdefault(mem, {})
+            counts[action] = counts.get(action, 0) + n
         for mem, acts in per_mem.items():
             op_energy[i] += sum(memory_energy_pj(arch, mem, acts).values())
 
