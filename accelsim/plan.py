@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .buffers import Regions
 
 
-@dataclass
+@dataclass(slots=True)
 class Tile:
     """One schedulable slice of an op on one unit instance."""
 
@@ -77,7 +77,7 @@ class Tile:
                 + self.reread_bytes + sum(n for _, n in self.shared_in))
 
 
-@dataclass
+@dataclass(slots=True)
 class WeightBlock:
     """Weights one group of tiles shares: fetched from DRAM into the weight SRAM once, held
     there until the last of its tiles has computed."""
