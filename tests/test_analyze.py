@@ -1,5 +1,6 @@
 """vitality_model.analyze (score statistics, quantised Taylor, the command) and the recall task."""
 
+import itertools
 import json
 import math
 
@@ -8,7 +9,7 @@ import torch
 
 from vitality_model.analyze import capture_qkv, main, quantized_taylor, score_stats
 from vitality_model.attention import taylor_attention
-from vitality_model.recall import CLASSES, KEYS, make_batch, run
+from vitality_model.recall import CLASSES, KEYS, curriculum_active, make_batch, run
 from vitality_model.train import build_model
 
 torch.set_num_threads(1)
@@ -78,3 +79,26 @@ def test_recall_is_learnable_and_deterministic():
     second = run(9, "softmax", 0, steps=150, test_size=200)
     assert first["test_accuracy"] == second["test_accuracy"]
     assert math.isfinite(first["final_loss"])
+
+
+def test_recall_curriculum_fills_only_the_active_tokens():
+    x, y = make_batch(65, 40, torch.Generator().manual_seed(1), active=20)
+    assert torch.equal(x[:, 20:].abs().sum(), torch.tensor(0.0))  # empty beyond the active
+    query = x[:, 0, :KEYS].argmax(-1)
+    match = x[:, 1:20, :KEYS].argmax(-1) == query[:, None]
+    assert torch.equal(match.sum(1), torch.ones(40, dtype=torch.long))
+    assert torch.equal(x[:, 1:20, KEYS:KEYS + CLASSES].argmax(-1)[match], y)
+    # a whole batch is what it was before the option existed (same draws)
+    a, _ = make_batch(33, 8, torch.Generator().manual_seed(2))
+    b, _ = make_batch(33, 8, torch.Generator().manual_seed(2), active=33)
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError):
+        make_batch(10, 2, torch.Generator(), active=11)
+
+
+def test_recall_curriculum_schedule():
+    steps, n = 800, 785
+    act = [curriculum_active(n, s, steps) for s in range(steps)]
+    assert act[0] == 65 and act[-1] == n and act[600] == n
+    assert all(a <= b for a, b in itertools.pairwise(act))
+    assert curriculum_active(9, 0, 100) == 9  # shorter than the start: whole from the start

@@ -1,7 +1,7 @@
 """A long-range task: associative recall at 65, 197 or 785 tokens (seeded, synthetic).
 
     python -m vitality_model.recall [--tokens 65 197 785] [--attention softmax taylor]
-        [--steps 300] [--seeds 0] [--out DIR] [--json]
+        [--steps 300] [--seeds 0] [--curriculum] [--out DIR] [--json]
 
 Each sequence has ``n`` tokens. Token 0 is the *query*: a key ``q`` out of ``KEYS`` (16). Each of
 tokens 1..n-1 is a (key, value) pair, with ``value`` one of ``CLASSES`` (10); exactly one of them,
@@ -40,23 +40,29 @@ CLASSES = 10
 FEATURES = KEYS + CLASSES + 1
 
 
-def make_batch(n: int, batch: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """``batch`` recall sequences of ``n`` tokens: features ``(batch, n, FEATURES)``, labels."""
+def make_batch(n: int, batch: int, generator: torch.Generator,
+               active: int | None = None) -> tuple[Tensor, Tensor]:
+    """``batch`` recall sequences of ``n`` tokens: features ``(batch, n, FEATURES)``, labels.
+    ``active`` (default ``n``): only tokens ``0 .. active-1`` hold the query and pairs, the
+    rest are empty (zero features: only their position embedding), for a curriculum."""
     if n < 2:
         raise ValueError(f"a recall sequence needs at least 2 tokens, got {n}")
+    active = n if active is None else active
+    if not 2 <= active <= n:
+        raise ValueError(f"active tokens must be in [2, {n}], got {active}")
     query = torch.randint(0, KEYS, (batch,), generator=generator)
     # distractor keys: uniform over the KEYS - 1 keys other than the query's
-    offset = torch.randint(1, KEYS, (batch, n - 1), generator=generator)
+    offset = torch.randint(1, KEYS, (batch, active - 1), generator=generator)
     keys = (query[:, None] + offset) % KEYS
-    values = torch.randint(0, CLASSES, (batch, n - 1), generator=generator)
-    where = torch.randint(0, n - 1, (batch,), generator=generator)
+    values = torch.randint(0, CLASSES, (batch, active - 1), generator=generator)
+    where = torch.randint(0, active - 1, (batch,), generator=generator)
     rows = torch.arange(batch)
     keys[rows, where] = query
     label = values[rows, where]
     x = torch.zeros(batch, n, FEATURES)
     x[rows, 0, query] = 1.0
     x[:, 0, KEYS + CLASSES] = 1.0  # is-query flag
-    tok = torch.arange(1, n)
+    tok = torch.arange(1, active)
     x[rows[:, None], tok[None, :], keys] = 1.0
     x[rows[:, None], tok[None, :], KEYS + values] = 1.0
     return x, label
@@ -83,9 +89,19 @@ class RecallModel(nn.Module):
         return self.head(self.norm(h)[:, 0])
 
 
+def curriculum_active(n: int, step: int, steps: int, start: int = 65) -> int:
+    """Active tokens at ``step`` of a curriculum: ``min(start, n)`` at first, growing
+    linearly to ``n`` over the first 3/4 of the steps, then ``n``."""
+    first = min(start, n)
+    ramp = max(1, (3 * steps) // 4)
+    return min(n, first + (n - first) * step // ramp)
+
+
 def run(n: int, attention: str, seed: int, steps: int, batch: int = 32, lr: float = 2e-3,
-        test_size: int = 1000) -> dict:
-    """Train one model on fresh batches for ``steps`` steps; return its record."""
+        test_size: int = 1000, curriculum: bool = False) -> dict:
+    """Train one model on fresh batches for ``steps`` steps; return its record. With
+    ``curriculum`` the training sequences hold ``curriculum_active`` tokens (the rest
+    empty); the test set is always whole ``n``-token sequences."""
     check_attention(attention)
     cpu0 = time.process_time()
     torch.manual_seed(seed)
@@ -98,8 +114,8 @@ def run(n: int, attention: str, seed: int, steps: int, batch: int = 32, lr: floa
         opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps))
     model.train()
     loss = torch.tensor(float("nan"))
-    for _ in range(steps):
-        x, y = make_batch(n, batch, gen)
+    for step in range(steps):
+        x, y = make_batch(n, batch, gen, curriculum_active(n, step, steps) if curriculum else n)
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -111,6 +127,7 @@ def run(n: int, attention: str, seed: int, steps: int, batch: int = 32, lr: floa
         correct = sum(int((model(x_test[i:i + 250]).argmax(-1) == y_test[i:i + 250]).sum())
                       for i in range(0, test_size, 250))
     return {"tokens": n, "attention": attention, "seed": seed, "steps": steps, "batch": batch,
+            "curriculum": curriculum,
             "test_accuracy": correct / test_size, "final_loss": round(float(loss.detach()), 4),
             "cpu_s": round(time.process_time() - cpu0, 1)}
 
@@ -144,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
                    choices=sorted(ATTENTIONS))
     p.add_argument("--steps", type=int, default=300, help="training steps of batch 32")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--curriculum", action="store_true",
+                   help="train on sequences whose filled tokens grow from 65 to n over the "
+                        "first 3/4 of the steps (the rest empty); test on whole sequences")
     p.add_argument("--out", help="directory for recall.jsonl and recall.md")
     p.add_argument("--json", action="store_true", help="print each record as a JSON line")
     args = p.parse_args(argv)
@@ -157,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         for n in args.tokens:
             for a in args.attention:
-                rec = run(n, a, seed, args.steps)
+                rec = run(n, a, seed, args.steps, curriculum=args.curriculum)
                 records.append(rec)
                 print(json.dumps(rec) if args.json else
                       f"n={n} {a} seed {seed}: test {rec['test_accuracy']:.3f} "
