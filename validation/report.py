@@ -19,7 +19,7 @@ from typing import Any
 
 from workloads.ir import write_atomic
 
-from . import ablations, bounds, cpu, paper, plots, scalesim_check, scalesim_memory_check
+from . import ablations, bounds, cpu, fronts, paper, plots, scalesim_check, scalesim_memory_check
 from .tables import Section, ratio, table
 
 #: Where ``accelsim validate`` writes validation.md and img/ (relative to the working directory).
@@ -92,6 +92,8 @@ def generate(out: str | Path = DEFAULT_OUT_DIR / DOC_NAME, *, quick: bool = Fals
     secs.append(_timed(log, "accuracy and CPU latency", lambda: cpu.section(cpu_sims, quick)))
     secs.append(_timed(log, "SCALE-Sim memory cross-check",
                        lambda: scalesim_memory_check.section(quick)))
+    sweeps = out.parent / "sweeps" if quick else fronts.DEFAULT_SWEEP_DIR
+    secs.append(_timed(log, "Pareto fronts", lambda: fronts.section(quick, sweeps, img)))
     t_plot = time.perf_counter()
     plots.ratio_bars(comp.data["ratios"], models, "speedup", paper.PAPER_SPEEDUP_VS_SANGER,
                      img / "validation_speedup.png")
@@ -102,7 +104,7 @@ def generate(out: str | Path = DEFAULT_OUT_DIR / DOC_NAME, *, quick: bool = Fals
     wall = time.perf_counter() - t0
     text = _document(secs, models, quick, wall, plot_s)
     write_atomic(out, text)
-    log(f"validate: wrote {out} and 3 PNGs in {img} ({wall:.1f} s)")
+    log(f"validate: wrote {out} and 4 PNGs in {img} ({wall:.1f} s)")
     return {s.key: s.data for s in secs} | {"wall_s": wall}
 
 
@@ -136,6 +138,13 @@ def _headline(secs: dict[str, Section], models: list[str]) -> str:
             f"vs {b}: end to end {ratio(r['cycles'])} / {ratio(r['energy_pj'])}, attention "
             f"{ratio(r['attention_exposed_cycles'])} after QKV, "
             f"{ratio(r['attention_cycles'])} span" for b, r in iso.items()) + ".")
+    fr = secs["fronts"].data["ratios"]
+    lines.append(
+        f"* **{paper.MODELS[models[0]]}, Pareto fronts at equal budget** (section 9; baseline / "
+        "vitality, median over vitality's front): " + "; ".join(
+            f"vs {b}: latency at equal energy {ratio(r['latency_at_energy']['median'])}, energy "
+            f"at equal latency {ratio(r['energy_at_latency']['median'])}, best-point latency "
+            f"{ratio(r['best_latency'])}" for b, r in fr.items()) + ".")
     return "\n".join(lines)
 
 

@@ -1,0 +1,41 @@
+"""validation.fronts: Pareto fronts and front-to-front ratios against hand-worked cases."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from validation.fronts import Point, best_latency_within, front, front_ratios
+
+
+def P(lat: float, en: float) -> Point:
+    return Point(lat, en, ())
+
+
+def test_front_of_a_known_set():
+    pts = [P(1, 9), P(2, 5), P(3, 6), P(4, 2), P(2, 7), P(5, 2)]
+    assert front(pts) == [P(1, 9), P(2, 5), P(4, 2)]
+
+
+@given(st.lists(st.tuples(st.integers(1, 50), st.integers(1, 50)), min_size=1, max_size=40))
+def test_front_points_are_not_dominated_and_every_other_point_is(raw):
+    pts = [P(a, b) for a, b in raw]
+    f = front(pts)
+    for p in f:  # nothing strictly better in one and no worse in the other
+        assert not any((q.latency_ms <= p.latency_ms and q.energy_pj < p.energy_pj)
+                       or (q.latency_ms < p.latency_ms and q.energy_pj <= p.energy_pj)
+                       for q in pts)
+    for p in pts:  # every point is matched or beaten by a front point
+        assert any(q.latency_ms <= p.latency_ms and q.energy_pj <= p.energy_pj for q in f)
+
+
+def test_front_ratios_worked_example():
+    ours = [P(1.0, 10.0), P(2.0, 4.0)]
+    theirs = [P(1.5, 12.0), P(3.0, 4.0), P(4.0, 3.0)]
+    q = front_ratios(ours, theirs)
+    # at energy 10 their best latency is 3.0 (1.5 needs 12): 3.0 / 1.0; at energy 4: 3.0 / 2.0
+    assert q["latency_at_energy"] == {"median": 2.25, "min": 1.5, "max": 3.0, "points": 2}
+    # within latency 1.0 they have nothing; within 2.0: 12.0 / 4.0
+    assert q["energy_at_latency"] == {"median": 3.0, "min": 3.0, "max": 3.0, "points": 1}
+    assert q["best_latency"] == 1.5 and q["best_energy"] == 3.0 / 4.0
+    assert best_latency_within(theirs, 2.9) is None

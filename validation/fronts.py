@@ -1,0 +1,235 @@
+"""Section 9: latency-energy Pareto fronts of the three design families at vitality's budget.
+
+Each family (``FAMILIES``) is one sweep spec of ``examples/sweeps/`` over its array shape at a
+fixed PE count, its dataflow, fold overlap, buffer split and tile size, every point with
+vitality's 17,160 PEs, 1,280 KiB of SRAM, DRAM and NoC. The sweeps run on the local pool (a
+rerun resumes; ``quick`` runs a slice of each). From each family's ok points:
+
+* its *front*: the points no other point of the family beats in both latency and energy;
+* each family's best point in latency and in energy, with the design that reached it;
+* *front-to-front* ratios of vitality against each baseline family: for every point of
+  vitality's front, the baseline's best latency within the same energy (``latency_at_energy``:
+  baseline / vitality, > 1 means vitality is faster at that energy budget), and for every
+  point the baseline's least energy within the same latency (``energy_at_latency``); their
+  medians and ranges over vitality's front, where the baseline has such a point.
+
+Every sentence that says who wins is computed from the numbers. Nothing is tuned.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .tables import Section, command, ratio, table
+
+ROOT = Path(__file__).resolve().parents[1]
+#: family -> (sweep spec, what it is); each runs into ``<out>/<spec's stem>`` (the directory
+#: the spec's own comment names, so ``accelsim sweep`` runs and ``validate`` share results)
+FAMILIES = {
+    "vitality": ("examples/sweeps/pareto_vitality.yaml", "ViTALiTy (Taylor attention)"),
+    "systolic_iso": ("examples/sweeps/pareto_systolic.yaml", "dense systolic (softmax)"),
+    "sanger_iso": ("examples/sweeps/pareto_sanger.yaml", "Sanger-style (sparse softmax)"),
+}
+#: Where the sweeps run unless told (relative to the working directory).
+DEFAULT_SWEEP_DIR = Path("out")
+#: Points per family run in quick mode (tests).
+QUICK_POINTS = 4
+#: Design axes shown for a family's best points (whatever of them the spec varies).
+SHOWN = ("rows", "cols", "dataflow", "fold_overlap", "capacity_kib", "tile_rows")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One ok design point: latency (ms), energy (pJ) and its axis values."""
+
+    latency_ms: float
+    energy_pj: float
+    axes: tuple[tuple[str, str], ...]
+
+
+def front(points: list[Point]) -> list[Point]:
+    """The Pareto front (minimise latency and energy), in increasing latency."""
+    out: list[Point] = []
+    for p in sorted(points, key=lambda p: (p.latency_ms, p.energy_pj)):
+        if not out or p.energy_pj < out[-1].energy_pj:
+            out.append(p)
+    return out
+
+
+def best_latency_within(points: list[Point], energy_pj: float) -> float | None:
+    """The least latency among ``points`` using at most ``energy_pj`` (None: none does)."""
+    got = [p.latency_ms for p in points if p.energy_pj <= energy_pj]
+    return min(got) if got else None
+
+
+def least_energy_within(points: list[Point], latency_ms: float) -> float | None:
+    """The least energy among ``points`` taking at most ``latency_ms`` (None: none does)."""
+    got = [p.energy_pj for p in points if p.latency_ms <= latency_ms]
+    return min(got) if got else None
+
+
+def front_ratios(ours: list[Point], theirs: list[Point]) -> dict[str, Any]:
+    """Front-to-front ratios of ``ours`` (vitality) against ``theirs`` (a baseline family),
+    each baseline / vitality (> 1: vitality better), over the points of our front."""
+    f = front(ours)
+    lat = [b / p.latency_ms for p in f
+           if (b := best_latency_within(theirs, p.energy_pj)) is not None]
+    en = [b / p.energy_pj for p in f
+          if (b := least_energy_within(theirs, p.latency_ms)) is not None]
+
+    def stats(xs: list[float]) -> dict[str, float | int | None]:
+        return {"median": statistics.median(xs) if xs else None,
+                "min": min(xs) if xs else None, "max": max(xs) if xs else None,
+                "points": len(xs)}
+
+    best_lat = min(p.latency_ms for p in theirs) / min(p.latency_ms for p in ours)
+    best_en = min(p.energy_pj for p in theirs) / min(p.energy_pj for p in ours)
+    return {"latency_at_energy": stats(lat), "energy_at_latency": stats(en),
+            "best_latency": best_lat, "best_energy": best_en, "front_points": len(f)}
+
+
+def run_family(name: str, out_dir: Path, quick: bool) -> list[Point]:
+    """Run (or resume) family ``name``'s sweep into ``out_dir/<spec stem>``; its ok points."""
+    from accelsim.sweep import run_sweep
+    from accelsim.sweep.results import read
+
+    spec = ROOT / FAMILIES[name][0]
+    out = out_dir / spec.stem
+    run_sweep(spec, out, backend="local", workers=2, progress=False,
+              limit=QUICK_POINTS if quick else None)
+    header, rows = read(out / "results.csv")
+    axes = [c for c in header if "." in c]  # axis columns are dotted field paths
+    points = []
+    for _, r in sorted(rows.items()):
+        if r.get("status") != "ok":
+            continue
+        points.append(Point(float(r["latency_ms"]), float(r["energy_pj"]),
+                            tuple((a, r[a]) for a in axes)))
+    return points
+
+
+def _design(p: Point) -> str:
+    parts = []
+    for path, value in p.axes:
+        leaf = path.rsplit(".", 1)[-1]
+        if leaf in SHOWN:
+            owner = path.split(".")[-2]
+            parts.append(f"{owner}.{leaf}={value}")
+    return ", ".join(dict.fromkeys(parts))
+
+
+def _verdict(x: float | None, good: str, bad: str, none: str = "") -> str:
+    if x is None:
+        return none
+    if abs(x - 1) < 0.005:
+        return "on par"
+    return f"{x:.2f}x {good}" if x > 1 else f"{1 / x:.2f}x {bad}"
+
+
+def section(quick: bool = False, out_dir: Path | None = None, img: Path | None = None) -> Section:
+    out_dir = out_dir or DEFAULT_SWEEP_DIR
+    fams = {name: run_family(name, out_dir, quick) for name in FAMILIES}
+    rows = []
+    for name, pts in fams.items():
+        f = front(pts)
+        fast = min(pts, key=lambda p: (p.latency_ms, p.energy_pj))
+        thrifty = min(pts, key=lambda p: (p.energy_pj, p.latency_ms))
+        rows.append([f"`{name}`", FAMILIES[name][1], len(pts), len(f),
+                     f"{fast.latency_ms:.4f}", f"{fast.energy_pj / 1e6:.0f}",
+                     f"{thrifty.latency_ms:.4f}", f"{thrifty.energy_pj / 1e6:.0f}"])
+    ratios = {b: front_ratios(fams["vitality"], fams[b]) for b in FAMILIES if b != "vitality"}
+    rel = []
+    said = []
+    for b, q in ratios.items():
+        la, ea = q["latency_at_energy"], q["energy_at_latency"]
+        rel.append([f"vitality vs `{b}`", ratio(q["best_latency"]), ratio(q["best_energy"]),
+                    ratio(la["median"]), f"{ratio(la['min'])} – {ratio(la['max'])}",
+                    f"{la['points']} / {q['front_points']}", ratio(ea["median"]),
+                    f"{ea['points']} / {q['front_points']}"])
+        at_energy = _verdict(la["median"], "faster", "slower",
+                             f"unmatched: no `{b}` design uses as little energy")
+        at_latency = _verdict(ea["median"], "more energy-efficient", "less energy-efficient",
+                              f"unmatched: no `{b}` design is as fast")
+        said.append(
+            f"* **vs `{b}`:** at equal energy vitality's front is {at_energy}; at equal latency "
+            f"it is {at_latency} (medians over its front); best point against best point: "
+            f"{_verdict(q['best_latency'], 'faster', 'slower')}, "
+            f"{_verdict(q['best_energy'], 'more energy-efficient', 'less energy-efficient')}.")
+    single = [n for n, pts in fams.items() if len(front(pts)) == 1]
+    single_note = (f"{len(single)} of {len(fams)} fronts ({', '.join(f'`{n}`' for n in single)}) "
+                   "are a single point: in that family the fastest design is also the one "
+                   "using the least energy, so the front-to-front ratio is a point-to-point "
+                   "one there." if single else "")
+    best = []
+    for name, pts in fams.items():
+        fast = min(pts, key=lambda p: (p.latency_ms, p.energy_pj))
+        best.append([f"`{name}`", f"{fast.latency_ms:.4f}", _design(fast)])
+    png = "img/validation_fronts.png"
+    if img is not None:
+        plot_fronts(fams, img / "validation_fronts.png")
+    specs = " ; ".join(f"accelsim sweep {spec} --out out/{Path(spec).stem}"
+                       for spec, _ in FAMILIES.values())
+    body = f"""
+DeiT-Tiny (224 px, 197 tokens), every point at vitality's budget: 17,160 PEs, 1,280 KiB of
+SRAM, vitality's DRAM and NoC. Each family sweeps its array shape at a fixed PE count, its
+dataflow, fold overlap, buffer split (activations / weights) and tile size
+(`examples/sweeps/pareto_*.yaml`){" — quick mode: the first " + str(QUICK_POINTS) + " points of each" if quick else ""}.
+Latency in ms at each preset's clock, energy in uJ (1e6 pJ).
+
+{table(["family", "design", "points", "on the front", "fastest: ms", "its uJ",
+        "least energy: ms", "its uJ"], rows, "llrrrrrr")}
+
+Front to front (baseline / vitality; > 1: vitality better). *At equal energy*: for each point
+of vitality's front, the baseline family's best latency within that point's energy;
+*at equal latency*: its least energy within that point's latency. Medians over vitality's
+front points where the baseline has such a point (how many: the column beside):
+
+{table(["", "best latency", "best energy", "latency at equal energy (median)", "range",
+        "front points compared", "energy at equal latency (median)", "front points compared"],
+       rel)}
+
+{chr(10).join(said)}
+
+{single_note}
+
+The fastest design of each family:
+
+{table(["family", "ms", "design"], best, "lrl")}
+
+![fronts]({png})
+
+{command(specs, "then `accelsim validate` reads their results.csv")}
+"""
+    data = {"families": {n: [p.__dict__ for p in pts] for n, pts in fams.items()},
+            "ratios": ratios}
+    return Section("fronts", "9. Pareto fronts at equal budget", body, data)
+
+
+def plot_fronts(fams: dict[str, list[Point]], path: Path) -> Path:
+    """Every point of each family (faint) and its front (a step line), one axes."""
+    from .plots import _plt, _save
+
+    colors = {"vitality": "#1b9e77", "systolic_iso": "#7570b3", "sanger_iso": "#d95f02"}
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name, pts in fams.items():
+        c = colors[name]
+        ax.scatter([p.latency_ms for p in pts], [p.energy_pj / 1e6 for p in pts], s=8,
+                   color=c, alpha=0.25, lw=0)
+        f = front(pts)
+        ax.step([p.latency_ms for p in f], [p.energy_pj / 1e6 for p in f], where="post",
+                color=c, lw=1.6, label=f"{name} front ({len(f)} of {len(pts)})")
+        ax.scatter([p.latency_ms for p in f], [p.energy_pj / 1e6 for p in f], s=14, color=c)
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("energy (uJ)")
+    ax.set_title("DeiT-Tiny at vitality's budget: latency-energy fronts", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
