@@ -39,3 +39,21 @@ def test_front_ratios_worked_example():
     assert q["energy_at_latency"] == {"median": 3.0, "min": 3.0, "max": 3.0, "points": 1}
     assert q["best_latency"] == 1.5 and q["best_energy"] == 3.0 / 4.0
     assert best_latency_within(theirs, 2.9) is None
+
+
+def test_crossover_bisects_to_adjacent_sizes():
+    from validation.sensitivity import PATCH, crossover, tokens_of
+
+    truth = 304  # vitality wins from 304 px on
+    probes = []
+
+    def probe(img):
+        probes.append(img)
+        return img >= truth
+
+    assert crossover({224: False, 448: True, 896: True}, probe) == truth
+    assert all(i % PATCH == 0 and 224 < i < 448 for i in probes)
+    assert len(probes) <= 4  # log2(224 / 16) probes
+    assert crossover({224: True, 448: True}, probe) == 224  # wins already
+    assert crossover({224: False, 448: False}, probe) is None
+    assert tokens_of(224) == 197 and tokens_of(896) == 3137

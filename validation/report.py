@@ -19,7 +19,17 @@ from typing import Any
 
 from workloads.ir import write_atomic
 
-from . import ablations, bounds, cpu, fronts, paper, plots, scalesim_check, scalesim_memory_check
+from . import (
+    ablations,
+    bounds,
+    cpu,
+    fronts,
+    paper,
+    plots,
+    scalesim_check,
+    scalesim_memory_check,
+    sensitivity,
+)
 from .tables import Section, ratio, table
 
 #: Where ``accelsim validate`` writes validation.md and img/ (relative to the working directory).
@@ -94,6 +104,7 @@ def generate(out: str | Path = DEFAULT_OUT_DIR / DOC_NAME, *, quick: bool = Fals
                        lambda: scalesim_memory_check.section(quick)))
     sweeps = out.parent / "sweeps" if quick else fronts.DEFAULT_SWEEP_DIR
     secs.append(_timed(log, "Pareto fronts", lambda: fronts.section(quick, sweeps, img)))
+    secs.append(_timed(log, "sensitivity", lambda: sensitivity.section(quick, img)))
     t_plot = time.perf_counter()
     plots.ratio_bars(comp.data["ratios"], models, "speedup", paper.PAPER_SPEEDUP_VS_SANGER,
                      img / "validation_speedup.png")
@@ -104,7 +115,7 @@ def generate(out: str | Path = DEFAULT_OUT_DIR / DOC_NAME, *, quick: bool = Fals
     wall = time.perf_counter() - t0
     text = _document(secs, models, quick, wall, plot_s)
     write_atomic(out, text)
-    log(f"validate: wrote {out} and 4 PNGs in {img} ({wall:.1f} s)")
+    log(f"validate: wrote {out} and 5 PNGs in {img} ({wall:.1f} s)")
     return {s.key: s.data for s in secs} | {"wall_s": wall}
 
 
@@ -145,6 +156,12 @@ def _headline(secs: dict[str, Section], models: list[str]) -> str:
             f"vs {b}: latency at equal energy {ratio(r['latency_at_energy']['median'])}, energy "
             f"at equal latency {ratio(r['energy_at_latency']['median'])}, best-point latency "
             f"{ratio(r['best_latency'])}" for b, r in fr.items()) + ".")
+    cross = secs["sensitivity"].data["crossover_px"]
+    lines.append(
+        f"* **Crossover** (section 10, {paper.MODELS[models[0]]} like for like): " + "; ".join(
+            f"vitality is faster end to end than {b} from "
+            + (f"{c} px ({sensitivity.tokens_of(c)} tokens)" if c else "no size measured")
+            for b, c in cross.items()) + ".")
     return "\n".join(lines)
 
 

@@ -1,0 +1,180 @@
+"""Section 10: how the like-for-like ratio moves with tokens, DRAM bandwidth and buffer size,
+and the token count above which vitality wins end to end.
+
+All runs are DeiT-Tiny on the like-for-like presets (``vitality``, ``systolic_iso``,
+``sanger_iso``: one budget), each with its native attention, through
+``accelsim.commands.compare.compare``. A ratio is baseline / vitality (> 1: vitality faster).
+
+The *crossover* is measured, not interpolated: between the largest image size at which a
+baseline is still faster end to end and the smallest at which vitality is, image sizes are
+bisected in steps of one patch (16 px) until they are adjacent; the crossover is the token
+count of the smaller winning size. Array shape is the fronts' axis (section 9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .tables import Section, command, num, ratio, table
+
+PRESETS = ("vitality", "systolic_iso", "sanger_iso")
+BASELINES = PRESETS[1:]
+MODEL = "deit_tiny"
+PATCH = 16
+DRAM_GBPS = 76.8  # the presets' DRAM bandwidth (one budget)
+SRAM_KIB = (512, 768)  # the presets' activation and weight SRAM
+
+
+def tokens_of(img: int) -> int:
+    return (img // PATCH) ** 2 + 1
+
+
+def _run(img: int = 224, overrides: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    from accelsim.commands.compare import compare
+
+    rows = compare(MODEL, list(PRESETS), img_size=img, overrides=list(overrides))
+    return {r["arch"]: r for r in rows}
+
+
+def ratios(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    v = runs["vitality"]
+    return {b: {"e2e": runs[b]["cycles"] / v["cycles"],
+                "exposed": runs[b]["attention_exposed_cycles"]
+                / max(1, v["attention_exposed_cycles"])} for b in BASELINES}
+
+
+def crossover(wins: dict[int, bool], probe) -> int | None:
+    """The smallest image size (a multiple of ``PATCH``) at which vitality wins, given
+    ``wins`` {img: won} measured so far, probing (``probe(img) -> won``) between the largest
+    losing size below the smallest winning one until they are adjacent. None: no win yet."""
+    won = sorted(i for i, w in wins.items() if w)
+    if not won:
+        return None
+    hi = won[0]
+    lost = [i for i, w in wins.items() if not w and i < hi]
+    if not lost:
+        return hi
+    lo = max(lost)
+    while hi - lo > PATCH:
+        mid = (lo + hi) // 2 // PATCH * PATCH
+        if probe(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def section(quick: bool = False, img=None) -> Section:
+    sizes = [224, 448] if quick else [224, 448, 896]
+    by_size = {s: _run(s) for s in sizes}
+    cache: dict[int, dict[str, dict[str, Any]]] = dict(by_size)
+
+    def probe_for(b: str):
+        def probe(s: int) -> bool:
+            if s not in cache:
+                cache[s] = _run(s)
+            return ratios(cache[s])[b]["e2e"] > 1
+        return probe
+
+    cross = {}
+    for b in BASELINES:
+        wins = {s: ratios(r)[b]["e2e"] > 1 for s, r in by_size.items()}
+        cross[b] = crossover(wins, probe_for(b)) if not quick else (
+            min((s for s, w in wins.items() if w), default=None))
+    bw = [0.5, 1.0] if quick else [0.25, 0.5, 1.0, 2.0, 4.0]
+    by_bw = {f: _run(224, (f"memories.dram.bandwidth_gbps={DRAM_GBPS * f:g}",)) for f in bw}
+    buf = [1.0] if quick else [0.5, 1.0, 2.0]
+    by_buf = {f: _run(224, (f"memories.sram_act.capacity_kib={int(SRAM_KIB[0] * f)}",
+                            f"memories.sram_weight.capacity_kib={int(SRAM_KIB[1] * f)}"))
+              for f in buf}
+
+    def rows_of(series: dict[Any, dict[str, dict[str, Any]]], label) -> list[list[str]]:
+        out = []
+        for key, runs in series.items():
+            q = ratios(runs)
+            out.append([label(key), *(num(runs[p]["cycles"]) for p in PRESETS),
+                        *(ratio(q[b]["e2e"]) for b in BASELINES),
+                        *(ratio(q[b]["exposed"]) for b in BASELINES)])
+        return out
+
+    head = ["", *(f"{p} cycles" for p in PRESETS), *(f"{b}/vit e2e" for b in BASELINES),
+            *(f"{b}/vit exposed attn" for b in BASELINES)]
+    tok_rows = rows_of(dict(sorted(cache.items())), lambda s: f"{s} px, {tokens_of(s)} tokens")
+    bw_rows = rows_of(by_bw, lambda f: f"DRAM {DRAM_GBPS * f:g} GB/s")
+    buf_rows = rows_of(by_buf, lambda f: f"SRAM {int(SRAM_KIB[0] * f)} + {int(SRAM_KIB[1] * f)} KiB")
+    said = []
+    for b in BASELINES:
+        c = cross[b]
+        if c is None:
+            said.append(f"* **vs `{b}`:** vitality does not win end to end up to "
+                        f"{tokens_of(max(sizes))} tokens.")
+        elif c == min(sizes):
+            said.append(f"* **vs `{b}`:** vitality wins end to end at every size measured, "
+                        f"from {tokens_of(c)} tokens.")
+        else:
+            said.append(f"* **vs `{b}`:** vitality wins end to end from {c} px "
+                        f"({tokens_of(c)} tokens) on; at {c - PATCH} px "
+                        f"({tokens_of(c - PATCH)} tokens) `{b}` is still faster."
+                        if not quick else
+                        f"* **vs `{b}`:** vitality wins end to end at {c} px "
+                        f"({tokens_of(c)} tokens), not at the smaller sizes measured.")
+    if img is not None:
+        plot_sensitivity({"tokens": {tokens_of(s): ratios(r) for s, r in sorted(cache.items())},
+                          "DRAM GB/s": {DRAM_GBPS * f: ratios(r) for f, r in by_bw.items()},
+                          "SRAM KiB": {sum(SRAM_KIB) * f: ratios(r) for f, r in by_buf.items()}},
+                         img / "validation_sensitivity.png")
+    body = f"""
+DeiT-Tiny on the like-for-like presets (one budget, each its native attention). Ratios are
+baseline / vitality cycles (> 1: vitality faster), end to end and for attention after the QKV
+projection (exposed). One parameter varies per table; the others stay at the presets' values.
+
+**Tokens** (image size; the sizes between 224 and 448 px are the crossover's bisection probes{", skipped in quick mode" if quick else ""}):
+
+{table(head, tok_rows)}
+
+{chr(10).join(said)}
+
+**DRAM bandwidth** (224 px):
+
+{table(head, bw_rows)}
+
+**Buffer size** (both SRAMs scaled, 224 px):
+
+{table(head, buf_rows)}
+
+![sensitivity](img/validation_sensitivity.png)
+
+{command("accelsim compare --workload deit_tiny --img-size N --arch vitality --arch systolic_iso "
+         "--arch sanger_iso [--set memories.dram.bandwidth_gbps=B]", "one row each")}
+"""
+    data = {"crossover_px": cross, "tokens": {s: ratios(r) for s, r in cache.items()},
+            "dram": {f: ratios(r) for f, r in by_bw.items()},
+            "buffer": {f: ratios(r) for f, r in by_buf.items()}}
+    return Section("sensitivity", "10. Sensitivity and the crossover token count", body, data)
+
+
+def plot_sensitivity(panels: dict[str, dict[float, dict[str, dict[str, float]]]], path) -> None:
+    """One panel per parameter: each baseline's end-to-end ratio (solid) and exposed-attention
+    ratio (dashed) against it; a line at 1 (parity)."""
+    from .plots import _plt, _save
+
+    colors = {"systolic_iso": "#7570b3", "sanger_iso": "#d95f02"}
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(9.6, 3.2))
+    for ax, (name, series) in zip(axes, panels.items(), strict=True):
+        xs = sorted(series)
+        for b in BASELINES:
+            ax.plot(xs, [series[x][b]["e2e"] for x in xs], "o-", color=colors[b], ms=3,
+                    label=f"{b} / vitality, end to end")
+            ax.plot(xs, [series[x][b]["exposed"] for x in xs], "s--", color=colors[b], ms=3,
+                    alpha=0.6, label=f"{b} / vitality, exposed attention")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(name)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("baseline / vitality cycles")
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
