@@ -156,6 +156,8 @@ projection (exposed). One parameter varies per table; the others stay at the pre
 def plot_sensitivity(panels: dict[str, dict[float, dict[str, dict[str, float]]]], path) -> None:
     """One panel per parameter: each baseline's end-to-end ratio (solid) and exposed-attention
     ratio (dashed) against it; a line at 1 (parity)."""
+    from matplotlib.ticker import NullFormatter
+
     from .plots import _plt, _save
 
     colors = {"systolic_iso": "#7570b3", "sanger_iso": "#d95f02"}
@@ -171,6 +173,12 @@ def plot_sensitivity(panels: dict[str, dict[float, dict[str, dict[str, float]]]]
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(xs, [f"{x:g}" for x in xs], rotation=45, fontsize=7)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        lo, hi = ax.get_ylim()
+        ticks = [t for t in (0.5, 0.8, 1, 1.5, 2, 3, 5, 10, 20, 50, 100, 200) if lo <= t <= hi]
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("baseline / vitality cycles")
