@@ -65,3 +65,22 @@ def test_bad_placement_in_a_file_names_its_line(tmp_path, capsys):
 def test_fewer_chunks_than_a_group_needs_is_an_error(capsys):
     assert main(["arch", "validate", str(HETERO), "--set", "chunks.count=4"]) == 2
     assert "chunks.count is 4" in capsys.readouterr().err
+
+
+def test_run_bound_spreads_a_unit_over_the_chunks_that_hold_it():
+    """The whole-run compute bound of a heterogeneous design: each unit type's work over its
+    own instances (2 chunks hold `big`, 1 holds `soft`), never over all 6 chunks."""
+    from validation.bounds import op_bounds, run_bounds
+
+    a = arch.load(str(HETERO))
+    g = resolve("deit_tiny")
+    s = simulate(a, g, keep_intervals=False).summary
+    bounds = op_bounds(a, g, s)
+    work: dict[str, int] = {}
+    for b in bounds:
+        work[b.unit] = work.get(b.unit, 0) + b.compute_bound * b.chunks
+    want = max(-(-w // len(a.chunks.holders(u))) for u, w in work.items())
+    got = run_bounds(a, s, bounds)
+    assert got["unit_bound"] == want
+    assert want > max(-(-w // a.chunks.count) for w in work.values())  # tighter than /6
+    assert s["cycles"] >= got["unit_bound"]

@@ -143,13 +143,14 @@ def op_bounds(arch: Architecture, graph: OpGraph, summary: dict[str, Any]) -> li
 
 def run_bounds(arch: Architecture, summary: dict[str, Any], bounds: list[OpBound]) -> dict:
     """Whole-run bounds: the busiest unit type's compute bounds summed (its ops run one after
-    another on each instance) and the DRAM bytes the run moved over the DRAM bandwidth (with
-    several DRAMs, the busiest one's bytes over its own)."""
+    another on each instance) and spread over the chunks that hold it (all chunks, or the
+    group a heterogeneous design names), and the DRAM bytes the run moved over the DRAM
+    bandwidth (with several DRAMs, the busiest one's bytes over its own)."""
     per_unit: Counter[str] = Counter()
     for b in bounds:
         per_unit[b.unit] += b.compute_bound * b.chunks  # work in instance-cycles
-    count = arch.chunks.count
-    unit_b = max((math.ceil(w / count) for w in per_unit.values()), default=0)
+    unit_b = max((math.ceil(w / len(arch.chunks.holders(u))) for u, w in per_unit.items()),
+                 default=0)
     dram_b = _ceil(summary["dram_bytes"] / bandwidths(arch)["dram"])
     for name, m in arch.memories.items():  # and each DRAM its own bytes
         if m.type == "dram":
