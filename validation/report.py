@@ -161,7 +161,11 @@ def _headline(secs: dict[str, Section], models: list[str]) -> str:
         f"* **Crossover** (section 10, {paper.MODELS[models[0]]} like for like): " + "; ".join(
             f"vitality is faster end to end than {b} from "
             + (f"{c} px ({sensitivity.tokens_of(c)} tokens)" if c else "no size measured")
-            for b, c in cross.items()) + ".")
+            for b, c in cross.items()) + "; at Sanger's published point (1,024 PEs, 1 GHz) the "
+        "baselines take " + ", ".join(
+            f"{ratio(x)} vitality's cycles ({b})"
+            for b, x in secs["sensitivity"].data["sanger_point"].items() if b != "vitality")
+        + ".")
     return "\n".join(lines)
 
 

@@ -25,6 +25,29 @@ DRAM_GBPS = 76.8  # the presets' DRAM bandwidth (one budget)
 SRAM_KIB = (512, 768)  # the presets' activation and weight SRAM
 
 
+#: Sanger's published design point (Lu et al., MICRO 2021): 1,024 PEs at 1 GHz. Each family
+#: shrinks to one chunk whose arrays hold about 1,024 PEs (our choice of shapes: the paper's
+#: (M+1) x (M+1) SA-General cannot keep M = d = 64 at that size); buffers, DRAM, NoC and the
+#: vector units stay as at vitality's budget; leakage is not rescaled, so energy is not
+#: compared at this point, only latency.
+SANGER_POINT: dict[str, tuple[str, ...]] = {
+    "vitality": ("chunks.units.sa_general.rows=31", "chunks.units.sa_general.cols=31",
+                 "chunks.units.sa_diag.rows=31"),
+    "systolic_iso": ("chunks.units.sa.rows=32", "chunks.units.sa.cols=32"),
+    "sanger_iso": ("chunks.units.sa_sparse.rows=50", "chunks.units.sa_sparse.cols=16",
+                   "chunks.units.sa_predict.rows=14"),
+}
+SANGER_COMMON = ("chunks.count=1", "clock_mhz=1000")
+
+
+def sanger_point() -> dict[str, dict[str, Any]]:
+    """Each family at Sanger's published point (``SANGER_POINT``), DeiT-Tiny at 224 px."""
+    from accelsim.commands.compare import compare
+
+    return {p: compare(MODEL, [p], overrides=[*SANGER_COMMON, *SANGER_POINT[p]],
+                       extra_keys=("pes",))[0] for p in PRESETS}
+
+
 def tokens_of(img: int) -> int:
     return (img // PATCH) ** 2 + 1
 
@@ -118,6 +141,13 @@ def section(quick: bool = False, img=None) -> Section:
                         if not quick else
                         f"* **vs `{b}`:** vitality wins end to end at {c} px "
                         f"({tokens_of(c)} tokens), not at the smaller sizes measured.")
+    at_sanger = sanger_point()
+    sp = at_sanger["vitality"]
+    sanger_rows = [[f"`{p}`", num(at_sanger[p]["pes"]), num(at_sanger[p]["cycles"]),
+                    f"{at_sanger[p]['latency_ms']:.4f}",
+                    ratio(at_sanger[p]["cycles"] / sp["cycles"]),
+                    ratio(at_sanger[p]["attention_exposed_cycles"]
+                          / max(1, sp["attention_exposed_cycles"]))] for p in PRESETS]
     if img is not None:
         plot_sensitivity({"tokens": {tokens_of(s): ratios(r) for s, r in sorted(cache.items())},
                           "DRAM GB/s": {DRAM_GBPS * f: ratios(r) for f, r in by_bw.items()},
@@ -144,12 +174,20 @@ projection (exposed). One parameter varies per table; the others stay at the pre
 
 ![sensitivity](img/validation_sensitivity.png)
 
+**At Sanger's published design point** (1,024 PEs, 1 GHz; one chunk per family, arrays
+shrunk to about 1,024 PEs: {"; ".join(f"`{p}`: " + ", ".join(o.split(".", 2)[-1] for o in SANGER_POINT[p]) for p in PRESETS)};
+buffers, DRAM and NoC as above; leakage not rescaled, so only latency is compared):
+
+{table(["family", "PEs", "cycles", "ms", "/ vitality e2e", "/ vitality exposed attn"],
+       sanger_rows)}
+
 {command("accelsim compare --workload deit_tiny --img-size N --arch vitality --arch systolic_iso "
          "--arch sanger_iso [--set memories.dram.bandwidth_gbps=B]", "one row each")}
 """
     data = {"crossover_px": cross, "tokens": {s: ratios(r) for s, r in cache.items()},
             "dram": {f: ratios(r) for f, r in by_bw.items()},
-            "buffer": {f: ratios(r) for f, r in by_buf.items()}}
+            "buffer": {f: ratios(r) for f, r in by_buf.items()},
+            "sanger_point": {p: r["cycles"] / sp["cycles"] for p, r in at_sanger.items()}}
     return Section("sensitivity", "10. Sensitivity and the crossover token count", body, data)
 
 
