@@ -279,3 +279,18 @@ def test_sweep_axis_of_bindings(tmp_path):
     assert small > big  # the 32x32 array takes longer than the 64x64 one
     bad = rows['[{"kind":"matmul","unit":"nope"}]']
     assert bad["status"] == "error" and "mapping.bindings.0.unit" in bad["error"]
+
+
+def test_a_pool_that_cannot_start_raises_its_own_error(monkeypatch):
+    """A submit that fails (e.g. spawn refused) surfaces as that error, with nothing left
+    running, never as an error of the cleanup code."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from accelsim.sweep import local
+
+    def refuse(self, fn, *args, **kwargs):
+        raise RuntimeError("spawn refused")
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", refuse)
+    with pytest.raises(RuntimeError, match="spawn refused"):
+        local.run_local(["a", "b"], 2, lambda r: None, lambda t: {"id": t})

@@ -68,8 +68,10 @@ def run_local(tasks: list[Any], workers: int, on_result: Callable[[dict], None],
                                initargs=(os.getpid(),))
     done: set[str] = set()
     broken = False
+    futures: dict[Any, Any] = {}  # filled one by one, so a failing submit leaves it defined
     try:
-        futures = {pool.submit(run_point, t): t for t in tasks}
+        for t in tasks:
+            futures[pool.submit(run_point, t)] = t
         for fut in as_completed(futures):
             try:
                 res = fut.result()
