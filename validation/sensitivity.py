@@ -52,11 +52,42 @@ def tokens_of(img: int) -> int:
     return (img // PATCH) ** 2 + 1
 
 
-def _run(img: int = 224, overrides: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+#: Further models whose crossover is measured (224 and 448 px, then the bisection).
+OTHER_MODELS = ("deit_small", "deit_base")
+
+
+def _run(img: int = 224, overrides: tuple[str, ...] = (),
+         model: str = MODEL) -> dict[str, dict[str, Any]]:
     from accelsim.commands.compare import compare
 
-    rows = compare(MODEL, list(PRESETS), img_size=img, overrides=list(overrides))
+    rows = compare(model, list(PRESETS), img_size=img, overrides=list(overrides))
     return {r["arch"]: r for r in rows}
+
+
+def model_crossovers(model: str, sizes: list[int],
+                     by_size: dict[int, dict[str, dict[str, Any]]] | None = None,
+                     bisect: bool = True) -> tuple[dict[str, int | None], dict[int, Any]]:
+    """Per baseline, the crossover image size of ``model`` (``crossover``), from runs at
+    ``sizes`` (or the given ``by_size``) and, with ``bisect``, probes between them; also
+    every run made, by image size."""
+    cache: dict[int, dict[str, dict[str, Any]]] = dict(by_size or {})
+    for s in sizes:
+        if s not in cache:
+            cache[s] = _run(s, model=model)
+
+    def probe_for(b: str):
+        def probe(s: int) -> bool:
+            if s not in cache:
+                cache[s] = _run(s, model=model)
+            return ratios(cache[s])[b]["e2e"] > 1
+        return probe
+
+    cross: dict[str, int | None] = {}
+    for b in BASELINES:
+        wins = {s: ratios(cache[s])[b]["e2e"] > 1 for s in sizes}
+        cross[b] = (crossover(wins, probe_for(b)) if bisect
+                    else min((s for s, w in wins.items() if w), default=None))
+    return cross, cache
 
 
 def ratios(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -89,21 +120,15 @@ def crossover(wins: dict[int, bool], probe) -> int | None:
 
 def section(quick: bool = False, img=None) -> Section:
     sizes = [224, 448] if quick else [224, 448, 896]
-    by_size = {s: _run(s) for s in sizes}
-    cache: dict[int, dict[str, dict[str, Any]]] = dict(by_size)
+    cross, cache = model_crossovers(MODEL, sizes, bisect=not quick)
+    others = {} if quick else {m: model_crossovers(m, [224, 448])[0] for m in OTHER_MODELS}
+    names = {"deit_tiny": "DeiT-T", "deit_small": "DeiT-S", "deit_base": "DeiT-B"}
 
-    def probe_for(b: str):
-        def probe(s: int) -> bool:
-            if s not in cache:
-                cache[s] = _run(s)
-            return ratios(cache[s])[b]["e2e"] > 1
-        return probe
+    def where(c: int | None, top: int) -> str:
+        return f"{c} px ({tokens_of(c)} tokens)" if c else f"none up to {tokens_of(top)} tokens"
 
-    cross = {}
-    for b in BASELINES:
-        wins = {s: ratios(r)[b]["e2e"] > 1 for s, r in by_size.items()}
-        cross[b] = crossover(wins, probe_for(b)) if not quick else (
-            min((s for s, w in wins.items() if w), default=None))
+    cross_rows = [[names[MODEL], *(where(cross[b], max(sizes)) for b in BASELINES)]] + [
+        [names[m], *(where(c[b], 448) for b in BASELINES)] for m, c in others.items()]
     bw = [0.5, 1.0] if quick else [0.25, 0.5, 1.0, 2.0, 4.0]
     by_bw = {f: _run(224, (f"memories.dram.bandwidth_gbps={DRAM_GBPS * f:g}",)) for f in bw}
     buf = [1.0] if quick else [0.5, 1.0, 2.0]
@@ -164,6 +189,11 @@ projection (exposed). One parameter varies per table; the others stay at the pre
 
 {chr(10).join(said)}
 
+The crossover per model (the smallest image size, in steps of one patch, from which vitality
+is faster end to end; DeiT-S and DeiT-B measured at 224 and 448 px, then bisected{"; quick mode: DeiT-T only, not bisected" if quick else ""}):
+
+{table(["model", *(f"vs `{b}`" for b in BASELINES)], cross_rows)}
+
 **DRAM bandwidth** (224 px):
 
 {table(head, bw_rows)}
@@ -184,7 +214,7 @@ buffers, DRAM and NoC as above; leakage not rescaled, so only latency is compare
 {command("accelsim compare --workload deit_tiny --img-size N --arch vitality --arch systolic_iso "
          "--arch sanger_iso [--set memories.dram.bandwidth_gbps=B]", "one row each")}
 """
-    data = {"crossover_px": cross, "tokens": {s: ratios(r) for s, r in cache.items()},
+    data = {"crossover_px": cross, "crossover_px_models": others, "tokens": {s: ratios(r) for s, r in cache.items()},
             "dram": {f: ratios(r) for f, r in by_bw.items()},
             "buffer": {f: ratios(r) for f, r in by_buf.items()},
             "sanger_point": {p: r["cycles"] / sp["cycles"] for p, r in at_sanger.items()}}
