@@ -95,7 +95,7 @@ class Engine:
     def _setup_memory_paths(self) -> None:
         """Memory components each unit's data crosses, per kind of transfer (arch.graph picks
         the SRAM of each operand role)."""
-        g = build_graph(self.arch, 1)
+        g = self.plan.graph if self.plan.graph is not None else build_graph(self.arch, 1)
         mems = self.arch.memories
 
         def memories(path: list[str]) -> list[str]:

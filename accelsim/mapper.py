@@ -121,7 +121,8 @@ class Mapper(Tiler):
         self.acc_bytes = self.arch.precision.accumulator_bits / 8
         compute = sorted(n for n, u in self.arch.chunks.units.items()
                          if isinstance(u, SystolicArray | VectorArray))
-        self.regions = regions(self.arch, build_graph(self.arch, 1), compute)
+        self.graph = build_graph(self.arch, 1)
+        self.regions = regions(self.arch, self.graph, compute)
         reserve: dict[str, int] = {}
         self._row_cap: dict[int, int] = {}  # op -> rows per tile, where its tiles must shrink
         self._last: tuple[tuple, Plan] | None = None  # the last mapping and what it depended on
@@ -276,7 +277,8 @@ class Mapper(Tiler):
                 last[t.weight_block] = t.index
         for b in blocks:
             b.last_tile = last[b.index]
-        plan = Plan(plans, tiles, blocks, queues, self.regions, folded_views=self.folded_views)
+        plan = Plan(plans, tiles, blocks, queues, self.regions, folded_views=self.folded_views,
+                    graph=self.graph)
         self._last = (key, plan)
         return plan
 

@@ -26,6 +26,7 @@ from a tile's load to its compute end, partial sums while it computes, weight bl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .buffers import Regions
 
@@ -121,6 +122,11 @@ class Plan:
     #: per region, bytes kept free of resident outputs for staged operands and partial sums
     reserve_bytes: dict[str, int] = field(default_factory=dict)
     folded_views: int = 0
+    #: the one-chunk component graph the plan was made on (``arch.graph.build_graph(arch, 1)``;
+    #: its paths and SRAM roles are the same for every architecture with the plan's
+    #: ``mapper.mapping_key``): the engine and the summary ask it their path questions, which
+    #: it answers once each (``arch.graph`` memoises them on the graph)
+    graph: Any = None
 
     def dma_order(self) -> list[WeightBlock]:
         """The order the DMA fetches blocks in: op by op, and within an op round-robin over

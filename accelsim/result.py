@@ -57,12 +57,13 @@ def regfile_energy_pj(spec: RegisterFile, nbytes_in: int, nbytes_out: int) -> di
             "write": moved * spec.write_energy_pj_per_byte}
 
 
-def regfiles_on_paths(arch: Architecture) -> dict[str, list[str]]:
+def regfiles_on_paths(arch: Architecture, g: Any = None) -> dict[str, list[str]]:
     """For every unit of a chunk, the register files its operands and results pass through
     (on its paths from DRAM for inputs, weights and outputs), in path order."""
     from arch.graph import build_graph, path_from_dram
 
-    g = build_graph(arch, 1)
+    if g is None:
+        g = build_graph(arch, 1)
     out: dict[str, list[str]] = {}
     for uname, unit in arch.chunks.units.items():
         if isinstance(unit, RegisterFile):
@@ -125,7 +126,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
     for name, spec in arch.memories.items():
         add(name, "leakage", spec.leakage_mw * leak_scale)
     op_energy = [0.0] * len(plan.ops)
-    regfiles = regfiles_on_paths(arch)
+    regfiles = regfiles_on_paths(arch, plan.graph)
     rf_psum: dict[str, int] = {}  # register file -> partial-sum bytes read (and written)
     # Per tile, in tile order (the float sums must not change order): compute energy, then
     # the register files its operands and results cross, then its partial sums in a chunk's

@@ -153,8 +153,19 @@ def validate(arch: Architecture) -> nx.DiGraph:
 
 
 # -- path helpers for the mapper and the simulator -------------------------------------------
+def _memo(g: nx.DiGraph) -> dict:
+    """Answers of the path queries below, kept on the graph object: a graph is never changed
+    after ``build_graph``, and the mapper, the engine and the summary ask the same questions
+    of it many times (networkx's searches were half of simulating one small GEMM)."""
+    return g.graph.setdefault("_paths", {})
+
+
 def _srams_above(g: nx.DiGraph, node: str) -> list[str]:
-    return sorted(a for a in nx.ancestors(g, node) if g.nodes[a]["kind"] == "sram")
+    memo = _memo(g)
+    key = ("srams", node)
+    if key not in memo:
+        memo[key] = sorted(a for a in nx.ancestors(g, node) if g.nodes[a]["kind"] == "sram")
+    return list(memo[key])
 
 
 def _instance(g: nx.DiGraph, unit: str) -> str:
@@ -181,6 +192,15 @@ def dram_of(g: nx.DiGraph, node: str | None = None) -> str:
 def _shortest(g: nx.DiGraph, a: str, b: str, target: str) -> list[str] | None:
     """Shortest a -> b path through memories and regfiles only (no other compute unit),
     falling back to any path."""
+    memo = _memo(g)
+    key = ("path", a, b, target)
+    if key not in memo:
+        memo[key] = _search(g, a, b, target)
+    got = memo[key]
+    return None if got is None else list(got)
+
+
+def _search(g: nx.DiGraph, a: str, b: str, target: str) -> list[str] | None:
     sub = g.subgraph([n for n, k in g.nodes(data="kind") if k not in COMPUTE_KINDS or n == target])
     for graph in (sub, g):
         try:
