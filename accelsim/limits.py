@@ -14,6 +14,7 @@ from typing import Any
 
 from arch.schema import Architecture
 from safeio import check_limit
+from safeio.limits import limit
 from workloads.ir import OpGraph
 
 from .errors import InputError
@@ -35,14 +36,17 @@ def _numbers(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
             yield from _numbers(v, f"{path}.{i}")
 
 
-def _all_finite(value: Any) -> bool:
-    """No float anywhere in ``value`` (dicts and lists, nested) is NaN or infinite."""
+def _all_within(value: Any, bound: float) -> bool:
+    """Every number in ``value`` (nested dicts, lists, tuples; not bools) finite and of
+    magnitude at most ``bound``."""
     stack = [value]
     isfinite = math.isfinite
     while stack:
         v = stack.pop()
-        if isinstance(v, float):
-            if not isfinite(v):
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int | float):
+            if not isfinite(v) or abs(v) > bound:
                 return False
         elif isinstance(v, dict):
             stack.extend(v.values())
@@ -54,12 +58,18 @@ def _all_finite(value: Any) -> bool:
 def check_arch(arch: Architecture) -> None:
     """Every number of ``arch`` finite and of bounded magnitude (a clock of 1e308 MHz
     validates but overflows the timing), and a bounded count of unit instances."""
-    for path, value in _numbers(arch.model_dump(mode="python")):
+    data = arch.model_dump(mode="python")
+    if not _all_within(data, limit("number")):  # else name the first bad number
+        _check_numbers(arch, data)
+    check_limit("instances", arch.chunks.count * len(arch.chunks.units),
+                f"architecture {arch.name}: chunks.count x units", InputError)
+
+
+def _check_numbers(arch: Architecture, data: Any) -> None:
+    for path, value in _numbers(data):
         if not math.isfinite(value):
             raise InputError(f"architecture {arch.name}: {path}: must be finite, got {value}")
         check_limit("number", abs(value), f"architecture {arch.name}: {path}", InputError)
-    check_limit("instances", arch.chunks.count * len(arch.chunks.units),
-                f"architecture {arch.name}: chunks.count x units", InputError)
 
 
 def estimate_tiles(arch: Architecture, graph: OpGraph) -> int:
@@ -103,7 +113,7 @@ def check_finite(summary: dict[str, Any], arch: Architecture) -> None:
     """Every number of a summary finite: an architecture whose numbers validate one by one but
     overflow together (a clock of 1e-300 MHz, energies of 1e300 pJ) is bad input, never
     ``Infinity`` in the JSON out."""
-    if _all_finite(summary):  # the common case, without building a path per number
+    if _all_within(summary, math.inf):  # the common case, without a path per number
         return
     for path, value in _numbers(summary):
         if not math.isfinite(value):
