@@ -3,6 +3,7 @@ libyaml reader of architectures, the streamed trace.json (its bytes: tests/test_
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import arch
+from accelsim.report.perfetto import build_trace, trace_json, write_trace
 from arch import loader
 from safeio import FastYaml12Loader, Yaml12Loader
 
 from test_arch import TINY, error_of
+from test_reports import small_result
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("networkx", "pydantic", "torch", "yaml", "numpy", "simpy", "matplotlib")
@@ -92,3 +95,23 @@ def test_reading_answers_as_the_python_reader_does(text):
 @pytest.mark.parametrize("name", arch.presets())
 def test_presets_are_read_by_libyaml(name):
     assert loader.fast_loader_for(loader.preset_path(name).read_text()) is FastYaml12Loader
+
+
+# -- trace.json, streamed --------------------------------------------------------------------
+def _unstreamed(trace: dict) -> str:
+    """trace.json as it was written before streaming: whole dict, one json.dumps per event."""
+    events = ",\n".join(json.dumps(e, separators=(",", ":")) for e in trace["traceEvents"])
+    head = {k: v for k, v in trace.items() if k != "traceEvents"}
+    return json.dumps(head, indent=1)[:-2] + ',\n "traceEvents": [\n' + events + "\n]}\n"
+
+
+@pytest.mark.parametrize("max_slices", [200_000, 300, 200, 5])  # exact, then coarser
+def test_streamed_trace_is_the_unstreamed_text(tmp_path, max_slices):
+    result = small_result()
+    text = trace_json(result, max_slices=max_slices)
+    assert text == _unstreamed(build_trace(result, max_slices=max_slices))
+    assert json.loads(text) == json.loads(_unstreamed(build_trace(result,
+                                                                  max_slices=max_slices)))
+    if max_slices == 200_000:
+        write_trace(result, tmp_path / "trace.json")
+        assert (tmp_path / "trace.json").read_text() == text
