@@ -1,11 +1,12 @@
 """Where users wait: CPU, wall and peak RSS of `accelsim` command lines (issue #17, CLI half).
 
-Usage: python benchmarks/speed_cli.py [--repeats N]
+Usage: python benchmarks/speed_cli.py [--repeats N] [--before SRC]
 
-Every row runs the venv's ``accelsim`` (or ``python``) in a child process, ``--repeats`` times,
-and prints the median of the child's CPU seconds (user + system, from ``os.wait4``), its wall
-time and its peak RSS. Each row has a reference command measured in the same run, and the ratio
-of the row's CPU time to the reference's, so that load on a shared machine cancels out:
+Every row runs the venv's ``accelsim`` (or ``python``) in a child process, once per round for
+``--repeats`` rounds (rows and references interleaved, so a burst of load on a shared machine
+hits them alike), and prints the median of the child's CPU seconds (user + system, from
+``os.wait4``), its wall time and its peak RSS. Each row has a reference command measured in the
+same rounds, and the median over rounds of the ratio of the row's CPU time to the reference's:
 
 * ``--version``, the cached ``deit_base --json`` and ``gemm:197,192,64 --json`` against
   ``python -c "import numpy"``;
@@ -13,7 +14,11 @@ of the row's CPU time to the reference's, so that load on a shared machine cance
   against ``python -c "import torch"``;
 * ``deit_base --out DIR`` and ``vit_large --out DIR`` against the same run with ``--json``.
 
-Warm rows share one cache directory, filled once before measuring.
+Warm rows share one cache directory (per source tree), filled once before measuring.
+``--before SRC`` measures a second source tree (put first on ``PYTHONPATH``) in the same
+rounds, command by command, and prints its table first. Children get
+``OMP_NUM_THREADS=1`` (one torch thread, as ``torch.set_num_threads(1)``; this script itself
+never imports torch).
 """
 
 from __future__ import annotations
@@ -63,54 +68,78 @@ def measure(cmd: list[str], env: dict[str, str], fresh_cache: bool = False,
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def median_of(repeats: int, cmd: list[str], env: dict[str, str], **kw) -> tuple[float, ...]:
-    runs = [measure(cmd, env, **kw) for _ in range(repeats)]
-    return tuple(statistics.median(r[i] for r in runs) for i in range(3))
+ROWS = [  # (what, command key, reference, reference key)
+    ("`accelsim --version`", "version", "`import numpy`", "numpy"),
+    ("`run ... deit_base --json`, trace cached", "base_json", "`import numpy`", "numpy"),
+    ("`run ... gemm:197,192,64 --json`", "gemm", "`import numpy`", "numpy"),
+    ("first run of `deit_tiny` (empty cache)", "cold", "`import torch`", "torch"),
+    ("`run ... deit_base --out DIR`", "base_out", "same run, `--json`", "base_json"),
+    ("`run ... vit_large --out DIR`", "large_out", "same run, `--json`", "large_json"),
+]
+
+
+def commands(out: Path) -> dict[str, tuple[list[str], dict]]:
+    out_kw = {"out_dir": out}
+    return {
+        "numpy": ([PYTHON, "-c", "import numpy"], {}),
+        "torch": ([PYTHON, "-c", "import torch"], {}),
+        "version": ([ACCELSIM, "--version"], {}),
+        "base_json": ([*RUN, "deit_base", "--json"], {}),
+        "gemm": ([*RUN, "gemm:197,192,64", "--json"], {}),
+        "cold": ([*RUN, "deit_tiny", "--json"], {"fresh_cache": True}),
+        "base_out": ([*RUN, "deit_base", "--out", str(out)], out_kw),
+        "large_json": ([*RUN, "vit_large", "--json"], {}),
+        "large_out": ([*RUN, "vit_large", "--out", str(out)], out_kw),
+    }
+
+
+def table(runs: dict[str, list[tuple[float, float, float]]]) -> list[str]:
+    med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3))
+           for k, v in runs.items()}
+    lines = ["| what | CPU s | wall s | peak RSS MB | reference | ref CPU s | ref RSS MB | "
+             "CPU ratio |", "|---|---:|---:|---:|---|---:|---:|---:|"]
+    for what, key, ref, rkey in ROWS:
+        cpu, wall, rss = med[key]
+        ratio = statistics.median(a[0] / b[0] for a, b in zip(runs[key], runs[rkey],
+                                                              strict=True))
+        lines.append(f"| {what} | {cpu:.2f} | {wall:.2f} | {rss:.0f} | {ref} | "
+                     f"{med[rkey][0]:.2f} | {med[rkey][2]:.0f} | {ratio:.1f}x |")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--before", metavar="SRC",
+                        help="also measure the source tree SRC (e.g. `git archive` of the "
+                             "branch start), on PYTHONPATH, in the same rounds")
     args = parser.parse_args()
-    n = args.repeats
     work = Path(tempfile.mkdtemp(prefix="accelsim-speed-"))
-    env = dict(os.environ, ACCELSIM_CACHE=str(work / "cache"), OMP_NUM_THREADS="1")
-    out = work / "out"
+    trees = {"after": dict(os.environ)}
+    if args.before:
+        trees = {"before": dict(os.environ, PYTHONPATH=str(Path(args.before).resolve())),
+                 **trees}
+    envs = {name: dict(env, ACCELSIM_CACHE=str(work / f"cache-{name}"), OMP_NUM_THREADS="1")
+            for name, env in trees.items()}
+    cmds = commands(work / "out")
+    runs: dict[str, dict[str, list[tuple[float, float, float]]]] = {
+        name: {k: [] for k in cmds} for name in envs}
     try:
-        for model in ("deit_base", "vit_large"):  # fill the warm cache once
-            measure([*RUN, model, "--json"], env)
-        numpy_ref = median_of(n, [PYTHON, "-c", "import numpy"], env)
-        torch_ref = median_of(n, [PYTHON, "-c", "import torch"], env)
-        base_json = median_of(n, [*RUN, "deit_base", "--json"], env)
-        large_json = median_of(n, [*RUN, "vit_large", "--json"], env)
-        rows = [
-            ("`accelsim --version`", median_of(n, [ACCELSIM, "--version"], env),
-             "`import numpy`", numpy_ref),
-            ("`run ... deit_base --json`, trace cached", base_json, "`import numpy`",
-             numpy_ref),
-            ("`run ... gemm:197,192,64 --json`",
-             median_of(n, [*RUN, "gemm:197,192,64", "--json"], env), "`import numpy`",
-             numpy_ref),
-            ("first run of `deit_tiny` (empty cache)",
-             median_of(n, [*RUN, "deit_tiny", "--json"], env, fresh_cache=True),
-             "`import torch`", torch_ref),
-            ("`run ... deit_base --out DIR`",
-             median_of(n, [*RUN, "deit_base", "--out", str(out)], env, out_dir=out),
-             "same run, `--json`", base_json),
-            ("`run ... vit_large --out DIR`",
-             median_of(n, [*RUN, "vit_large", "--out", str(out)], env, out_dir=out),
-             "same run, `--json`", large_json),
-        ]
+        for env in envs.values():  # fill each warm cache once
+            for model in ("deit_base", "vit_large"):
+                measure([*RUN, model, "--json"], env)
+        for _ in range(args.repeats):  # round by round, so that load bursts hit every row
+            for key, (cmd, kw) in cmds.items():
+                for name, env in envs.items():
+                    runs[name][key].append(measure(cmd, env, **kw))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores, "
-          f"median of {n} runs, child CPU = user + system\n")
-    print("| what | CPU s | wall s | peak RSS MB | reference | ref CPU s | ref RSS MB | "
-          "CPU ratio |")
-    print("|---|---:|---:|---:|---|---:|---:|---:|")
-    for what, (cpu, wall, rss), ref, (rcpu, _, rrss) in rows:
-        print(f"| {what} | {cpu:.2f} | {wall:.2f} | {rss:.0f} | {ref} | {rcpu:.2f} | "
-              f"{rrss:.0f} | {cpu / rcpu:.1f}x |")
+          f"median of {args.repeats} rounds (every command once per round), child CPU = user + "
+          "system; ratio = median over rounds of row CPU / reference CPU in that round")
+    for name in runs:
+        print(f"\n{name}{' (' + args.before + ')' if name == 'before' else ''}:\n")
+        print("\n".join(table(runs[name])))
 
 
 if __name__ == "__main__":
