@@ -234,11 +234,15 @@ def downsample(series: list[tuple[int, int]], buckets: int, makespan: int) -> li
 
 
 class _Emitter:
-    """Hands events, with cycle -> microsecond conversion, to ``sink`` one by one."""
+    """Hands events, with cycle -> microsecond conversion, to ``sink`` one by one; slices go to
+    ``slice_sink(pid, tid, ts, dur, name, cat, args)`` instead when one is given (the writer
+    then never makes their event dicts)."""
 
-    def __init__(self, clock_mhz: float, sink: Callable[[dict[str, Any]], Any]) -> None:
+    def __init__(self, clock_mhz: float, sink: Callable[[dict[str, Any]], Any],
+                 slice_sink: Callable[..., Any] | None = None) -> None:
         self.clock = clock_mhz
         self.sink = sink
+        self.slice_sink = slice_sink
 
     def us(self, cycle: int) -> float:
         return round(cycle / self.clock, 6)
@@ -248,9 +252,12 @@ class _Emitter:
 
     def slice(self, pid: int, tid: int, s: Slice) -> None:
         ts = round(s[0] / self.clock, 6)  # self.us, inlined: called once per slice
-        self.sink({"ph": "X", "pid": pid, "tid": tid, "ts": ts,
-                   "dur": round(round(s[1] / self.clock, 6) - ts, 6), "name": s[2],
-                   "cat": s[3], "args": args_of(s[4])})
+        dur = round(round(s[1] / self.clock, 6) - ts, 6)
+        if self.slice_sink is not None:
+            self.slice_sink(pid, tid, ts, dur, s[2], s[3], args_of(s[4]))
+        else:
+            self.sink({"ph": "X", "pid": pid, "tid": tid, "ts": ts, "dur": dur, "name": s[2],
+                       "cat": s[3], "args": args_of(s[4])})
 
     def counter(self, pid: int, name: str, cycle: int, args: dict[str, Any]) -> None:
         self.sink({"ph": "C", "pid": pid, "tid": 0, "ts": self.us(cycle), "name": name,
@@ -267,13 +274,14 @@ def build_trace(result: SimResult, max_slices: int = MAX_SLICES,
 
 def _emit_trace(result: SimResult, max_slices: int, max_buckets: int,
                 sink: Callable[[dict[str, Any]], Any],
-                on_head: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+                on_head: Callable[[dict[str, Any]], Any] | None = None,
+                slice_sink: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Compute the trace's head (``displayTimeUnit``, ``otherData``), pass it to ``on_head``,
     then every event, in order, to ``sink``; returns the head. Nothing is held but the slices."""
     arch, rec, s = result.arch, result.record, result.summary
     unit_names = list(arch.chunks.units)
     mem_pid = arch.chunks.count + 1
-    em = _Emitter(arch.clock_mhz, sink)
+    em = _Emitter(arch.clock_mhz, sink, slice_sink)
     tracks = {f"u:{k}": v for k, v in unit_slices(result).items()}
     units = [k[2:] for k in tracks]
     tracks |= {f"m:{k}": v for k, v in server_slices(result).items()}
@@ -367,6 +375,9 @@ class _TraceWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.encode = _compact_encoder()
+        from json.encoder import encode_basestring_ascii
+
+        self.text = lambda v: encode_basestring_ascii(v) if type(v) is str else self.encode(v)
         self.block: list[str] = []
         self.first = True
 
@@ -375,6 +386,17 @@ class _TraceWriter:
 
     def event(self, event: dict[str, Any]) -> None:
         self.block.append(self.encode(event))
+        if len(self.block) >= self.BLOCK:
+            self.flush()
+
+    def slice(self, pid: int, tid: int, ts: float, dur: float, name: Any, cat: Any,
+              args: dict[str, Any]) -> None:
+        """An "X" event, as ``event`` would write its dict: the fixed keys formatted here
+        (ints and floats as ``json`` writes them, ``repr``), only the values encoded."""
+        text = self.text
+        self.block.append(f'{{"ph":"X","pid":{pid:d},"tid":{tid:d},"ts":{ts!r},'
+                          f'"dur":{dur!r},"name":{text(name)},"cat":{text(cat)},'
+                          f'"args":{self.encode(args)}}}')
         if len(self.block) >= self.BLOCK:
             self.flush()
 
@@ -394,7 +416,7 @@ def stream_trace(result: SimResult, out: TextIO, max_slices: int = MAX_SLICES,
     """Write the trace as JSON text to ``out`` while it is built: the head, then one event per
     line, compact, deterministic (the text of ``trace_json``)."""
     writer = _TraceWriter(out)
-    _emit_trace(result, max_slices, max_buckets, writer.event, writer.head)
+    _emit_trace(result, max_slices, max_buckets, writer.event, writer.head, writer.slice)
     writer.close()
 
 
