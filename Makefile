@@ -37,6 +37,7 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/engine_speed.py
 	$(BIN)/python benchmarks/trace_time.py
 	$(BIN)/python benchmarks/attention_cpu.py
+	$(BIN)/python benchmarks/speed_cli.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

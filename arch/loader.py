@@ -20,7 +20,7 @@ from typing import Any, TypeGuard
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from safeio import Yaml12Loader, loads_json, read_text, yaml_scalar
+from safeio import Yaml12Loader, fast_loader_for, loads_json, read_text, yaml_scalar
 
 from .errors import ConfigError
 from .graph import GraphError, validate
@@ -159,11 +159,24 @@ def parse(text: str, source: str, *, json_: bool = False) -> tuple[Any, dict[Loc
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
+    """Read with libyaml (``safeio.fast_loader_for``) where it reads as PyYAML does; a document
+    it cannot read is read again by the pure-Python ``Yaml12Loader``, whose error is the
+    answer, so messages and line numbers do not depend on libyaml."""
+    fast = fast_loader_for(text)
+    if fast is not None:
+        try:
+            return _parse_yaml_with(fast, text, source)
+        except Exception:  # reported by the pure-Python reader below
+            pass
+    return _parse_yaml_with(Yaml12Loader, text, source)
+
+
+def _parse_yaml_with(loader_type: Any, text: str, source: str) -> tuple[Any, dict[Loc, int]]:
     lines: dict[Loc, int] = {(): 1}
     budget = [MAX_NODES]
     loader = None
     try:
-        loader = Yaml12Loader(text)
+        loader = loader_type(text)
         node = loader.get_single_node()
         data = None if node is None else _build(loader, node, (), lines, budget, source)
     except yaml.MarkedYAMLError as exc:

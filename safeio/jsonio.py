@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .yaml12 import MAX_INT_DIGITS
+from .limits import MAX_INT_DIGITS
 
 
 class JSONInputError(ValueError):

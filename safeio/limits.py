@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 
+#: Most digits of an integer in YAML or JSON input (a clear error, not a slow conversion).
+MAX_INT_DIGITS = 100
+
 #: name -> (default, what it bounds). The defaults leave room for the largest zoo model
 #: (ViT-Large at 384 px) on every preset, and stop inputs that would exhaust memory or time.
 LIMITS: dict[str, tuple[int, str]] = {

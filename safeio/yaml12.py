@@ -5,6 +5,15 @@ dates are timestamps. Here, as in YAML 1.2 (and JSON): integers are decimal, ``0
 ``0x1f``; floats have a dot or an exponent (``1e3``, ``1.5e-7``, ``.inf``, ``.nan``); booleans are
 ``true``/``false``; null is ``null``, ``~`` or empty; everything else is a string. Integers
 longer than ``MAX_INT_DIGITS`` digits are refused (a clear error, not a slow conversion).
+
+``FastYaml12Loader`` (``None`` without libyaml) reads the same documents about ten times faster:
+libyaml's scanner and parser (the C part of PyYAML, whose events carry the same marks, so every
+node still knows its line) under PyYAML's own composer, resolvers and constructors. Its errors
+are libyaml's, worded differently: callers that report errors re-read a failing document with
+``Yaml12Loader`` (see ``arch.loader``). libyaml also accepts a few texts PyYAML refuses (tabs
+as separators, ``|#``) and reads a bare ``!`` tag differently, so ``fast_loader_for(text)``
+offers it only for ASCII texts without tabs, ``!`` or a block-scalar header before ``#``
+(tests/test_startup.py checks that the two readers then agree).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from typing import Any
 
 import yaml
 
-MAX_INT_DIGITS = 100
+from .limits import MAX_INT_DIGITS
 
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -77,6 +86,38 @@ def _construct_float(loader: yaml.SafeLoader, node: yaml.Node) -> float:
 
 Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
+
+FastYaml12Loader: Any = None
+if getattr(yaml, "__with_libyaml__", False):
+    from yaml._yaml import CParser
+
+    class _FastYaml12Loader(yaml.composer.Composer, CParser,  # type: ignore[misc]
+                            yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        """libyaml events, PyYAML's composer (Python recursion, so a too-deep document is a
+        ``RecursionError`` as with ``Yaml12Loader``) and ``Yaml12Loader``'s scalars."""
+
+        yaml_implicit_resolvers = Yaml12Loader.yaml_implicit_resolvers
+        yaml_constructors = Yaml12Loader.yaml_constructors
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    FastYaml12Loader = _FastYaml12Loader
+
+
+_LIBYAML_DIFFERS = re.compile(r"[\t!]|[|>][-+0-9]*#")
+
+
+def fast_loader_for(text: str) -> Any:
+    """``FastYaml12Loader`` if it reads ``text`` as ``Yaml12Loader`` would (or fails), else
+    ``None`` (see the module docstring)."""
+    if FastYaml12Loader is None or not text.isascii() or _LIBYAML_DIFFERS.search(text):
+        return None
+    return FastYaml12Loader
 
 
 def yaml_scalar(text: str) -> Any:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -227,7 +228,7 @@ def test_fuzzed_configs_are_refused_cleanly_or_simulated(tmp_path, values, dims,
             cur = cur[seg]
         cur[last] = value
     p = tmp_path / ("a.json" if as_json else "a.yaml")
-    p.write_text(json.dumps(data) if as_json else arch.yaml.safe_dump(data))
+    p.write_text(json.dumps(data) if as_json else yaml.safe_dump(data))
     try:
         a = arch.load(p)
         graph_path = tmp_path / "g.json"

@@ -347,11 +347,16 @@ def test_resolve_specs_and_errors(tmp_path):
         workloads.resolve("deit_tiny", attention="sanger", sparse_density=1.5)
     # cached zoo graphs are reused
     g1 = workloads.resolve("vit_digits", cache_dir=tmp_path)
-    files = list(tmp_path.glob("vit_digits_softmax_imgdefault_pdefault_*.json"))
+    files = list(tmp_path.glob("vit_digits_softmax_img8_p2_*.json"))
     assert len(files) == 1
     assert workloads.resolve("vit_digits", cache_dir=tmp_path).to_json() == g1.to_json()
+    # the default image and patch sizes and the same sizes given are one graph, one entry
+    assert workloads.resolve("vit_digits", img_size=8, patch_size=2,
+                             cache_dir=tmp_path).to_json() == g1.to_json()
+    assert list(tmp_path.iterdir()) == files
     code = ("import sys, workloads\n"
             f"g = workloads.resolve('vit_digits', cache_dir={str(tmp_path)!r})\n"
+            f"g = workloads.resolve('vit_digits', img_size=8, cache_dir={str(tmp_path)!r})\n"
             "assert 'torch' not in sys.modules, 'a cache hit imported torch'\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 

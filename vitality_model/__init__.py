@@ -4,16 +4,32 @@ Knows nothing of the rest of accelsim. ``taylor_attention`` is the paper's Algor
 inside for float16/bfloat16 inputs, so it cannot overflow at any n);
 ``build(name, attention=...)`` makes a zoo model; ``set_attention`` switches a trained model's
 attention in place (the paper's fine-tuning flow).
+
+Names are loaded on first use (PEP 562): ``ZOO``, ``ViTConfig`` and ``model_config`` come from
+the torch-free ``vitality_model.zoo``; everything else imports torch.
 """
 
-from .attention import (
-    ATTENTIONS,
-    elu_linear_attention,
-    sanger_attention,
-    softmax_attention,
-    taylor_attention,
-)
-from .models import ZOO, Attention, VisionTransformer, ViTConfig, build, model_config, set_attention
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .attention import (
+        ATTENTIONS,
+        elu_linear_attention,
+        sanger_attention,
+        softmax_attention,
+        taylor_attention,
+    )
+    from .models import Attention, VisionTransformer, build, set_attention
+    from .zoo import ZOO, ViTConfig, model_config
+
+#: Public name -> the submodule that defines it.
+_LAZY = {**dict.fromkeys(("ATTENTIONS", "elu_linear_attention", "sanger_attention",
+                          "softmax_attention", "taylor_attention"), "attention"),
+         **dict.fromkeys(("Attention", "VisionTransformer", "build", "set_attention"), "models"),
+         **dict.fromkeys(("ZOO", "ViTConfig", "model_config"), "zoo")}
 
 __all__ = [
     "ATTENTIONS",
@@ -29,3 +45,12 @@ __all__ = [
     "softmax_attention",
     "taylor_attention",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -1,6 +1,8 @@
 """workloads: operator graphs (OpGraph) traced from PyTorch models, saved and loaded as JSON.
 
-Importing this package never imports torch; only tracing does (``trace`` is loaded lazily).
+Importing this package never imports torch; only tracing does. Only ``WorkloadError`` is
+imported with the package; every other name is loaded on first use (PEP 562), so that
+``workloads.errors`` costs nothing (networkx loads with the IR).
 
 * ``trace(module, *example_inputs, ...)`` -> OpGraph (``workloads.tracer``);
 * ``resolve(spec, ...)``: a zoo name, a saved ``.json`` graph, ``gemm:M,N,K``,
@@ -10,14 +12,20 @@ Importing this package never imports torch; only tracing does (``trace`` is load
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import WorkloadError
-from .ir import GROUPS, Cost, Op, OpGraph, OpKind, Precision, load
-from .resolver import resolve
 
 if TYPE_CHECKING:
+    from .ir import GROUPS, Cost, Op, OpGraph, OpKind, Precision, load
+    from .resolver import resolve
     from .tracer import trace
+
+#: Public name -> the submodule that defines it.
+_LAZY = {**dict.fromkeys(("GROUPS", "Cost", "Op", "OpGraph", "OpKind", "Precision", "load"),
+                         "ir"),
+         "resolve": "resolver", "trace": "tracer"}
 
 __all__ = [
     "GROUPS",
@@ -34,8 +42,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "trace":
-        from .tracer import trace
-
-        return trace
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

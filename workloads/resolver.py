@@ -20,12 +20,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._progress import stage
 from .errors import WorkloadError
-from .ir import OpGraph, Precision, load, write_atomic
-from .simple import parse_gemm_spec, scalesim_topology_graph
+
+if TYPE_CHECKING:  # imported where used: the CLI imports this module to build its parser
+    from .ir import OpGraph, Precision
 
 #: Attention variants of the zoo (mirrors ``vitality_model.ATTENTIONS``; kept here so that the
 #: CLI can list them without importing torch).
@@ -75,10 +76,16 @@ def resolve(spec: str, *, attention: str | None = None, img_size: int | None = N
         check_limit("img_size", int(img_size), "image size", WorkloadError)
     options = dict(sorted((attention_options or {}).items()))
     if spec.startswith("gemm:"):
+        from .simple import parse_gemm_spec
+
         return parse_gemm_spec(spec)
     if spec.startswith("scalesim:"):
+        from .simple import scalesim_topology_graph
+
         return scalesim_topology_graph(spec.removeprefix("scalesim:"))
     if spec.endswith(".json"):
+        from .ir import load
+
         return load(spec)
     if spec.endswith(".onnx"):
         from .onnx_import import load_onnx
@@ -95,7 +102,7 @@ def resolve(spec: str, *, attention: str | None = None, img_size: int | None = N
 
 
 def _zoo_names() -> list[str]:
-    from vitality_model import ZOO
+    from vitality_model.zoo import ZOO
 
     return sorted(ZOO)
 
@@ -116,11 +123,28 @@ def _trace_zoo(name: str, *, attention: str, img_size: int | None, patch_size: i
     if Path(name).suffix or os.sep in name:
         raise WorkloadError(f"{name}: not a zoo model, a .json graph, gemm:M,N,K, "
                             "scalesim:FILE.csv or package.module:factory")
-    precision = precision or Precision()
+    from vitality_model.zoo import ZOO, model_config
+
+    from .ir import Precision, write_atomic
     from .tracer import code_version  # no torch import
 
-    # The key is built from the request alone, so a cache hit never imports torch.
-    key = (f"{name}_{attention}_img{img_size or 'default'}_p{patch_size or 'default'}"
+    precision = precision or Precision()
+    if name not in ZOO:
+        raise WorkloadError(f"unknown model {name!r}; zoo models: {', '.join(_zoo_names())} "
+                            "(or give a graph .json, gemm:M,N,K, scalesim:FILE.csv or "
+                            "package.module:factory)")
+    overrides = {k: v for k, v in (("img_size", img_size), ("patch_size", patch_size))
+                 if v is not None}
+    try:
+        cfg = model_config(name, **overrides)
+        if cfg.img_size % cfg.patch_size:
+            raise ValueError(f"img_size {cfg.img_size} is not a multiple of patch_size "
+                             f"{cfg.patch_size}")
+    except (ValueError, TypeError) as exc:
+        raise WorkloadError(f"{name}: {exc}") from None
+    # The key is built from the request alone, so a cache hit never imports torch; sizes are
+    # the resolved ones, so the default image size and the same size given are one entry.
+    key = (f"{name}_{attention}_img{cfg.img_size}_p{cfg.patch_size}"
            f"_d{sparse_density if sparse_density is not None else 'default'}"
            f"_b{precision.operand_bits}-{precision.accumulator_bits}"
            f"{''.join(f'_{k}-{v}' for k, v in (options or {}).items())}"
@@ -131,21 +155,6 @@ def _trace_zoo(name: str, *, attention: str, img_size: int | None, patch_size: i
         if cached is not None:
             return cached
     stage("import torch")
-    import vitality_model
-
-    if name not in vitality_model.ZOO:
-        raise WorkloadError(f"unknown model {name!r}; zoo models: {', '.join(_zoo_names())} "
-                            "(or give a graph .json, gemm:M,N,K, scalesim:FILE.csv or "
-                            "package.module:factory)")
-    overrides = {k: v for k, v in (("img_size", img_size), ("patch_size", patch_size))
-                 if v is not None}
-    try:
-        cfg = vitality_model.model_config(name, **overrides)
-        if cfg.img_size % cfg.patch_size:
-            raise ValueError(f"img_size {cfg.img_size} is not a multiple of patch_size "
-                             f"{cfg.patch_size}")
-    except (ValueError, TypeError) as exc:
-        raise WorkloadError(f"{name}: {exc}") from None
     graph = _trace_zoo_now(name, attention, cfg, sparse_density, precision, options or {})
     if cache:
         with contextlib.suppress(OSError):  # an unwritable cache only costs time
@@ -181,6 +190,8 @@ def read_cache_entry(path: Path, key: str) -> OpGraph | None:
         text = entry["graph"]
         if hashlib.sha256(text.encode()).hexdigest() != entry.get("sha256"):
             return None
+        from .ir import OpGraph
+
         graph = OpGraph.from_dict(loads_json(text, str(path), WorkloadError), source=str(path))
     except (WorkloadError, OSError, ValueError):
         return None

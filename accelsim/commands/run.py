@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from ._options import (
@@ -48,7 +49,13 @@ def handle(args: argparse.Namespace) -> int:
               f"output: {names}", file=sys.stderr)
     result = simulate(arch, graph, keep_intervals=bool(args.out), progress=True)
     if args.out:
-        write_outputs(result, args.out)
+        # Keep the garbage collector from rescanning the result's records (live throughout)
+        # whenever the writers allocate: about a tenth of their time.
+        gc.freeze()
+        try:
+            write_outputs(result, args.out)
+        finally:
+            gc.unfreeze()
     if args.json:
         sys.stdout.write(summary_json(result))
     else:

@@ -15,14 +15,19 @@ loses nothing but tile boundaries; 2: one slice per run of the same op, stalls f
 args; 3: only the longest slices kept) until the total fits, and ``otherData`` says what was
 done. Counter series have at most ``MAX_BUCKETS`` points. Output is byte-identical for
 identical inputs.
+
+``write_trace`` streams: the head first, then each event is encoded and written as it is
+made, so the events are never held all at once (``build_trace`` still returns them as a dict).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .. import __version__
 from ..critical_path import critical_path
@@ -35,8 +40,30 @@ MAX_BUCKETS = 2000
 #: Args summed when slices merge; other args are kept when equal, else set to "*".
 SUM_ARGS = ("macs", "bytes", "cycles", "tiles")
 
-# A slice while building: [start_cycle, end_cycle, name, cat, args, run_key]
+# A slice while building: [start_cycle, end_cycle, name, cat, args, run_key]. ``args`` is a
+# dict, or (tiles, stalls, transfers: most slices) a tuple ``(builder, *values)`` that
+# ``args_of`` turns into that dict when a merge or the writer needs it: a tuple is a tenth of
+# the memory of a dict, and the writer drops each dict once it is written.
 Slice = list
+
+
+def args_of(args: Any) -> dict[str, Any]:
+    """A slice's args as a dict (see ``Slice``)."""
+    return args if isinstance(args, dict) else args[0](*args[1:])
+
+
+def _tile_args(op: Any, macs: int, nbytes: int, cycles: int) -> dict[str, Any]:
+    return {"op": op.name, "kind": op.kind, "fn": op.fn, "group": op.group, "layer": op.layer,
+            "macs": macs, "bytes": nbytes, "cycles": cycles, "tiles": 1}
+
+
+def _stall_args(label: str, cause: str, cycles: int, layer: Any) -> dict[str, Any]:
+    return {"op": label, "cause": cause, "cycles": cycles, "layer": layer}
+
+
+def _transfer_args(op: Any, nbytes: int, what: str, cycles: int) -> dict[str, Any]:
+    return {"op": op.name if op else "", "bytes": nbytes, "purpose": what, "cycles": cycles,
+            "layer": op.layer if op else None}
 
 
 def unit_slices(result: SimResult) -> dict[str, list[Slice]]:
@@ -48,18 +75,15 @@ def unit_slices(result: SimResult) -> dict[str, list[Slice]]:
         if end <= start or t.unit not in out:
             continue
         op = plan.ops[t.op]
-        nbytes = t.in_bytes + t.out_bytes
-        args = {"op": op.name, "kind": op.kind, "fn": op.fn, "group": op.group,
-                "layer": op.layer, "macs": t.macs, "bytes": nbytes, "cycles": end - start,
-                "tiles": 1}
+        args: tuple = (_tile_args, op, t.macs, t.in_bytes + t.out_bytes, end - start)
         out[t.unit].append([start, end, op.name, op.group, args, op.name])
     for inst, recorder in rec.units.items():
         for iv in recorder.intervals:
             if iv.state == "busy" or iv.end <= iv.start:
                 continue
             label = plan.ops[iv.op].name if iv.op >= 0 else ""
-            args = {"op": label, "cause": iv.cause, "cycles": iv.end - iv.start,
-                    "layer": plan.ops[iv.op].layer if iv.op >= 0 else None}
+            args = (_stall_args, label, iv.cause, iv.end - iv.start,
+                    plan.ops[iv.op].layer if iv.op >= 0 else None)
             out[inst].append([iv.start, iv.end, f"stall: {iv.cause}", "stall", args, label])
     for slices in out.values():
         slices.sort(key=lambda s: (s[0], s[1]))
@@ -71,15 +95,17 @@ def server_slices(result: SimResult) -> dict[str, list[Slice]]:
     ``<purpose> <op>`` (dma, input, output, psum, spill)."""
     ops = result.plan.ops
     out: dict[str, list[Slice]] = {}
+    labels: dict[tuple[str, int], str] = {}  # one string per (purpose, op), not per transfer
     for name, server in result.record.servers.items():
         slices = []
         for iv in sorted(server.intervals):
             if iv.end <= iv.start:
                 continue
             op = ops[iv.op] if iv.op >= 0 else None
-            label = f"{iv.what} {op.name}" if op else iv.what
-            args = {"op": op.name if op else "", "bytes": iv.nbytes, "purpose": iv.what,
-                    "cycles": iv.end - iv.start, "layer": op.layer if op else None}
+            label = labels.get((iv.what, iv.op))
+            if label is None:
+                label = labels[iv.what, iv.op] = f"{iv.what} {op.name}" if op else iv.what
+            args = (_transfer_args, op, iv.nbytes, iv.what, iv.end - iv.start)
             slices.append([iv.start, iv.end, label, op.group if op else "other", args,
                            op.name if op else ""])
         out[name] = slices
@@ -100,9 +126,9 @@ def path_slices(result: SimResult) -> list[Slice]:
     return out
 
 
-def _merge_args(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for k, v in b.items():
+def _merge_args(a: Any, b: Any) -> dict[str, Any]:
+    out = dict(args_of(a))
+    for k, v in args_of(b).items():
         if k in SUM_ARGS or k.startswith("stall_"):
             out[k] = out.get(k, 0) + v
         elif out.get(k, v) != v:
@@ -125,7 +151,7 @@ def merge_abutting(slices: list[Slice]) -> list[Slice]:
 def _as_run(s: Slice) -> Slice:
     if s[3] != "stall":
         return list(s)
-    args = dict(s[4])
+    args = dict(args_of(s[4]))
     cause = args.pop("cause")
     args[f"stall_{cause}"] = args.pop("cycles")
     return [s[0], s[1], s[5], None, args, s[5]]
@@ -208,85 +234,63 @@ def downsample(series: list[tuple[int, int]], buckets: int, makespan: int) -> li
 
 
 class _Emitter:
-    """Collects events with cycle -> microsecond conversion."""
+    """Hands events, with cycle -> microsecond conversion, to ``sink`` one by one; slices go to
+    ``slice_sink(pid, tid, ts, dur, name, cat, args)`` instead when one is given (the writer
+    then never makes their event dicts)."""
 
-    def __init__(self, clock_mhz: float) -> None:
+    def __init__(self, clock_mhz: float, sink: Callable[[dict[str, Any]], Any],
+                 slice_sink: Callable[..., Any] | None = None) -> None:
         self.clock = clock_mhz
-        self.events: list[dict[str, Any]] = []
+        self.sink = sink
+        self.slice_sink = slice_sink
 
     def us(self, cycle: int) -> float:
         return round(cycle / self.clock, 6)
 
     def meta(self, pid: int, tid: int, name: str, args: dict[str, Any]) -> None:
-        self.events.append({"ph": "M", "pid": pid, "tid": tid, "ts": 0, "name": name,
-                            "args": args})
+        self.sink({"ph": "M", "pid": pid, "tid": tid, "ts": 0, "name": name, "args": args})
 
     def slice(self, pid: int, tid: int, s: Slice) -> None:
-        ts = self.us(s[0])
-        self.events.append({"ph": "X", "pid": pid, "tid": tid, "ts": ts,
-                            "dur": round(self.us(s[1]) - ts, 6), "name": s[2], "cat": s[3],
-                            "args": s[4]})
+        ts = round(s[0] / self.clock, 6)  # self.us, inlined: called once per slice
+        dur = round(round(s[1] / self.clock, 6) - ts, 6)
+        if self.slice_sink is not None:
+            self.slice_sink(pid, tid, ts, dur, s[2], s[3], args_of(s[4]))
+        else:
+            self.sink({"ph": "X", "pid": pid, "tid": tid, "ts": ts, "dur": dur, "name": s[2],
+                       "cat": s[3], "args": args_of(s[4])})
 
     def counter(self, pid: int, name: str, cycle: int, args: dict[str, Any]) -> None:
-        self.events.append({"ph": "C", "pid": pid, "tid": 0, "ts": self.us(cycle),
-                            "name": name, "args": args})
+        self.sink({"ph": "C", "pid": pid, "tid": 0, "ts": self.us(cycle), "name": name,
+                   "args": args})
 
 
 def build_trace(result: SimResult, max_slices: int = MAX_SLICES,
                 max_buckets: int = MAX_BUCKETS) -> dict[str, Any]:
     """The trace as a dict: ``{"traceEvents": [...], "displayTimeUnit": "ns", "otherData"}``."""
+    events: list[dict[str, Any]] = []
+    head = _emit_trace(result, max_slices, max_buckets, events.append)
+    return {"traceEvents": events, **head}
+
+
+def _emit_trace(result: SimResult, max_slices: int, max_buckets: int,
+                sink: Callable[[dict[str, Any]], Any],
+                on_head: Callable[[dict[str, Any]], Any] | None = None,
+                slice_sink: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Compute the trace's head (``displayTimeUnit``, ``otherData``), pass it to ``on_head``,
+    then every event, in order, to ``sink``; returns the head. Nothing is held but the slices."""
     arch, rec, s = result.arch, result.record, result.summary
     unit_names = list(arch.chunks.units)
     mem_pid = arch.chunks.count + 1
-    em = _Emitter(arch.clock_mhz)
-    units = unit_slices(result)
-    servers = server_slices(result)
-    tracks = {f"u:{k}": v for k, v in units.items()} | {f"m:{k}": v for k, v in servers.items()}
+    em = _Emitter(arch.clock_mhz, sink, slice_sink)
+    tracks = {f"u:{k}": v for k, v in unit_slices(result).items()}
+    units = [k[2:] for k in tracks]
+    tracks |= {f"m:{k}": v for k, v in server_slices(result).items()}
+    servers = [k[2:] for k in tracks if k.startswith("m:")]
     tracks["p:critical path"] = path_slices(result)
     total_before = sum(map(len, tracks.values()))
     levels = fit_budget(tracks, max_slices)
-
-    for c in range(arch.chunks.count):
-        em.meta(c + 1, 0, "process_name", {"name": f"chunk {c}"})
-        em.meta(c + 1, 0, "process_sort_index", {"sort_index": c + 1})
-    em.meta(mem_pid, 0, "process_name", {"name": "memory"})
-    em.meta(mem_pid, 0, "process_sort_index", {"sort_index": mem_pid})
-    for inst in units:
-        chunk, unit = inst.split(".", 1)
-        pid, tid = int(chunk.removeprefix("chunk")) + 1, unit_names.index(unit) + 1
-        em.meta(pid, tid, "thread_name", {"name": unit})
-        em.meta(pid, tid, "thread_sort_index", {"sort_index": tid})
-        for sl in tracks[f"u:{inst}"]:
-            em.slice(pid, tid, sl)
-    for tid, name in enumerate(servers, start=1):
-        em.meta(mem_pid, tid, "thread_name", {"name": name})
-        em.meta(mem_pid, tid, "thread_sort_index", {"sort_index": tid})
-        for sl in tracks[f"m:{name}"]:
-            em.slice(mem_pid, tid, sl)
-    path_pid = mem_pid + 1
-    em.meta(path_pid, 0, "process_name", {"name": "critical path"})
-    em.meta(path_pid, 0, "process_sort_index", {"sort_index": 0})
-    em.meta(path_pid, 1, "thread_name", {"name": "critical path"})
-    for sl in tracks["p:critical path"]:
-        em.slice(path_pid, 1, sl)
     slices = sum(map(len, tracks.values()))
-
-    for which, series in sorted(rec.sram_occupancy.items()):
-        name = f"SRAM {which} (bytes)"
-        for cycle, level in downsample(series, max_buckets, rec.makespan):
-            em.counter(mem_pid, name, cycle, {"bytes": level})
     width, bw = bandwidth_series(result, max_buckets)
-    for mem, per_bucket in bw.items():
-        name = f"{mem} bandwidth (GB/s)"
-        last = None
-        for b, nbytes in enumerate(per_bucket):
-            cycles = min(width, rec.makespan - b * width)  # the last bucket may be shorter
-            gbps = round(nbytes * arch.clock_mhz / cycles / 1e3, 3)
-            if gbps != last:
-                em.counter(mem_pid, name, b * width, {"GB/s": gbps})
-                last = gbps
-        em.counter(mem_pid, name, rec.makespan, {"GB/s": 0})
-
     other = {
         "generator": f"accelsim {__version__}",
         "arch": s["arch"], "workload": s["workload"], "attention": s["attention"],
@@ -301,20 +305,129 @@ def build_trace(result: SimResult, max_slices: int = MAX_SLICES,
         other["note"] = (f"{total_before} slices exceed the budget of {max_slices}: the listed "
                          "threads were coarsened (merged tiles, op runs or longest slices only); "
                          "summary.json has the exact totals")
-    return {"traceEvents": em.events, "displayTimeUnit": "ns", "otherData": other}
+    head = {"displayTimeUnit": "ns", "otherData": other}
+    if on_head is not None:
+        on_head(head)
+
+    for c in range(arch.chunks.count):
+        em.meta(c + 1, 0, "process_name", {"name": f"chunk {c}"})
+        em.meta(c + 1, 0, "process_sort_index", {"sort_index": c + 1})
+    em.meta(mem_pid, 0, "process_name", {"name": "memory"})
+    em.meta(mem_pid, 0, "process_sort_index", {"sort_index": mem_pid})
+    for inst in units:
+        chunk, unit = inst.split(".", 1)
+        pid, tid = int(chunk.removeprefix("chunk")) + 1, unit_names.index(unit) + 1
+        em.meta(pid, tid, "thread_name", {"name": unit})
+        em.meta(pid, tid, "thread_sort_index", {"sort_index": tid})
+        for sl in tracks.pop(f"u:{inst}"):
+            em.slice(pid, tid, sl)
+    for tid, name in enumerate(servers, start=1):
+        em.meta(mem_pid, tid, "thread_name", {"name": name})
+        em.meta(mem_pid, tid, "thread_sort_index", {"sort_index": tid})
+        for sl in tracks.pop(f"m:{name}"):
+            em.slice(mem_pid, tid, sl)
+    path_pid = mem_pid + 1
+    em.meta(path_pid, 0, "process_name", {"name": "critical path"})
+    em.meta(path_pid, 0, "process_sort_index", {"sort_index": 0})
+    em.meta(path_pid, 1, "thread_name", {"name": "critical path"})
+    for sl in tracks.pop("p:critical path"):
+        em.slice(path_pid, 1, sl)
+
+    for which, series in sorted(rec.sram_occupancy.items()):
+        name = f"SRAM {which} (bytes)"
+        for cycle, level in downsample(series, max_buckets, rec.makespan):
+            em.counter(mem_pid, name, cycle, {"bytes": level})
+    for mem, per_bucket in bw.items():
+        name = f"{mem} bandwidth (GB/s)"
+        last = None
+        for b, nbytes in enumerate(per_bucket):
+            cycles = min(width, rec.makespan - b * width)  # the last bucket may be shorter
+            gbps = round(nbytes * arch.clock_mhz / cycles / 1e3, 3)
+            if gbps != last:
+                em.counter(mem_pid, name, b * width, {"GB/s": gbps})
+                last = gbps
+        em.counter(mem_pid, name, rec.makespan, {"GB/s": 0})
+    return head
 
 
 _LEVELS = {1: "abutting slices merged", 2: "one slice per op run", 3: "longest slices only"}
 
 
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(obj, separators=(",", ":"))`` as one callable: the C encoder is built once
+    instead of once per call (the same text; without the C accelerator, the same function)."""
+    from json import encoder
+
+    c_make_encoder = getattr(encoder, "c_make_encoder", None)
+    if c_make_encoder is None:
+        return json.JSONEncoder(separators=(",", ":")).encode
+    make = c_make_encoder(None, json.JSONEncoder().default, encoder.encode_basestring_ascii,
+                          None, ":", ",", False, False, True)
+    return lambda obj: "".join(make(obj, 0))
+
+
+class _TraceWriter:
+    """Writes the trace text as it is emitted: the head, then one compact event per line
+    (``_compact_encoder``), in blocks of ``BLOCK`` events."""
+
+    BLOCK = 4096
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.encode = _compact_encoder()
+        from json.encoder import encode_basestring_ascii
+
+        self.text = lambda v: encode_basestring_ascii(v) if type(v) is str else self.encode(v)
+        self.block: list[str] = []
+        self.first = True
+
+    def head(self, head: dict[str, Any]) -> None:
+        self.out.write(json.dumps(head, indent=1)[:-2] + ',\n "traceEvents": [\n')
+
+    def event(self, event: dict[str, Any]) -> None:
+        self.block.append(self.encode(event))
+        if len(self.block) >= self.BLOCK:
+            self.flush()
+
+    def slice(self, pid: int, tid: int, ts: float, dur: float, name: Any, cat: Any,
+              args: dict[str, Any]) -> None:
+        """An "X" event, as ``event`` would write its dict: the fixed keys formatted here
+        (ints and floats as ``json`` writes them, ``repr``), only the values encoded."""
+        text = self.text
+        self.block.append(f'{{"ph":"X","pid":{pid:d},"tid":{tid:d},"ts":{ts!r},'
+                          f'"dur":{dur!r},"name":{text(name)},"cat":{text(cat)},'
+                          f'"args":{self.encode(args)}}}')
+        if len(self.block) >= self.BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.block:
+            self.out.write(("" if self.first else ",\n") + ",\n".join(self.block))
+            self.first = False
+            self.block = []
+
+    def close(self) -> None:
+        self.flush()
+        self.out.write("\n]}\n")
+
+
+def stream_trace(result: SimResult, out: TextIO, max_slices: int = MAX_SLICES,
+                 max_buckets: int = MAX_BUCKETS) -> None:
+    """Write the trace as JSON text to ``out`` while it is built: the head, then one event per
+    line, compact, deterministic (the text of ``trace_json``)."""
+    writer = _TraceWriter(out)
+    _emit_trace(result, max_slices, max_buckets, writer.event, writer.head, writer.slice)
+    writer.close()
+
+
 def trace_json(result: SimResult, **kw: Any) -> str:
     """The trace as JSON text: one event per line, compact, deterministic."""
-    trace = build_trace(result, **kw)
-    events = ",\n".join(json.dumps(e, separators=(",", ":")) for e in trace["traceEvents"])
-    head = {k: v for k, v in trace.items() if k != "traceEvents"}
-    return (json.dumps(head, indent=1)[:-2] + ',\n "traceEvents": [\n' + events + "\n]}\n")
+    buf = io.StringIO()
+    stream_trace(result, buf, **kw)
+    return buf.getvalue()
 
 
 def write_trace(result: SimResult, path: str | Path) -> None:
-    """Write ``trace.json`` (see ``build_trace``)."""
-    Path(path).write_text(trace_json(result))
+    """Write ``trace.json`` (see ``build_trace``), streamed: the events are never all held."""
+    with open(path, "w") as out:
+        stream_trace(result, out)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from ..result import SimResult
+if TYPE_CHECKING:
+    from ..result import SimResult
 
 #: Figure size (inches) and resolution: 1600 x 1200 pixels.
 FIGSIZE = (16.0, 12.0)
@@ -228,11 +227,16 @@ def draw_energy(ax, result: SimResult) -> None:
 def render_png(result: SimResult) -> bytes:
     """The timeline figure as PNG bytes (deterministic). Text is plain: ``$`` in an op, unit
     or architecture name is not parsed as math."""
+    import matplotlib  # imported here: report.html and trace.json need only the constants
+
     with matplotlib.rc_context({"text.parse_math": False}):
         return _render_png(result)
 
 
 def _render_png(result: SimResult) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     s = result.summary
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(fig)
