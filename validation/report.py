@@ -119,6 +119,10 @@ def generate(out: str | Path = DEFAULT_OUT_DIR / DOC_NAME, *, quick: bool = Fals
     return {s.key: s.data for s in secs} | {"wall_s": wall}
 
 
+def _or(x: float | None, none: str) -> str:
+    return none if x is None else ratio(x)
+
+
 def _headline(secs: dict[str, Section], models: list[str]) -> str:
     sc, bd, mc, cp = secs["scalesim"], secs["bounds"], secs["macs"], secs["paper"]
     lines = [
@@ -153,9 +157,11 @@ def _headline(secs: dict[str, Section], models: list[str]) -> str:
     lines.append(
         f"* **{paper.MODELS[models[0]]}, Pareto fronts at equal budget** (section 9; baseline / "
         "vitality, median over vitality's front): " + "; ".join(
-            f"vs {b}: latency at equal energy {ratio(r['latency_at_energy']['median'])}, energy "
-            f"at equal latency {ratio(r['energy_at_latency']['median'])}, best-point latency "
-            f"{ratio(r['best_latency'])}" for b, r in fr.items()) + ".")
+            f"vs {b}: latency at equal energy "
+            f"{_or(r['latency_at_energy']['median'], f'unmatched (no {b} design uses as little)')}"
+            f", energy at equal latency "
+            f"{_or(r['energy_at_latency']['median'], f'unmatched (no {b} design is as fast)')}, "
+            f"best-point latency {ratio(r['best_latency'])}" for b, r in fr.items()) + ".")
     cross = secs["sensitivity"].data["crossover_px"]
     lines.append(
         f"* **Crossover** (section 10, {paper.MODELS[models[0]]} like for like): " + "; ".join(
