@@ -10,10 +10,11 @@ nothing and pydantic, networkx and yaml load only when an architecture does.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
+
+from safeio.lazy import lazy_getattr
 
 from .errors import ConfigError
 
@@ -37,13 +38,7 @@ _LAZY = {"build_graph": "graph", "check_runnable": "graph", "native_attention": 
          "Architecture": "schema"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def to_yaml(arch: Architecture) -> str:

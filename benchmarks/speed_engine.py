@@ -34,14 +34,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-SWEEP_SPEC = """\
-base: vitality
-axes:
-  chunks.count: [1, 2, 4, 8]
-  memories.sram_act.capacity_kib: [256, 512, 1024]
-  memories.sram_weight.capacity_kib: [384, 768]
-workloads: [deit_tiny]
-"""
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from sweep_throughput import SPEC as SWEEP_SPEC  # noqa: E402  (the same 24 points)
 
 
 def simpy_floor(events: int) -> float:
