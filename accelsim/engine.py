@@ -33,11 +33,12 @@ from typing import NamedTuple
 
 import simpy
 
-from arch.graph import build_graph, path_from_dram, sram_for
 from arch.schema import Architecture
 
+from .clock import Clock, Slots
 from .components import MEMORY_MODELS, Fanout, MemoryModel, Pool, Port, Recorder, transfer_via
 from .errors import DeadlockError, InputError
+from .paths import transfer_paths
 from .plan import Plan, Tile
 from .progress import Progress
 from .record import RunRecord, Via, Waits
@@ -88,53 +89,8 @@ class Engine:
         self._fanout = self._multicast_chunks()
         self._cap_wait: dict[int, list[tuple[int, int]]] = {}  # tile -> loader waits for room
         self.waits = Waits.empty(n, len(plan.weight_blocks))
-        self._setup_memory_paths()
+        self.paths = transfer_paths(self.arch, self.plan)
         self._setup_pools()
-
-    # -- paths --------------------------------------------------------------------------------
-    def _setup_memory_paths(self) -> None:
-        """Memory components each unit's data crosses, per kind of transfer (arch.graph picks
-        the SRAM of each operand role)."""
-        g = self.plan.graph if self.plan.graph is not None else build_graph(self.arch, 1)
-        mems = self.arch.memories
-
-        def memories(path: list[str]) -> list[str]:
-            return [n for n in path if n in mems]
-
-        self.paths: dict[str, dict[str, list[str]]] = {}
-        for uname in self.arch.chunks.units:
-            inst = f"chunk0.{uname}"
-            if not any(self.plan.queues.get(f"chunk{c}.{uname}")
-                       for c in range(self.arch.chunks.count)):
-                continue
-            full = {role: memories(path_from_dram(g, inst, role))
-                    for role in ("input", "weight", "output")}
-            sram = {role: sram_for(g, inst, role) for role in full}
-            psum_sram = self.plan.regions.sram[uname, "psum"]
-            psum_path = memories(path_from_dram(g, inst, "output"))
-            if psum_sram not in mems:  # a register file of the chunk: no transfer
-                psum_tail = []
-            elif psum_sram in psum_path:
-                psum_tail = psum_path[psum_path.index(psum_sram):]
-            else:  # a dedicated psum SRAM: its own path to the unit
-                psum_tail = [psum_sram] + [m for m in psum_path if mems[m].type == "noc"]
-
-            def tail(role: str) -> list[str]:
-                return full[role][full[role].index(sram[role]):]  # noqa: B023
-
-            self.paths[uname] = {
-                "dram_in": full["input"],
-                "reread": tail("input"),
-                "weight": tail("weight"),
-                "sram_in": tail("output"),
-                "out": tail("output")[::-1],
-                "spill": full["output"][::-1],
-                "dma": full["weight"][: full["weight"].index(sram["weight"]) + 1],
-                "psum": psum_tail,
-                # partial sums of a split reduction spilled to DRAM and read back
-                "partial_out": full["output"][::-1],
-                "partial_in": full["input"],
-            }
 
     def _setup_pools(self) -> None:
         """One byte budget per buffer region: resident outputs within the region less the
@@ -537,15 +493,6 @@ class Engine:
         return "simulation deadlocked; blocked: " + "; ".join(blocked)
 
 
-class Clock(simpy.Environment):
-    """A SimPy environment whose time is an integer cycle count (every delay the engine
-    schedules is a whole number of cycles, from time 0)."""
-
-    @property
-    def now(self) -> int:
-        return self._now  # type: ignore[return-value]
-
-
 class _Instance(NamedTuple):
     """Constants of one unit instance (``Engine._instance``)."""
 
@@ -555,40 +502,6 @@ class _Instance(NamedTuple):
     pool_psum: Pool
     psum_local: bool  # partial sums in a chunk register file, claimed at the tile's start
     psum_path: bool  # partial sums cross memories (not only registers)
-
-
-class Slots:
-    """The prefetch slots between a unit's loader and the unit: a counter instead of a SimPy
-    ``Container``, with the same order of events (a granted slot resumes the loader one
-    scheduler step later, a returned slot reaches a waiting loader two steps later) but
-    without the resource machinery and without an event for a slot returned while nobody
-    waits."""
-
-    __slots__ = ("env", "free", "waiting")
-
-    def __init__(self, env: simpy.Environment, depth: int) -> None:
-        self.env, self.free = env, depth
-        self.waiting: simpy.Event | None = None
-
-    def take(self) -> simpy.Event:
-        """The event the loader yields for a slot."""
-        if self.free:
-            self.free -= 1
-            return self.env.timeout(0)
-        self.waiting = self.env.event()
-        return self.waiting
-
-    def give(self) -> None:
-        """Return a slot (to the waiting loader, if there is one)."""
-        if self.waiting is None:
-            self.free += 1
-        else:
-            self.env.timeout(0).callbacks.append(self._hand_over)
-
-    def _hand_over(self, _event: simpy.Event) -> None:
-        ev, self.waiting = self.waiting, None
-        assert ev is not None
-        ev.succeed()
 
 
 def _first(moved: tuple[int, Via]) -> int:
