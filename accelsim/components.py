@@ -238,23 +238,37 @@ Port = Server | Fanout
 def transfer(stages: list[Port], now: int, nbytes: int, op: int, what: str) -> int:
     """Stream ``nbytes`` through ``stages`` in order (cut-through); returns when the last byte
     has left the last stage, latencies included."""
-    return transfer_via(stages, now, nbytes, op, what)[0]
+    return transfer_via(stages, now, nbytes, op, what)[1]
 
 
-def transfer_via(stages: list[Port], now: int, nbytes: int, op: int,
-                 what: str) -> tuple[int, str]:
-    """``transfer``, also naming the memory (``Recorder.kind``) that held the stream up most:
-    the stage with the longest time from when its data could start arriving to its end (its
-    queueing plus its transfer time; the first such stage on a tie)."""
-    arrive = data_done = now
-    worst, via = -1, ""
+def transfer_via(stages: list[Port], now: int, nbytes: int, op: int, what: str,
+                 arrive: int = -1, data_done: int = -1) -> tuple[int, int, str]:
+    """``transfer``, returning (when its bytes start arriving, when its last byte is out of
+    the last stage, the memory (``Recorder.kind``) that held the stream up most). The bytes
+    arrive at the rate of the slowest stage (the longest reservation), ending with the last
+    byte: each other stage is reserved as one burst at its own rate, the burst placed as late
+    as the data allows, which says when its port is busy, not when bytes trickle through it.
+    A stage passes the stream's first byte on as it comes unless its queue delays it. The
+    memory that held the stream up is the stage with the longest time from when its data
+    could start arriving to its end (its queueing plus its transfer time; the first such stage
+    on a tie). The data is all there at ``now`` unless it is still being produced: from
+    ``arrive`` until ``data_done`` (a result streamed out while its tile computes)."""
+    if arrive < 0:
+        arrive = data_done = now
+    worst, via, longest = -1, "", 0
     for port in stages:
         start, end = port.reserve(now, arrive, data_done, nbytes, op, what)
         if end - arrive > worst:
             worst = end - arrive
             via = port.servers[0].kind if isinstance(port, Fanout) else port.kind
-        arrive, data_done = start + port.latency, end + port.latency
-    return data_done, via
+        if end - start > longest:
+            longest = end - start
+        # cut-through: the stream's first byte goes on at once unless the stage queued it
+        # (its reservation starts later than a free stage would have put it)
+        free_start = data_done - (end - start)
+        delay = start - (free_start if free_start > arrive else arrive)
+        arrive, data_done = arrive + delay + port.latency, end + port.latency
+    return data_done - longest, data_done, via
 
 
 class Pool:

@@ -8,8 +8,10 @@ tile that finished last, each step goes to whatever the current point waited for
   starts once the output queue has room (a wait on the same path), after the tile's compute
   (the unit) and its partial sums' traffic (``psum_via``);
 * a tile *starts* when the latest of three things happened: its unit was free (the previous
-  tile of the unit issued its write), its producer tiles were done, its operands had arrived;
-  any remainder is a wait for partial-sum room;
+  tile of the unit issued its write), its producer tiles were done, its operands had arrived
+  (under ``streaming: folds``: enough of them, ``Engine._stream_ready``, and its output queue
+  had room: an earlier tile's result was written); any remainder is a wait for partial-sum
+  room;
 * a wait for buffer room that ended at cycle T continues at the tile that gave the room back
   at T (its result written, or its compute end, in that region): the wait is on that tile;
 * operands *arrive* after their transfers (``load_via``), which start after the loader got
@@ -121,6 +123,9 @@ class _Walk:
                 d = max(tiles[i].deps, key=lambda j: (rec.tile_done[j], -j))
                 cands.append((rec.tile_done[d], ("done", d)))
             cands.append((w.issue_at[queue[k - 1]], ("issue", queue[k - 1])) if k else (0, None))
+            if w.queue_at[i]:  # streamed results: the unit waited for an earlier one's write
+                j = next(j for j in self.done_at[w.queue_at[i]] if j in queue[:k])
+                cands.append((w.queue_at[i], ("done", j)))
             best = max(cands, key=lambda c: c[0])  # first on a tie: data, producers, unit
             if rec.tile_start[i] > best[0]:
                 freed = self.releaser(rec.tile_start[i], self._region(i, "psum"), i)

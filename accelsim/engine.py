@@ -36,27 +36,19 @@ import simpy
 from arch.schema import Architecture
 
 from .clock import Clock, Slots
-from .components import MEMORY_MODELS, Fanout, MemoryModel, Pool, Port, Recorder, transfer_via
+from .components import MEMORY_MODELS, MemoryModel, Pool, Port, Recorder, transfer_via
 from .errors import DeadlockError, InputError
-from .paths import transfer_paths
+from .paths import ROLE_OF, WHAT_OF, route_of, transfer_paths
 from .plan import Plan, Tile
 from .progress import Progress
 from .record import RunRecord, Via, Waits
-
-#: Operand role of the bytes each path kind moves (for traffic per role).
-ROLE_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "weight",
-           "dma": "weight", "out": "output", "spill": "output", "psum": "psum",
-           "partial_in": "psum", "partial_out": "psum"}
-#: What a transfer of each path kind is for (``Interval.what`` on memories).
-WHAT_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "input",
-           "dma": "dma", "out": "output", "spill": "spill", "psum": "psum",
-           "partial_in": "psum", "partial_out": "spill"}
+from .streaming import Streaming
 
 #: (memory, action, role) -> count
 Actions = dict[tuple[str, str, str], int]
 
 
-class Engine:
+class Engine(Streaming):
     """One simulation of ``plan`` on ``arch``; call ``run()`` once."""
 
     def __init__(self, arch: Architecture, plan: Plan, keep_intervals: bool = True,
@@ -74,6 +66,11 @@ class Engine:
         # flags, with SimPy events made only when a process actually has to wait on one
         self.is_ready = [False] * n
         self.block_done = [False] * len(plan.weight_blocks)
+        #: ``mapping.streaming: folds``: tiles wait for their weight block's fetch to start,
+        #: not end, and overlap their transfers with their compute (``_stream_ready``)
+        self.stream = arch.mapping.streaming == "folds"
+        self.block_issued = [False] * len(plan.weight_blocks)
+        self.block_span = [(0, 0)] * len(plan.weight_blocks)  # first byte in, last byte in
         self._waiters: dict[tuple[str, int], simpy.Event] = {}
         self.dependents = plan.dependents()
         self.start = [-1] * n
@@ -85,7 +82,8 @@ class Engine:
         self.op_actions: list[Actions] = [defaultdict(int) for _ in plan.ops]
         self._routes: dict[tuple, tuple[list[Port], list[tuple[tuple[str, str, str], int]]]] = {}
         self._route_bytes: list[dict[tuple, int]] = [{} for _ in plan.ops]
-        self._shared: dict[tuple, tuple[int, Via]] = {}  # multicast key -> its transfer's end
+        #: multicast key -> its transfer's (first byte in, last byte in, hold-up)
+        self._shared: dict[tuple, tuple[int, int, Via]] = {}
         self._fanout = self._multicast_chunks()
         self._cap_wait: dict[int, list[tuple[int, int]]] = {}  # tile -> loader waits for room
         self.waits = Waits.empty(n, len(plan.weight_blocks))
@@ -128,22 +126,26 @@ class Engine:
         return {k: sorted(v) for k, v in out.items()}
 
     def _move(self, kind: str, inst: str, nbytes: int, op: int,
-              fanout: list[int] | None = None) -> tuple[int, Via]:
+              fanout: list[int] | None = None, arrive: int = -1,
+              data_done: int = -1) -> tuple[int, int, Via]:
         """Stream ``nbytes`` of op ``op`` along the ``kind`` path of ``inst`` (a multicast to
-        the chunks in ``fanout``); returns the finish cycle and what held it up most. The
-        bytes are counted per op and route; ``op_actions`` is expanded from them once, after
-        the run."""
+        the chunks in ``fanout``; data still being produced from ``arrive`` to ``data_done``,
+        as ``transfer_via``); returns when its first and its last byte are in and what held it
+        up most. The bytes are counted per op and route; ``op_actions`` is expanded from them
+        once, after the run."""
         key = (inst, kind, tuple(fanout) if fanout else None)
         route = self._routes.get(key)
         if route is None:
             chunk_s, uname = inst.split(".", 1)
-            route = self._routes[key] = self._route(kind, uname, int(chunk_s[5:]), fanout)
+            route = self._routes[key] = route_of(self.memories, self.paths[uname][kind], kind,
+                                                 int(chunk_s[5:]), fanout)
         per_op = self._route_bytes[op]
         per_op[key] = per_op.get(key, 0) + nbytes
         if kind == "psum":  # written out and read back: twice the bytes cross the path
             nbytes *= 2
-        end, via = transfer_via(route[0], self.env.now, nbytes, op, WHAT_OF[kind])
-        return end, (via, ROLE_OF[kind])
+        first, end, via = transfer_via(route[0], self.env.now, nbytes, op, WHAT_OF[kind],
+                                       arrive, data_done)
+        return first, end, (via, ROLE_OF[kind])
 
     def _expand_actions(self) -> None:
         """Per op, the action counts of the bytes it moved (in the order routes were first
@@ -152,35 +154,6 @@ class Engine:
             for key, nbytes in per_op.items():
                 for akey, mult in self._routes[key][1]:
                     acts[akey] += nbytes * mult
-
-    def _route(self, kind: str, uname: str, chunk: int,
-               fanout: list[int] | None) -> tuple[list[Port], list[tuple[tuple[str, str, str], int]]]:
-        """Ports of a path and the actions one byte along it performs, per memory."""
-        names = self.paths[uname][kind]
-        role = ROLE_OF[kind]
-        stages: list[Port] = []
-        actions: list[tuple[tuple[str, str, str], int]] = []
-        for n in names:
-            model = self.memories[n]
-            port = model.port(chunk, fanout)
-            stages.append(port)
-            spec = model.spec
-            if spec.type == "dram":
-                direction = "read" if kind in ("dram_in", "dma", "partial_in") else "write"
-            elif kind == "psum":  # written out and read back: one pass each way
-                direction = "round_trip"
-            elif kind in ("sram_in", "weight", "reread") and n == names[0]:
-                direction = "read"  # data resident there
-            elif kind in ("out", "dma") and n == names[-1]:
-                direction = "write"  # data lands there
-            else:  # a stream passing through: written, then read
-                direction = "through"
-            copies = len(port.servers) if isinstance(port, Fanout) else 1
-            passes = ("write", "read") if direction == "round_trip" else (direction,)
-            for way in passes:
-                for action, count in model.actions(spec, way, 1, copies):
-                    actions.append(((n, action, role), count))
-        return stages, actions
 
     # -- processes ------------------------------------------------------------------------
     def _dma(self):
@@ -195,8 +168,11 @@ class Engine:
             if ev is not None:
                 yield ev
             self.waits.dma_issue[b.index] = int(env.now)
-            end, self.waits.dma_via[b.index] = self._move("dma", f"chunk{b.chunk}.{uname}",
-                                                          b.bytes, b.op)
+            first, end, self.waits.dma_via[b.index] = self._move(
+                "dma", f"chunk{b.chunk}.{uname}", b.bytes, b.op)
+            if self.stream:
+                self.block_span[b.index] = (first, end)
+                self._signal("issued", b.index)
             env.timeout(end - env.now).callbacks.append(
                 lambda _e, i=b.index: self._signal("block", i))
 
@@ -247,6 +223,7 @@ class Engine:
         slot_at, claim_at, block_at, deps_at = w.slot_at, w.claim_at, w.block_at, w.deps_at
         load_at, ready_at, load_via = w.load_at, w.ready_at, w.load_via
         out_granted, block_done, pending = self._out_granted, self.block_done, self.pending
+        stream, block_issued = self.stream, self.block_issued
         move, inst = self._move, ctx.name
         for ti in queue:
             yield slots.take()
@@ -258,8 +235,9 @@ class Engine:
                 room.append((now, env.now))
                 now = env.now
             claim_at[ti] = now
-            if t.weight_block >= 0 and not block_done[t.weight_block]:
-                yield self._wait("block", t.weight_block)
+            b = t.weight_block
+            if b >= 0 and not (block_issued[b] if stream else block_done[b]):
+                yield self._wait("issued" if stream else "block", b)
                 now = env.now
             block_at[ti] = now
             if pending[ti]:
@@ -288,18 +266,21 @@ class Engine:
             if room and any(b > a for a, b in room):
                 self._cap_wait[ti] = [(a, b) for a, b in room if b > a]
             load_at[ti] = now
-            end, via = now, ("", "")
+            first = end = now
+            via: Via = ("", "")
             for kind, nbytes in (("dram_in", t.dram_in_bytes), ("partial_in", t.partial_in_bytes),
                                  ("reread", t.reread_bytes), ("sram_in", t.sram_in_bytes),
                                  ("weight", t.weight_in_bytes)):
                 if nbytes:
-                    e, v = move(kind, inst, nbytes, t.op)
+                    f, e, v = move(kind, inst, nbytes, t.op)
                     if e > end:
-                        end, via = e, v
+                        first, end, via = f, e, v
             if t.shared_key is not None:
-                e, v = self._multicast(inst, t)
+                f, e, v = self._multicast(inst, t)
                 if e > end:
-                    end, via = e, v
+                    first, end, via = f, e, v
+            if stream:
+                end, via = self._stream_ready(t, now, first, end, via)
             load_via[ti] = via
             if end > now:
                 yield env.timeout(end - now)
@@ -314,6 +295,7 @@ class Engine:
         inst, move, w = ctx.name, self._move, self.waits
         pending, is_ready, starts, ends = self.pending, self.is_ready, self.start, self.end
         depth = self.arch.mapping.prefetch_depth
+        stream = self.stream
         writes: list[int] = []  # finish cycles of results still in the output queue
         for ti in queue:
             t = tiles[ti]
@@ -333,10 +315,14 @@ class Engine:
                     yield ev
                     rec.stall(now, env.now, "capacity", t.op)
                     now = env.now
+            if stream:  # the result streams out while the tile computes: queue room first
+                writes, now = yield from self._queue_room(rec, writes, now, depth, ti, t.op)
             start = starts[ti] = now
             psum_end = start
             if t.psum_bytes and ctx.psum_path:
-                psum_end, w.psum_via[ti] = move("psum", inst, t.psum_bytes, t.op)
+                _f, psum_end, w.psum_via[ti] = move("psum", inst, t.psum_bytes, t.op)
+            if stream:
+                out_from, out_end = self._stream_out(ctx, t, ti, start)
             if t.cycles:
                 yield env.timeout(t.cycles)
                 now = start + t.cycles
@@ -348,6 +334,14 @@ class Engine:
             ends[ti] = now
             self._release(ctx, t)
             slots.give()
+            if stream:
+                w.issue_at[ti] = out_from
+                if out_end > now:
+                    writes.append(out_end)
+                    env.timeout(out_end - now).callbacks.append(partial(self._on_written, ti))
+                else:
+                    self._complete(ti)
+                continue
             if writes:
                 writes = [e for e in writes if e > now]
                 if len(writes) >= depth:  # wait for the first write to finish (any order)
@@ -358,12 +352,12 @@ class Engine:
                     writes = [e for e in writes if e > now]
             end = w.issue_at[ti] = now
             if t.out_bytes:
-                end, w.out_via[ti] = move("spill" if t.out_dram else "out", inst,
-                                          t.out_bytes, t.op)
+                _f, end, w.out_via[ti] = move("spill" if t.out_dram else "out", inst,
+                                              t.out_bytes, t.op)
             if t.partial_out_bytes:  # partial sums of a split reduction, spilled to DRAM
-                got = move("partial_out", inst, t.partial_out_bytes, t.op)
-                if got[0] > end:
-                    end, w.out_via[ti] = got
+                _f, e, v = move("partial_out", inst, t.partial_out_bytes, t.op)
+                if e > end:
+                    end, w.out_via[ti] = e, v
             if end > now:
                 writes.append(end)
                 env.timeout(end - now).callbacks.append(partial(self._on_written, ti))
@@ -381,17 +375,18 @@ class Engine:
             at = e
         rec.stall(at, b, "input", op)
 
-    def _multicast(self, inst: str, t: Tile) -> tuple[int, Via]:
+    def _multicast(self, inst: str, t: Tile) -> tuple[int, int, Via]:
         """Operands every chunk of an op reads (the same rows for each column slice): the first
         chunk to ask reads them once and sends them down every destination chunk's link; the
         others receive that transfer."""
         assert t.shared_key is not None
         got = self._shared.get(t.shared_key)
         if got is None:
-            got = (int(self.env.now), ("", ""))
+            now = int(self.env.now)
+            got = (now, now, ("", ""))
             fanout = self._fanout[t.shared_key]
             for kind, nbytes in t.shared_in:
-                got = max(got, self._move(kind, inst, nbytes, t.op, fanout), key=_first)
+                got = max(got, self._move(kind, inst, nbytes, t.op, fanout), key=_end)
             self._shared[t.shared_key] = got
         return got
 
@@ -408,6 +403,8 @@ class Engine:
             self.is_ready[i] = True
         elif what == "block":
             self.block_done[i] = True
+        elif what == "issued":
+            self.block_issued[i] = True
         ev = self._waiters.pop((what, i), None)
         if ev is not None:
             ev.succeed()
@@ -504,5 +501,5 @@ class _Instance(NamedTuple):
     psum_path: bool  # partial sums cross memories (not only registers)
 
 
-def _first(moved: tuple[int, Via]) -> int:
-    return moved[0]
+def _end(moved: tuple[int, int, Via]) -> int:
+    return moved[1]

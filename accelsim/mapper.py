@@ -428,7 +428,7 @@ class _Rows:
 #: Fields the mapper never reads: what a transfer costs in time and energy, and names. Two
 #: architectures that differ only in them map every graph the same (``mapping_key``).
 TIMING_ONLY_FIELDS = frozenset({
-    "name", "description", "sources", "clock_mhz", "bandwidth_gbps",
+    "name", "description", "sources", "clock_mhz", "streaming", "bandwidth_gbps",
     "bandwidth_bytes_per_cycle", "latency_ns", "leakage_mw", "mac_energy_pj", "energy_pj",
     "read_energy_pj_per_bit", "write_energy_pj_per_bit", "read_energy_pj_per_byte",
     "write_energy_pj_per_byte", "energy_pj_per_byte_hop", "latency_cycles_per_hop",

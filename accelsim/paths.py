@@ -1,11 +1,24 @@
-"""Which memories each kind of transfer of a unit crosses (the engine's routes start here)."""
+"""Which memories each kind of transfer of a unit crosses, and what a byte along such a route
+does at each (the engine's routes)."""
 
 from __future__ import annotations
 
 from arch.graph import build_graph, path_from_dram, sram_for
 from arch.schema import Architecture
 
+from .components import Fanout, MemoryModel, Port
 from .plan import Plan
+
+#: Operand role of the bytes each path kind moves (for traffic per role).
+ROLE_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "weight",
+           "dma": "weight", "out": "output", "spill": "output", "psum": "psum",
+           "partial_in": "psum", "partial_out": "psum"}
+#: What a transfer of each path kind is for (``Interval.what`` on memories).
+WHAT_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "input",
+           "dma": "dma", "out": "output", "spill": "spill", "psum": "psum",
+           "partial_in": "psum", "partial_out": "spill"}
+#: The actions one byte along a route performs: ((memory, action, role), count) pairs.
+RouteActions = list[tuple[tuple[str, str, str], int]]
 
 
 def transfer_paths(arch: Architecture, plan: Plan) -> dict[str, dict[str, list[str]]]:
@@ -52,3 +65,33 @@ def transfer_paths(arch: Architecture, plan: Plan) -> dict[str, dict[str, list[s
             "partial_in": full["input"],
         }
     return paths
+
+
+def route_of(memories: dict[str, MemoryModel], names: list[str], kind: str, chunk: int,
+             fanout: list[int] | None) -> tuple[list[Port], RouteActions]:
+    """The ports of a ``kind`` transfer of ``chunk`` across the memories ``names`` (a
+    multicast to the chunks in ``fanout``), and the actions one byte along it performs."""
+    role = ROLE_OF[kind]
+    stages: list[Port] = []
+    actions: RouteActions = []
+    for n in names:
+        model = memories[n]
+        port = model.port(chunk, fanout)
+        stages.append(port)
+        spec = model.spec
+        if spec.type == "dram":
+            direction = "read" if kind in ("dram_in", "dma", "partial_in") else "write"
+        elif kind == "psum":  # written out and read back: one pass each way
+            direction = "round_trip"
+        elif kind in ("sram_in", "weight", "reread") and n == names[0]:
+            direction = "read"  # data resident there
+        elif kind in ("out", "dma") and n == names[-1]:
+            direction = "write"  # data lands there
+        else:  # a stream passing through: written, then read
+            direction = "through"
+        copies = len(port.servers) if isinstance(port, Fanout) else 1
+        passes = ("write", "read") if direction == "round_trip" else (direction,)
+        for way in passes:
+            for action, count in model.actions(spec, way, 1, copies):
+                actions.append(((n, action, role), count))
+    return stages, actions

@@ -65,6 +65,11 @@ class Tile:
     #: when the first block's tile has computed, freed when the last block's tile has
     input_keep_bytes: int = 0
     input_free_bytes: int = 0
+    #: pieces the tile's compute advances in (its array folds, or its rows on a vector
+    #: unit), and the pieces its result is complete in (the folds of the output): what
+    #: ``mapping.streaming: folds`` overlaps its transfers with
+    granules: int = 1
+    out_granules: int = 1
     deps: list[int] = field(default_factory=list)
     #: operand reads shared with the same tile of the other chunks of the op (the rows every
     #: column slice needs), sent once by NoC multicast: key, and (path kind, bytes) to move

@@ -25,7 +25,9 @@ class Waits:
     load), ``claim_at`` (room for the op's resident output), ``block_at`` (its weight block
     fetched), ``deps_at`` (its producer tiles done), ``load_at`` (room for staged operands:
     its transfers start), ``ready_at`` (its operands arrived); then on the unit ``issue_at``
-    (its result's write starts, after any wait for the output queue). ``load_via``,
+    (its result's write starts, after any wait for the output queue; under ``streaming:
+    folds`` its compute end, the write having started with the compute, and ``queue_at`` when
+    the output queue had room before it started, 0 if it had at once). ``load_via``,
     ``psum_via``, ``out_via``: the hold-up of its input, partial-sum and output transfers.
     Per weight block: ``dma_from`` (the DMA reached it), ``dma_issue`` (room granted, fetch
     starts), ``dma_via``."""
@@ -43,6 +45,7 @@ class Waits:
     dma_from: list[int]
     dma_issue: list[int]
     dma_via: list[Via]
+    queue_at: list[int]
 
     @classmethod
     def empty(cls, tiles: int, blocks: int) -> Waits:
@@ -54,7 +57,7 @@ class Waits:
 
         return cls(ints(tiles), ints(tiles), ints(tiles), ints(tiles), ints(tiles),
                    ints(tiles), ints(tiles), vias(tiles), vias(tiles), vias(tiles),
-                   ints(blocks), ints(blocks), vias(blocks))
+                   ints(blocks), ints(blocks), vias(blocks), ints(tiles))
 
 
 @dataclass

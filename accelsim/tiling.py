@@ -20,7 +20,9 @@ from .geometry import Geometry, Part, bands, per_row_divisor, split_evenly
 from .plan import OpPlan, Tile, WeightBlock
 from .timing import (
     systolic_compute_cycles,
+    systolic_folds,
     systolic_operand_reads,
+    systolic_output_pieces,
     systolic_psum_traffic,
     vector_cycles,
 )
@@ -304,6 +306,9 @@ class Tiler:
                      out_bytes=int((b - a) * ncols * ob) if last else 0,
                      out_dram=not plan.resident,
                      weight_block=block, psum_bytes=math.ceil(psums[j] * self.acc_bytes))
+            dims = (unit.dataflow, unit.rows, unit.cols, b - a, ncols, klen)
+            t.granules = max(1, systolic_folds(*dims))
+            t.out_granules = systolic_output_pieces(*dims)
             if psums[j]:
                 t.psum_hold_bytes = math.ceil(self._psum_live(unit, b - a, ncols)
                                               * self.acc_bytes)
@@ -354,7 +359,8 @@ class Tiler:
                 out_el = share * op.out_elements // max(1, stream)
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
                      elements=math.ceil(share * op.density),
-                     out_bytes=int(out_el * self.ob), out_dram=not plan.resident)
+                     out_bytes=int(out_el * self.ob), out_dram=not plan.resident,
+                     granules=max(1, b - a), out_granules=1 if geo.reduces_rows else max(1, b - a))
             weight_bytes = 0
             for i, kind in enumerate(kinds):
                 size = op.stored_elements(i)

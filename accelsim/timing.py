@@ -68,6 +68,19 @@ def systolic_folds(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) 
     return _cdiv(k, rows) * _cdiv(m, cols)
 
 
+def systolic_output_pieces(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> int:
+    """In how many pieces a GEMM's outputs become final, one after another: os, one per fold
+    (each accumulates its own outputs); ws / down_forward and is, one per fold of the
+    non-reduced spatial dimension, since the reduction folds of one block run back to back
+    (innermost, as ``accelsim.tiling`` assumes for the live partial sums). At least 1."""
+    df = _check(dataflow, rows, cols, m, n, k)
+    if min(m, n, k) == 0:
+        return 1
+    if df == "os":
+        return _cdiv(m, rows) * _cdiv(n, cols)
+    return _cdiv(n, cols) if df == "ws" else _cdiv(m, cols)
+
+
 def systolic_fold_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> int:
     """Cycles one fold occupies the array (every fold of a GEMM takes the same time).
 

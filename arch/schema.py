@@ -341,6 +341,13 @@ class Mapping(Model):
         description="rows per tile of every op (matmul and vector); 0 = automatic: at "
         "most 8 tiles of at least 64 rows per chunk slice, unit: rows",
     )
+    streaming: Literal["tiles", "folds"] = Field(
+        default="folds",
+        description="tiles: a tile computes once all its operands have arrived and its "
+        "result leaves after it has computed; folds: cut-through at the array's fold "
+        "granularity, so a tile starts once its first fold's operands are in and its result "
+        "drains while it computes (docs/engine.md, Streaming)",
+    )
     weight_buffer_fraction: float = Field(
         default=0.5, gt=0, lt=1,
         description="share of an SRAM holding both weights and outputs given to weights, unit: fraction",

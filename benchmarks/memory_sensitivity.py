@@ -5,7 +5,8 @@
 Each row: cycles and energy of a preset on a model, as shipped and with one choice flipped:
 DRAM channels (8 interleaved vs 1 of the same total bandwidth), partial sums in the chunk's
 accumulator registers vs the activation SRAM (over the NoC), the NoC as a link per chunk vs
-one shared link of the same per-link width x chunks, and fold overlap none vs double_buffered.
+one shared link of the same per-link width x chunks, fold overlap none vs double_buffered, and
+streaming folds (shipped) vs tiles (``mapping.streaming``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ VARIANTS = {
     "psum in SRAM": ["chunks.units.rf.holds=[]"],
     "noc shared x4": ["memories.noc.links=shared", "memories.noc.bandwidth_bytes_per_cycle=1024"],
     "fold overlap": None,  # every array double_buffered
+    "streaming tiles": ["mapping.streaming=tiles"],
 }
 
 

@@ -1,0 +1,93 @@
+"""``mapping.streaming: folds``: a tile's transfers overlapped with its compute, in closed form.
+
+A tile computes in ``Tile.granules`` equal pieces (its array folds, or its rows on a vector
+unit). Under ``folds`` its loader does not wait for its weight block's fetch to end, only to
+start, nor for its operands' last byte: the tile may start once its first piece's operands are
+in and as long as its last piece does not finish before their last byte (``_stream_ready``).
+Its results become final in ``Tile.out_granules`` pieces and are written while it computes
+(``_stream_out``), so the unit claims room in its output queue before it starts
+(``_queue_room``). Operands arrive at an even rate from their first byte to their last (the
+slowest stage's pace, ``components.transfer_via``); that is what makes the closed form exact
+(``tests/test_streaming.py``). Under ``tiles`` none of this runs (the engine's own order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .components import Recorder
+from .plan import Tile
+from .record import Via, Waits
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .engine import _Instance
+
+
+class Streaming:
+    """The streaming policy of ``accelsim.engine.Engine`` (a mixin: the engine holds the
+    state these methods read)."""
+
+    env: Clock
+    waits: Waits
+    block_span: list[tuple[int, int]]
+    _routes: dict
+    _move: Callable[..., tuple[int, int, Via]]  # ``Engine._move``
+
+    def _stream_ready(self, t: Tile, now: int, first: int, end: int, via: Via) -> tuple[int, Via]:
+        """When a tile may start computing under ``streaming: folds``, and what held it up.
+
+        Its compute runs at full rate in ``t.granules`` equal pieces, and piece i needs the
+        first (i + 1) / granules of every operand, which arrives at an even rate from its first
+        byte to its last: the start must let the first piece arrive, and the last piece not
+        finish before the last byte (plus its own compute). Linear in i, so the two ends bound
+        it: ``max(first + (last - first) / granules, last - cycles + cycles / granules)``, for
+        the staged operands and, on its fetch, the weight block."""
+        n, cycles = t.granules, t.cycles
+        piece = -(-cycles // n)
+        ready = now
+        if end > now:
+            ready = max(first + -(-(end - first) // n), end - cycles + piece)
+        b = t.weight_block
+        if b >= 0:
+            bs, be = self.block_span[b]
+            if be > now:
+                at = max(bs + -(-(be - bs) // n), be - cycles + piece)
+                if at > ready:
+                    ready, via = at, self.waits.dma_via[b]
+        return max(ready, now), via
+
+    def _queue_room(self, rec: Recorder, writes: list[int], now: int, depth: int, ti: int,
+                    op: int):
+        """Wait until the output queue has room for one more result (``prefetch_depth``
+        writes in flight); returns the writes still in flight and the time. The wait is an
+        *output* stall and ``Waits.queue_at`` of tile ``ti``."""
+        writes = [e for e in writes if e > now]
+        if len(writes) >= depth:
+            first = min(writes)
+            yield self.env.timeout(first - now)
+            rec.stall(now, first, "output", op)
+            self.waits.queue_at[ti] = now = first
+            writes = [e for e in writes if e > now]
+        return writes, now
+
+    def _stream_out(self, ctx: _Instance, t: Tile, ti: int, start: int) -> tuple[int, int]:
+        """Issue a tile's result transfers at its compute start (``streaming: folds``): its
+        outputs become final in ``t.out_granules`` pieces, the first after that share of its
+        cycles, the last at its compute end, and stream out as they do. Returns the critical
+        path's ``issue`` of the latest-ending transfer (its compute end when that transfer
+        kept pace with the compute, else when its first piece was final: what it took beyond
+        the compute was its own transfer and queueing) and when its last byte is written."""
+        end = start + t.cycles
+        first = start + -(-t.cycles // t.out_granules)
+        issue = done = start
+        w = self.waits
+        for kind, nbytes in (("spill" if t.out_dram else "out", t.out_bytes),
+                             ("partial_out", t.partial_out_bytes)):
+            if nbytes:
+                _f, e, v = self._move(kind, ctx.name, nbytes, t.op, None, first, end)
+                if e > done:
+                    paced = end + sum(p.latency for p in self._routes[ctx.name, kind, None][0])
+                    done, w.out_via[ti], issue = e, v, (first if e > paced else end)
+        return issue, done
