@@ -83,7 +83,8 @@ def test_partial_sums_that_do_not_fit_are_spilled_to_dram_and_read_back():
 def test_a_smaller_buffer_is_slower_not_an_error():
     """Traffic grows as the buffer shrinks and no run beats its DRAM bound. Cycles need not be
     monotonic in between: tile granularity follows the buffer (docs/engine.md, simplifications:
-    at 64 KiB this GEMM's A tiles are 15 rows, at 4 KiB 4 rows, which overlap better)."""
+    at 64 KiB this GEMM's A tiles are 15 rows, at 4 KiB 4 rows, which overlap better under
+    ``streaming: tiles``)."""
     g = gemm_graph(32, 32, 1024)
     runs = [simulate(tiny_arch(dataflow="ws", sram_kib=kib, dram_bytes_per_cycle=4.0),
                      g).summary for kib in (64, 4, 2)]

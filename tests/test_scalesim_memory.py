@@ -148,6 +148,35 @@ def test_stalled_cases_track_the_busiest_interface() -> None:
             assert 0.9 * busiest <= r["total_cycles"] <= 1.1 * busiest, r
 
 
+def test_scalesim_whole_runs_respect_the_pipeline_bound() -> None:
+    """SCALE-Sim's run from its first read to its last write is a real schedule, so no faster
+    than the pipeline bound; its "Total Cycles", which leaves out the first fill and the last
+    drain, is faster on some cases."""
+    for r in ROWS:
+        assert r["total_cycles_incl_prefetch"] >= r["bound_pipeline"], r
+        assert r["bound_pipeline"] >= -(-max(r["unique_ifmap_words"], r["unique_filter_words"],
+                                               r["unique_ofmap_words"]) // r["bandwidth_words"])
+    assert any(r["total_cycles"] < r["bound_pipeline"] for r in ROWS)
+
+
+@pytest.mark.parametrize("n,w", [(64, 2), (128, 4), (96, 8)])
+def test_pipeline_bound_of_a_square_gemm_is_its_closed_form(n: int, w: int) -> None:
+    """Square, equal interfaces: ``n^2 / w + w n^2 / (4 w^2)`` (output time plus a quarter of
+    the time the write stream waits for enough rows and columns), to within the cycles the
+    integer rows and columns cost."""
+    got = chk.pipeline_bound(n, n, n, w, w, w)
+    want = n * n / w + n * n / (4 * w)
+    assert want <= got <= want + 2 * n / w + 2
+
+
+def test_pipeline_bound_grows_as_an_interface_slows() -> None:
+    last = 0
+    for w_a in (64, 16, 4, 1):
+        b = chk.pipeline_bound(100, 70, 300, w_a, 8, 8)
+        assert b >= last and b >= 100 * 300 / w_a
+        last = b
+
+
 def test_ideal_tiling_between_unique_and_scalesim() -> None:
     for r in ROWS:
         t = r["tiling"]
@@ -221,8 +250,19 @@ def test_dram_bytes_per_operand_equal_scalesim_where_unpadded(
 
 
 def test_cycles_never_below_the_physical_bound(replayed: list[dict[str, Any]]) -> None:
+    """Neither our own bytes at each interface's bandwidth nor the pipeline bound is beaten
+    (streaming at fold granularity must not overlap more than the data allows)."""
     for r in _simulated(replayed):
-        assert r["ours_cycles"] >= r["bound_ours"], r
+        assert r["ours_cycles"] >= r["bound_physical"] >= r["bound_ours"], r
+
+
+def test_streaming_brings_bandwidth_bound_cases_near_the_bound(
+        replayed: list[dict[str, Any]]) -> None:
+    """Measured progress towards the target below (docs/scalesim_memory.md): most
+    bandwidth-bound cases are within 1.4x of their physical bound, none beyond 1.7x."""
+    rs = [r["ours_vs_physical"] for r in _simulated(replayed) if r["bandwidth_bound"]]
+    assert max(rs) <= 1.7
+    assert sum(x <= 1.4 for x in rs) >= 0.6 * len(rs)
 
 
 @IN_PROGRESS
@@ -231,7 +271,7 @@ def test_cycles_within_15pct_of_the_bound_when_bandwidth_bound(
     rs = [r for r in _simulated(replayed) if r["bandwidth_bound"]]
     assert rs
     for r in rs:
-        assert r["ours_cycles"] <= 1.15 * r["bound_ours"], r
+        assert r["ours_cycles"] <= chk.WITHIN * r["bound_physical"], r
 
 
 @IN_PROGRESS
