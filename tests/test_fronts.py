@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from validation.fronts import Point, best_latency_within, front, front_ratios
+from validation.fronts import Point, best_latency_within, by_shape, front, front_ratios, shape_of
 
 
 def P(lat: float, en: float) -> Point:
@@ -57,3 +57,24 @@ def test_crossover_bisects_to_adjacent_sizes():
     assert crossover({224: True, 448: True}, probe) == 224  # wins already
     assert crossover({224: False, 448: False}, probe) is None
     assert tokens_of(224) == 197 and tokens_of(896) == 3137
+
+
+def _shaped(lat: float, en: float, rows: int, cols: int, df: str) -> Point:
+    return Point(lat, en, (("chunks.units.sa.dataflow", df), ("chunks.units.sa.rows", str(rows)),
+                           ("chunks.units.sa.cols", str(cols)), ("chunks.units.x.rows", "1")))
+
+
+def test_shape_is_the_first_unit_with_both_rows_and_cols():
+    assert shape_of(_shaped(1, 1, 66, 65, "os")) == (66, 65)
+    assert shape_of(P(1, 1)) is None
+    only_rows = Point(1, 1, (("chunks.units.sa_diag.rows", "65"),
+                             ("chunks.units.sa.rows", "39"), ("chunks.units.sa.cols", "110")))
+    assert shape_of(only_rows) == (39, 110)
+
+
+def test_by_shape_keeps_each_shapes_fastest_in_aspect_order():
+    pts = [_shaped(3, 5, 66, 65, "os"), _shaped(2, 9, 66, 65, "ws"), _shaped(2, 4, 66, 65, "is"),
+           _shaped(4, 1, 39, 110, "os"), _shaped(7, 1, 110, 39, "os")]
+    got = by_shape(pts)
+    assert list(got) == [(39, 110), (66, 65), (110, 39)]
+    assert got[66, 65] == pts[2]  # fastest; the least energy of the two at 2

@@ -111,6 +111,30 @@ def run_family(name: str, out_dir: Path, quick: bool) -> list[Point]:
     return points
 
 
+def shape_of(p: Point) -> tuple[int, int] | None:
+    """The (rows, cols) of the first unit whose rows and cols the point's axes both set (the
+    family's main array), or None."""
+    got: dict[str, dict[str, int]] = {}
+    for path, value in p.axes:
+        owner, leaf = path.rsplit(".", 2)[-2:]
+        if leaf in ("rows", "cols"):
+            got.setdefault(owner, {})[leaf] = int(float(value))
+            if len(got[owner]) == 2:
+                return got[owner]["rows"], got[owner]["cols"]
+    return None
+
+
+def by_shape(points: list[Point]) -> dict[tuple[int, int], Point]:
+    """Each array shape's fastest point (the least energy on a tie), over every other axis."""
+    best: dict[tuple[int, int], Point] = {}
+    for p in points:
+        shape = shape_of(p)
+        if shape is not None and (shape not in best or (p.latency_ms, p.energy_pj)
+                                  < (best[shape].latency_ms, best[shape].energy_pj)):
+            best[shape] = p
+    return dict(sorted(best.items(), key=lambda kv: kv[0][0] / kv[0][1]))
+
+
 def _design(p: Point) -> str:
     parts = []
     for path, value in p.axes:
@@ -167,9 +191,18 @@ def section(quick: bool = False, out_dir: Path | None = None, img: Path | None =
     for name, pts in fams.items():
         fast = min(pts, key=lambda p: (p.latency_ms, p.energy_pj))
         best.append([f"`{name}`", f"{fast.latency_ms:.4f}", _design(fast)])
+    shapes = {name: by_shape(pts) for name, pts in fams.items()}
+    shape_rows = []
+    for name, per in shapes.items():
+        top = min((p.latency_ms for p in per.values()), default=0.0)
+        for (r, c), p in per.items():
+            shape_rows.append([f"`{name}`", f"{r} x {c}", f"{r / c:.2f}", f"{p.latency_ms:.4f}",
+                               ratio(p.latency_ms / top) if top else "-",
+                               f"{p.energy_pj / 1e6:.0f}"])
     png = "img/validation_fronts.png"
     if img is not None:
         plot_fronts(fams, img / "validation_fronts.png")
+        plot_shapes(shapes, img / "validation_shapes.png")
     specs = " ; ".join(f"accelsim sweep {spec} --out out/{Path(spec).stem}"
                        for spec, _ in FAMILIES.values())
     body = f"""
@@ -201,10 +234,21 @@ The fastest design of each family:
 
 ![fronts]({png})
 
+**Array shape** (sensitivity): each family's main array at its fixed PE count, the fastest
+design of each shape over the other axes (dataflow, overlap, buffer split, tile size), and
+how much slower it is than the family's fastest shape:
+
+{table(["family", "rows x cols", "rows / cols", "fastest: ms", "x family's best", "its uJ"],
+       shape_rows, "llrrrr")}
+
+![shapes](img/validation_shapes.png)
+
 {command(specs, "then `accelsim validate` reads their results.csv")}
 """
     data = {"families": {n: [p.__dict__ for p in pts] for n, pts in fams.items()},
-            "ratios": ratios}
+            "ratios": ratios,
+            "shapes": {n: {f"{r}x{c}": p.latency_ms for (r, c), p in per.items()}
+                       for n, per in shapes.items()}}
     return Section("fronts", "9. Pareto fronts at equal budget", body, data)
 
 
@@ -233,3 +277,35 @@ def plot_fronts(fams: dict[str, list[Point]], path: Path) -> Path:
     plt.close(fig)
     return path
 
+
+
+def plot_shapes(shapes: dict[str, dict[tuple[int, int], Point]], path: Path) -> Path:
+    """Each family's fastest latency per array shape against the shape's rows / cols."""
+    from matplotlib.ticker import NullFormatter
+
+    from .plots import _plt, _save
+
+    colors = {"vitality": "#1b9e77", "systolic_iso": "#7570b3", "sanger_iso": "#d95f02"}
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, per in shapes.items():
+        xs = [r / c for r, c in per]
+        ax.plot(xs, [p.latency_ms for p in per.values()], "o-", color=colors[name], ms=4,
+                label=name)
+        for (r, c), p in per.items():
+            ax.annotate(f"{r}x{c}", (r / c, p.latency_ms), fontsize=6, xytext=(2, 3),
+                        textcoords="offset points")
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if lo <= t <= hi]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("array rows / cols (fixed PEs per family)")
+    ax.set_ylabel("fastest latency (ms)")
+    ax.set_title("DeiT-Tiny at vitality's budget: array shape", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return path

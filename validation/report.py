@@ -115,7 +115,8 @@ def generate(out: str | Path = DEFAULT_OUT_DIR / DOC_NAME, *, quick: bool = Fals
     wall = time.perf_counter() - t0
     text = _document(secs, models, quick, wall, plot_s)
     write_atomic(out, text)
-    log(f"validate: wrote {out} and 5 PNGs in {img} ({wall:.1f} s)")
+    pngs = len(list(img.glob("validation_*.png")))
+    log(f"validate: wrote {out} and {pngs} PNGs in {img} ({wall:.1f} s)")
     return {s.key: s.data for s in secs} | {"wall_s": wall}
 
 
@@ -171,6 +172,9 @@ def _headline(secs: dict[str, Section], models: list[str]) -> str:
         "baselines take " + ", ".join(
             f"{ratio(x)} vitality's cycles ({b})"
             for b, x in secs["sensitivity"].data["sanger_point"].items() if b != "vitality")
+        + " and " + ", ".join(
+            f"{ratio(x)} its dynamic energy ({b})" for b, x
+            in secs["sensitivity"].data["sanger_point_dynamic_energy"].items() if b != "vitality")
         + ".")
     return "\n".join(lines)
 

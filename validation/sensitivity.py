@@ -28,8 +28,8 @@ SRAM_KIB = (512, 768)  # the presets' activation and weight SRAM
 #: Sanger's published design point (Lu et al., MICRO 2021): 1,024 PEs at 1 GHz. Each family
 #: shrinks to one chunk whose arrays hold about 1,024 PEs (our choice of shapes: the paper's
 #: (M+1) x (M+1) SA-General cannot keep M = d = 64 at that size); buffers, DRAM, NoC and the
-#: vector units stay as at vitality's budget; leakage is not rescaled, so energy is not
-#: compared at this point, only latency.
+#: vector units stay as at vitality's budget; leakage is not rescaled, so energy is compared
+#: at this point without it (``dynamic_pj``).
 SANGER_POINT: dict[str, tuple[str, ...]] = {
     "vitality": ("chunks.units.sa_general.rows=31", "chunks.units.sa_general.cols=31",
                  "chunks.units.sa_diag.rows=31"),
@@ -45,7 +45,13 @@ def sanger_point() -> dict[str, dict[str, Any]]:
     from accelsim.commands.compare import compare
 
     return {p: compare(MODEL, [p], overrides=[*SANGER_COMMON, *SANGER_POINT[p]],
-                       extra_keys=("pes",))[0] for p in PRESETS}
+                       extra_keys=("pes", "energy_detail_pj"))[0] for p in PRESETS}
+
+
+def dynamic_pj(row: dict[str, Any]) -> float:
+    """A run's energy without leakage: MACs, vector work, memory and NoC traffic, registers."""
+    return sum(e for acts in row["energy_detail_pj"].values()
+               for action, e in acts.items() if action != "leakage")
 
 
 def tokens_of(img: int) -> int:
@@ -172,7 +178,9 @@ def section(quick: bool = False, img=None) -> Section:
                     f"{at_sanger[p]['latency_ms']:.4f}",
                     ratio(at_sanger[p]["cycles"] / sp["cycles"]),
                     ratio(at_sanger[p]["attention_exposed_cycles"]
-                          / max(1, sp["attention_exposed_cycles"]))] for p in PRESETS]
+                          / max(1, sp["attention_exposed_cycles"])),
+                    f"{dynamic_pj(at_sanger[p]) / 1e6:.0f}",
+                    ratio(dynamic_pj(at_sanger[p]) / dynamic_pj(sp))] for p in PRESETS]
     if img is not None:
         plot_sensitivity({"tokens": {tokens_of(s): ratios(r) for s, r in sorted(cache.items())},
                           "DRAM GB/s": {DRAM_GBPS * f: ratios(r) for f, r in by_bw.items()},
@@ -206,10 +214,11 @@ is faster end to end; DeiT-S and DeiT-B measured at 224 and 448 px, then bisecte
 
 **At Sanger's published design point** (1,024 PEs, 1 GHz; one chunk per family, arrays
 shrunk to about 1,024 PEs: {"; ".join(f"`{p}`: " + ", ".join(o.split(".", 2)[-1] for o in SANGER_POINT[p]) for p in PRESETS)};
-buffers, DRAM and NoC as above; leakage not rescaled, so only latency is compared):
+buffers, DRAM and NoC as above; their leakage is not rescaled, so energy is compared
+without it: the dynamic energy of MACs, vector work, memory and NoC traffic):
 
-{table(["family", "PEs", "cycles", "ms", "/ vitality e2e", "/ vitality exposed attn"],
-       sanger_rows)}
+{table(["family", "PEs", "cycles", "ms", "/ vitality e2e", "/ vitality exposed attn",
+        "dynamic uJ", "/ vitality dynamic energy"], sanger_rows)}
 
 {command("accelsim compare --workload deit_tiny --img-size N --arch vitality --arch systolic_iso "
          "--arch sanger_iso [--set memories.dram.bandwidth_gbps=B]", "one row each")}
@@ -217,7 +226,9 @@ buffers, DRAM and NoC as above; leakage not rescaled, so only latency is compare
     data = {"crossover_px": cross, "crossover_px_models": others, "tokens": {s: ratios(r) for s, r in cache.items()},
             "dram": {f: ratios(r) for f, r in by_bw.items()},
             "buffer": {f: ratios(r) for f, r in by_buf.items()},
-            "sanger_point": {p: r["cycles"] / sp["cycles"] for p, r in at_sanger.items()}}
+            "sanger_point": {p: r["cycles"] / sp["cycles"] for p, r in at_sanger.items()},
+            "sanger_point_dynamic_energy": {p: dynamic_pj(r) / dynamic_pj(sp)
+                                            for p, r in at_sanger.items()}}
     return Section("sensitivity", "10. Sensitivity and the crossover token count", body, data)
 
 
