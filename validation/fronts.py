@@ -37,6 +37,8 @@ FAMILIES = {
 DEFAULT_SWEEP_DIR = Path("out")
 #: Points per family run in quick mode (tests).
 QUICK_POINTS = 4
+#: One colour per family in the plots.
+FAMILY_COLORS = {"vitality": "#1b9e77", "systolic_iso": "#7570b3", "sanger_iso": "#d95f02"}
 #: Design axes shown for a family's best points (whatever of them the spec varies).
 SHOWN = ("rows", "cols", "dataflow", "fold_overlap", "capacity_kib", "tile_rows")
 
@@ -254,9 +256,9 @@ how much slower it is than the family's fastest shape:
 
 def plot_fronts(fams: dict[str, list[Point]], path: Path) -> Path:
     """Every point of each family (faint) and its front (a step line), one axes."""
-    from .plots import _plt, _save
+    from .plots import _plt
 
-    colors = {"vitality": "#1b9e77", "systolic_iso": "#7570b3", "sanger_iso": "#d95f02"}
+    colors = FAMILY_COLORS
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for name, pts in fams.items():
@@ -267,25 +269,17 @@ def plot_fronts(fams: dict[str, list[Point]], path: Path) -> Path:
         ax.step([p.latency_ms for p in f], [p.energy_pj / 1e6 for p in f], where="post",
                 color=c, lw=1.6, label=f"{name} front ({len(f)} of {len(pts)})")
         ax.scatter([p.latency_ms for p in f], [p.energy_pj / 1e6 for p in f], s=14, color=c)
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("energy (uJ)")
-    ax.set_title("DeiT-Tiny at vitality's budget: latency-energy fronts", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
-    return path
-
+    return _finish(plt, fig, ax, path, "latency (ms)", "energy (uJ)",
+                   "DeiT-Tiny at vitality's budget: latency-energy fronts")
 
 
 def plot_shapes(shapes: dict[str, dict[tuple[int, int], Point]], path: Path) -> Path:
     """Each family's fastest latency per array shape against the shape's rows / cols."""
     from matplotlib.ticker import NullFormatter
 
-    from .plots import _plt, _save
+    from .plots import _plt
 
-    colors = {"vitality": "#1b9e77", "systolic_iso": "#7570b3", "sanger_iso": "#d95f02"}
+    colors = FAMILY_COLORS
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for name, per in shapes.items():
@@ -300,9 +294,17 @@ def plot_shapes(shapes: dict[str, dict[tuple[int, int], Point]], path: Path) -> 
     ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if lo <= t <= hi]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("array rows / cols (fixed PEs per family)")
-    ax.set_ylabel("fastest latency (ms)")
-    ax.set_title("DeiT-Tiny at vitality's budget: array shape", fontsize=10)
+    return _finish(plt, fig, ax, path, "array rows / cols (fixed PEs per family)",
+                   "fastest latency (ms)", "DeiT-Tiny at vitality's budget: array shape")
+
+
+def _finish(plt, fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
+    """Labels, grid and legend of a one-axes figure; saved to ``path`` and closed."""
+    from .plots import _save
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
