@@ -5,7 +5,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from validation.fronts import Point, best_latency_within, by_shape, front, front_ratios, shape_of
+from validation.fronts import (
+    Point,
+    _model_part,
+    best_latency_within,
+    by_shape,
+    front,
+    front_ratios,
+    shape_of,
+)
 
 
 def P(lat: float, en: float) -> Point:
@@ -78,3 +86,30 @@ def test_by_shape_keeps_each_shapes_fastest_in_aspect_order():
     got = by_shape(pts)
     assert list(got) == [(39, 110), (66, 65), (110, 39)]
     assert got[66, 65] == pts[2]  # fastest; the least energy of the two at 2
+
+
+def test_a_model_part_states_who_wins_from_its_own_points():
+    fams = {"vitality": [_shaped(2, 4, 65, 65, "ws"), _shaped(3, 3, 25, 169, "ws")],
+            "systolic_iso": [_shaped(1, 8, 66, 65, "os")],
+            "sanger_iso": [_shaped(4, 9, 65, 50, "ws")]}
+    text, data = _model_part("deit_small", fams, None, "_deit_small")
+    assert "### DeiT-S" in text and "validation_fronts_deit_small.png" in text
+    assert data["ratios"]["systolic_iso"]["best_latency"] == 0.5  # 1 / 2
+    assert data["ratios"]["sanger_iso"]["best_latency"] == 2.0
+    assert data["shapes"]["vitality"] == {"25x169": 3, "65x65": 2}
+    assert "2.00x slower" in text and "2.00x faster" in text
+
+
+def test_rows_of_points_the_spec_no_longer_has_are_not_counted(tmp_path):
+    """A results file keeps rows of an earlier spec's points (another base architecture gives
+    other IDs); a family's points are only the current spec's."""
+    from validation.fronts import QUICK_POINTS, family_points, run_family
+
+    first = run_family("vitality", tmp_path, quick=True)
+    assert list(first) == ["deit_tiny", "deit_small"]  # the spec's order, points or none
+    assert sum(len(p) for p in first.values()) == QUICK_POINTS
+    results = tmp_path / "pareto_vitality" / "results.csv"
+    lines = results.read_text().splitlines()
+    stale = "f" * 12 + lines[1][lines[1].index(","):]  # the same cells under a foreign ID
+    results.write_text("\n".join([*lines, stale]) + "\n")
+    assert family_points("vitality", tmp_path) == first

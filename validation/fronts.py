@@ -3,7 +3,10 @@
 Each family (``FAMILIES``) is one sweep spec of ``examples/sweeps/`` over its array shape at a
 fixed PE count, its dataflow, fold overlap, buffer split and tile size, every point with
 vitality's 17,160 PEs, 1,280 KiB of SRAM, DRAM and NoC. The sweeps run on the local pool (a
-rerun resumes; ``quick`` runs a slice of each). From each family's ok points:
+rerun resumes; ``quick`` runs a slice of each). Each spec lists the models it sweeps (DeiT-T
+and DeiT-S); the section has one part per model that every family has points for, and
+``data`` holds the first model's numbers at its top level and every model's in ``models``.
+From each family's ok points on a model:
 
 * its *front*: the points no other point of the family beats in both latency and energy;
 * each family's best point in latency and in energy, with the design that reached it;
@@ -93,23 +96,37 @@ def front_ratios(ours: list[Point], theirs: list[Point]) -> dict[str, Any]:
             "best_latency": best_lat, "best_energy": best_en, "front_points": len(f)}
 
 
-def run_family(name: str, out_dir: Path, quick: bool) -> list[Point]:
-    """Run (or resume) family ``name``'s sweep into ``out_dir/<spec stem>``; its ok points."""
+def run_family(name: str, out_dir: Path, quick: bool) -> dict[str, list[Point]]:
+    """Run (or resume) family ``name``'s sweep into ``out_dir/<spec stem>``; its ok points per
+    workload, in the spec's order of workloads."""
     from accelsim.sweep import run_sweep
+
+    spec = ROOT / FAMILIES[name][0]
+    run_sweep(spec, out_dir / spec.stem, backend="local", workers=2, progress=False,
+              limit=QUICK_POINTS if quick else None)
+    return family_points(name, out_dir)
+
+
+def family_points(name: str, out_dir: Path) -> dict[str, list[Point]]:
+    """The ok points of family ``name``'s sweep in ``out_dir``, per workload (``run_family``)."""
+    from accelsim.sweep import load_spec
     from accelsim.sweep.results import read
+    from accelsim.sweep.runner import prepare
 
     spec = ROOT / FAMILIES[name][0]
     out = out_dir / spec.stem
-    run_sweep(spec, out, backend="local", workers=2, progress=False,
-              limit=QUICK_POINTS if quick else None)
     header, rows = read(out / "results.csv")
+    # only this spec's points: a results file keeps the rows of points an earlier spec or base
+    # architecture had (their IDs differ), which must not count here
+    loaded = load_spec(spec)
+    ours = set(prepare(loaded, out).cells)
     axes = [c for c in header if "." in c]  # axis columns are dotted field paths
-    points = []
-    for _, r in sorted(rows.items()):
-        if r.get("status") != "ok":
+    points: dict[str, list[Point]] = {w.spec: [] for w in loaded.workloads}  # spec order
+    for pid, r in sorted(rows.items()):
+        if r.get("status") != "ok" or pid not in ours:
             continue
-        points.append(Point(float(r["latency_ms"]), float(r["energy_pj"]),
-                            tuple((a, r[a]) for a in axes)))
+        points.setdefault(r["workload"], []).append(Point(
+            float(r["latency_ms"]), float(r["energy_pj"]), tuple((a, r[a]) for a in axes)))
     return points
 
 
@@ -157,7 +174,39 @@ def _verdict(x: float | None, good: str, bad: str, none: str = "") -> str:
 
 def section(quick: bool = False, out_dir: Path | None = None, img: Path | None = None) -> Section:
     out_dir = out_dir or DEFAULT_SWEEP_DIR
-    fams = {name: run_family(name, out_dir, quick) for name in FAMILIES}
+    runs = {name: run_family(name, out_dir, quick) for name in FAMILIES}
+    models = [m for m in runs["vitality"] if all(runs[f].get(m) for f in FAMILIES)]
+    parts, by_model = [], {}
+    for k, model in enumerate(models):
+        text, data = _model_part(model, {f: runs[f][model] for f in FAMILIES},
+                                 img, "" if k == 0 else f"_{model}")
+        parts.append(text)
+        by_model[model] = data
+    specs = " ; ".join(f"accelsim sweep {spec} --out out/{Path(spec).stem}"
+                       for spec, _ in FAMILIES.values())
+    body = f"""
+Every point at vitality's budget: 17,160 PEs, 1,280 KiB of SRAM, vitality's DRAM and NoC, at
+224 px. Each family sweeps its array shape at a fixed PE count, its dataflow, fold overlap,
+buffer split (activations / weights) and tile size, on each model
+(`examples/sweeps/pareto_*.yaml`){" — quick mode: the first " + str(QUICK_POINTS) + " points of each" if quick else ""}.
+Latency in ms at each preset's clock, energy in uJ (1e6 pJ). Front to front (baseline /
+vitality; > 1: vitality better): *at equal energy*, for each point of vitality's front, the
+baseline family's best latency within that point's energy; *at equal latency*, its least
+energy within that point's latency; medians over vitality's front points where the baseline
+has such a point (how many: the column beside).
+{"".join(parts)}
+{command(specs, "then `accelsim validate` reads their results.csv")}
+"""
+    first = by_model[models[0]] if models else {"ratios": {}, "families": {}, "shapes": {}}
+    data = first | {"models": by_model}
+    return Section("fronts", "9. Pareto fronts at equal budget", body, data)
+
+
+def _model_part(model: str, fams: dict[str, list[Point]], img: Path | None,
+                suffix: str) -> tuple[str, dict[str, Any]]:
+    """Section 9's part for one model: fronts, ratios, best designs, array shapes."""
+    from .paper import MODELS
+
     rows = []
     for name, pts in fams.items():
         f = front(pts)
@@ -201,26 +250,16 @@ def section(quick: bool = False, out_dir: Path | None = None, img: Path | None =
             shape_rows.append([f"`{name}`", f"{r} x {c}", f"{r / c:.2f}", f"{p.latency_ms:.4f}",
                                ratio(p.latency_ms / top) if top else "-",
                                f"{p.energy_pj / 1e6:.0f}"])
-    png = "img/validation_fronts.png"
+    title = MODELS.get(model, model)
+    fronts_png, shapes_png = f"validation_fronts{suffix}.png", f"validation_shapes{suffix}.png"
     if img is not None:
-        plot_fronts(fams, img / "validation_fronts.png")
-        plot_shapes(shapes, img / "validation_shapes.png")
-    specs = " ; ".join(f"accelsim sweep {spec} --out out/{Path(spec).stem}"
-                       for spec, _ in FAMILIES.values())
-    body = f"""
-DeiT-Tiny (224 px, 197 tokens), every point at vitality's budget: 17,160 PEs, 1,280 KiB of
-SRAM, vitality's DRAM and NoC. Each family sweeps its array shape at a fixed PE count, its
-dataflow, fold overlap, buffer split (activations / weights) and tile size
-(`examples/sweeps/pareto_*.yaml`){" — quick mode: the first " + str(QUICK_POINTS) + " points of each" if quick else ""}.
-Latency in ms at each preset's clock, energy in uJ (1e6 pJ).
+        plot_fronts(fams, img / fronts_png, title)
+        plot_shapes(shapes, img / shapes_png, title)
+    text = f"""
+### {title}
 
 {table(["family", "design", "points", "on the front", "fastest: ms", "its uJ",
         "least energy: ms", "its uJ"], rows, "llrrrrrr")}
-
-Front to front (baseline / vitality; > 1: vitality better). *At equal energy*: for each point
-of vitality's front, the baseline family's best latency within that point's energy;
-*at equal latency*: its least energy within that point's latency. Medians over vitality's
-front points where the baseline has such a point (how many: the column beside):
 
 {table(["", "best latency", "best energy", "latency at equal energy (median)", "range",
         "front points compared", "energy at equal latency (median)", "front points compared"],
@@ -230,31 +269,29 @@ front points where the baseline has such a point (how many: the column beside):
 
 {single_note}
 
-The fastest design of each family:
+The fastest design of each family on {title}:
 
 {table(["family", "ms", "design"], best, "lrl")}
 
-![fronts]({png})
+![fronts](img/{fronts_png})
 
-**Array shape** (sensitivity): each family's main array at its fixed PE count, the fastest
-design of each shape over the other axes (dataflow, overlap, buffer split, tile size), and
-how much slower it is than the family's fastest shape:
+**Array shape** (sensitivity, {title}): each family's main array at its fixed PE count, the
+fastest design of each shape over the other axes (dataflow, overlap, buffer split, tile
+size), and how much slower it is than the family's fastest shape:
 
 {table(["family", "rows x cols", "rows / cols", "fastest: ms", "x family's best", "its uJ"],
        shape_rows, "llrrrr")}
 
-![shapes](img/validation_shapes.png)
-
-{command(specs, "then `accelsim validate` reads their results.csv")}
+![shapes](img/{shapes_png})
 """
     data = {"families": {n: [p.__dict__ for p in pts] for n, pts in fams.items()},
             "ratios": ratios,
             "shapes": {n: {f"{r}x{c}": p.latency_ms for (r, c), p in per.items()}
                        for n, per in shapes.items()}}
-    return Section("fronts", "9. Pareto fronts at equal budget", body, data)
+    return text, data
 
 
-def plot_fronts(fams: dict[str, list[Point]], path: Path) -> Path:
+def plot_fronts(fams: dict[str, list[Point]], path: Path, model: str = "DeiT-T") -> Path:
     """Every point of each family (faint) and its front (a step line), one axes."""
     from .plots import _plt
 
@@ -270,10 +307,11 @@ def plot_fronts(fams: dict[str, list[Point]], path: Path) -> Path:
                 color=c, lw=1.6, label=f"{name} front ({len(f)} of {len(pts)})")
         ax.scatter([p.latency_ms for p in f], [p.energy_pj / 1e6 for p in f], s=14, color=c)
     return _finish(plt, fig, ax, path, "latency (ms)", "energy (uJ)",
-                   "DeiT-Tiny at vitality's budget: latency-energy fronts")
+                   f"{model} at vitality's budget: latency-energy fronts")
 
 
-def plot_shapes(shapes: dict[str, dict[tuple[int, int], Point]], path: Path) -> Path:
+def plot_shapes(shapes: dict[str, dict[tuple[int, int], Point]], path: Path,
+                model: str = "DeiT-T") -> Path:
     """Each family's fastest latency per array shape against the shape's rows / cols."""
     from matplotlib.ticker import NullFormatter
 
@@ -295,7 +333,7 @@ def plot_shapes(shapes: dict[str, dict[tuple[int, int], Point]], path: Path) -> 
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
     return _finish(plt, fig, ax, path, "array rows / cols (fixed PEs per family)",
-                   "fastest latency (ms)", "DeiT-Tiny at vitality's budget: array shape")
+                   "fastest latency (ms)", f"{model} at vitality's budget: array shape")
 
 
 def _finish(plt, fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> Path:

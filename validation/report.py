@@ -154,15 +154,16 @@ def _headline(secs: dict[str, Section], models: list[str]) -> str:
             f"vs {b}: end to end {ratio(r['cycles'])} / {ratio(r['energy_pj'])}, attention "
             f"{ratio(r['attention_exposed_cycles'])} after QKV, "
             f"{ratio(r['attention_cycles'])} span" for b, r in iso.items()) + ".")
-    fr = secs["fronts"].data["ratios"]
-    lines.append(
-        f"* **{paper.MODELS[models[0]]}, Pareto fronts at equal budget** (section 9; baseline / "
-        "vitality, median over vitality's front): " + "; ".join(
-            f"vs {b}: latency at equal energy "
-            f"{_or(r['latency_at_energy']['median'], f'unmatched (no {b} design uses as little)')}"
-            f", energy at equal latency "
-            f"{_or(r['energy_at_latency']['median'], f'unmatched (no {b} design is as fast)')}, "
-            f"best-point latency {ratio(r['best_latency'])}" for b, r in fr.items()) + ".")
+    for model, part in secs["fronts"].data["models"].items():
+        lines.append(
+            f"* **{paper.MODELS.get(model, model)}, Pareto fronts at equal budget** (section 9; "
+            "baseline / vitality, median over vitality's front): " + "; ".join(
+                f"vs {b}: latency at equal energy "
+                f"{_or(r['latency_at_energy']['median'], f'unmatched (no {b} design uses as little)')}"
+                f", energy at equal latency "
+                f"{_or(r['energy_at_latency']['median'], f'unmatched (no {b} design is as fast)')}"
+                f", best-point latency {ratio(r['best_latency'])}"
+                for b, r in part["ratios"].items()) + ".")
     cross = secs["sensitivity"].data["crossover_px"]
     lines.append(
         f"* **Crossover** (section 10, {paper.MODELS[models[0]]} like for like): " + "; ".join(
