@@ -210,7 +210,8 @@ document goes to `out/validation/`). Do not edit by hand: rerun the command.
 {timing}
 
 Traced graphs are cached (`~/.cache/accelsim/graphs`); a cold cache adds about 1-2 s per graph
-(`docs/workloads.md`).
+(`docs/workloads.md`). Section 9 resumes its three sweeps from `out/pareto_*`; run from
+nothing they take about 10 minutes on 2 cores (1,224 points, docs/sweeps.md section 6).
 """
     return "\n".join([head, *(s.markdown() for s in secs), tail])
 
