@@ -37,7 +37,7 @@ from arch.schema import Architecture
 
 from .clock import Clock, Slots
 from .components import MEMORY_MODELS, MemoryModel, Pool, Port, Recorder, transfer_via
-from .errors import DeadlockError, InputError
+from .errors import DeadlockError, InputError, deadlock_message
 from .paths import ROLE_OF, WHAT_OF, route_of, transfer_paths
 from .plan import Plan, Tile
 from .progress import Progress
@@ -134,11 +134,7 @@ class Engine(Streaming):
         up most. The bytes are counted per op and route; ``op_actions`` is expanded from them
         once, after the run."""
         key = (inst, kind, tuple(fanout) if fanout else None)
-        route = self._routes.get(key)
-        if route is None:
-            chunk_s, uname = inst.split(".", 1)
-            route = self._routes[key] = route_of(self.memories, self.paths[uname][kind], kind,
-                                                 int(chunk_s[5:]), fanout)
+        route = self._routes.get(key) or self._route(key)
         per_op = self._route_bytes[op]
         per_op[key] = per_op.get(key, 0) + nbytes
         if kind == "psum":  # written out and read back: twice the bytes cross the path
@@ -146,6 +142,21 @@ class Engine(Streaming):
         first, end, via = transfer_via(route[0], self.env.now, nbytes, op, WHAT_OF[kind],
                                        arrive, data_done)
         return first, end, (via, ROLE_OF[kind])
+
+    def _route_ports(self, inst: str, kind: str) -> list[Port]:
+        """The ports a ``kind`` transfer of unit instance ``inst`` crosses (no multicast)."""
+        return self._route((inst, kind, None))[0]
+
+    def _route(self, key: tuple) -> tuple[list[Port], list[tuple[tuple[str, str, str], int]]]:
+        """The route of ``key`` = (unit instance, path kind, multicast chunks or None), made
+        on first use."""
+        route = self._routes.get(key)
+        if route is None:
+            inst, kind, fanout = key
+            chunk_s, uname = inst.split(".", 1)
+            route = self._routes[key] = route_of(self.memories, self.paths[uname][kind], kind,
+                                                 int(chunk_s[5:]), list(fanout) if fanout else None)
+        return route
 
     def _expand_actions(self) -> None:
         """Per op, the action counts of the bytes it moved (in the order routes were first
@@ -321,10 +332,18 @@ class Engine(Streaming):
             psum_end = start
             if t.psum_bytes and ctx.psum_path:
                 _f, psum_end, w.psum_via[ti] = move("psum", inst, t.psum_bytes, t.op)
-            if stream:
-                out_from, out_end = self._stream_out(ctx, t, ti, start)
+            if stream:  # its result's write is asked for when it must start (``_stream_at``)
+                out_at = self._stream_at(ctx, t, start)
+                if out_at == start:
+                    out_from, out_end = self._stream_out(ctx, t, ti, start)
             if t.cycles:
-                yield env.timeout(t.cycles)
+                if stream and out_at > start:
+                    yield env.timeout(out_at - start)
+                    out_from, out_end = self._stream_out(ctx, t, ti, start)
+                    if start + t.cycles > out_at:
+                        yield env.timeout(start + t.cycles - out_at)
+                else:
+                    yield env.timeout(t.cycles)
                 now = start + t.cycles
                 rec.busy(start, now, t.op)
             if psum_end > now:
@@ -456,7 +475,9 @@ class Engine(Streaming):
         if self.progress is not None:
             self.progress.close(self.completed)
         if self.completed < len(plan.tiles):
-            raise DeadlockError(self._deadlock_message())
+            raise DeadlockError(deadlock_message(
+                self.plan, self.done, self.pending,
+                self.block_issued if self.stream else self.block_done, self._out_granted))
         self._expand_actions()
         return self._record()
 
@@ -474,20 +495,6 @@ class Engine(Streaming):
                          {r: p.series for r, p in self.pools.items()},
                          {r: p.capacity for r, p in self.pools.items()},
                          actions, traffic, next(self.env._eid), self.waits)
-
-    def _deadlock_message(self) -> str:
-        blocked = []
-        for inst, queue in self.plan.queues.items():
-            waiting = [ti for ti in queue if self.done[ti] < 0]
-            if not waiting:
-                continue
-            ti = waiting[0]
-            t = self.plan.tiles[ti]
-            why = ("producer tiles" if self.pending[ti] else
-                   "weights" if t.weight_block >= 0 and not self.block_done[t.weight_block]
-                   else "buffer room" if not self._out_granted[t.op] else "operands")
-            blocked.append(f"{inst} (op {self.plan.ops[t.op].name!r}, waiting for {why})")
-        return "simulation deadlocked; blocked: " + "; ".join(blocked)
 
 
 class _Instance(NamedTuple):

@@ -5,8 +5,8 @@ unit). Under ``folds`` its loader does not wait for its weight block's fetch to 
 start, nor for its operands' last byte: the tile may start once its first piece's operands are
 in and as long as its last piece does not finish before their last byte (``_stream_ready``).
 Its results become final in ``Tile.out_granules`` pieces and are written while it computes
-(``_stream_out``), so the unit claims room in its output queue before it starts
-(``_queue_room``). Operands arrive at an even rate from their first byte to their last (the
+(``_stream_out``), asked for as late as lets them end with the compute (``_stream_at``), so
+the unit claims room in its output queue before it starts (``_queue_room``). Operands arrive at an even rate from their first byte to their last (the
 slowest stage's pace, ``components.transfer_via``); that is what makes the closed form exact
 (``tests/test_streaming.py``). Under ``tiles`` none of this runs (the engine's own order).
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .components import Recorder
+from .components import Fanout, Port, Recorder
 from .plan import Tile
 from .record import Via, Waits
 
@@ -34,6 +34,7 @@ class Streaming:
     block_span: list[tuple[int, int]]
     _routes: dict
     _move: Callable[..., tuple[int, int, Via]]  # ``Engine._move``
+    _route_ports: Callable[[str, str], list[Port]]  # ``Engine._route_ports``
 
     def _stream_ready(self, t: Tile, now: int, first: int, end: int, via: Via) -> tuple[int, Via]:
         """When a tile may start computing under ``streaming: folds``, and what held it up.
@@ -72,6 +73,23 @@ class Streaming:
             writes = [e for e in writes if e > now]
         return writes, now
 
+    def _stream_at(self, ctx: _Instance, t: Tile, start: int) -> int:
+        """When the unit asks the memories for a tile's result transfers: as late as lets them
+        end with its compute (its end less their slowest stage's time), not before its first
+        piece is final. Asking earlier would hold a server's future time that requests made
+        meanwhile (the next tiles' operands) could have used: a reservation is never split
+        (``components.Server``)."""
+        end = start + t.cycles
+        lead = 0
+        for kind, nbytes in (("spill" if t.out_dram else "out", t.out_bytes),
+                             ("partial_out", t.partial_out_bytes)):
+            if nbytes:
+                ports = self._route_ports(ctx.name, kind)
+                lead = max(lead, max(s.duration(nbytes) for p in ports
+                                     for s in (p.servers if isinstance(p, Fanout) else (p,))))
+        first = start + -(-t.cycles // t.out_granules)
+        return min(end, max(first, end - lead))
+
     def _stream_out(self, ctx: _Instance, t: Tile, ti: int, start: int) -> tuple[int, int]:
         """Issue a tile's result transfers at its compute start (``streaming: folds``): its
         outputs become final in ``t.out_granules`` pieces, the first after that share of its
@@ -80,7 +98,7 @@ class Streaming:
         kept pace with the compute, else when its first piece was final: what it took beyond
         the compute was its own transfer and queueing) and when its last byte is written."""
         end = start + t.cycles
-        first = start + -(-t.cycles // t.out_granules)
+        first = max(start + -(-t.cycles // t.out_granules), int(self.env.now))
         issue = done = start
         w = self.waits
         for kind, nbytes in (("spill" if t.out_dram else "out", t.out_bytes),
