@@ -38,7 +38,7 @@ from arch.schema import Architecture
 from .clock import Clock, Slots
 from .components import MEMORY_MODELS, MemoryModel, Pool, Port, Recorder, transfer_via
 from .errors import DeadlockError, InputError, deadlock_message
-from .paths import ROLE_OF, WHAT_OF, route_of, transfer_paths
+from .paths import ROLE_OF, WHAT_OF, RouteActions, route_of, transfer_paths
 from .plan import Plan, Tile
 from .progress import Progress
 from .record import RunRecord, Via, Waits
@@ -80,7 +80,7 @@ class Engine(Streaming):
         self.op_left = [len(op.tiles) for op in plan.ops]
         #: per op: (memory, action, role) -> count
         self.op_actions: list[Actions] = [defaultdict(int) for _ in plan.ops]
-        self._routes: dict[tuple, tuple[list[Port], list[tuple[tuple[str, str, str], int]]]] = {}
+        self._routes: dict[tuple, tuple[list[Port], RouteActions]] = {}
         self._route_bytes: list[dict[tuple, int]] = [{} for _ in plan.ops]
         #: multicast key -> its transfer's (first byte in, last byte in, hold-up)
         self._shared: dict[tuple, tuple[int, int, Via]] = {}
@@ -134,7 +134,7 @@ class Engine(Streaming):
         up most. The bytes are counted per op and route; ``op_actions`` is expanded from them
         once, after the run."""
         key = (inst, kind, tuple(fanout) if fanout else None)
-        route = self._routes.get(key) or self._route(key)
+        route = self._routes.get(key) or self._route(key)  # the cache inline: a hot path
         per_op = self._route_bytes[op]
         per_op[key] = per_op.get(key, 0) + nbytes
         if kind == "psum":  # written out and read back: twice the bytes cross the path
@@ -147,7 +147,7 @@ class Engine(Streaming):
         """The ports a ``kind`` transfer of unit instance ``inst`` crosses (no multicast)."""
         return self._route((inst, kind, None))[0]
 
-    def _route(self, key: tuple) -> tuple[list[Port], list[tuple[tuple[str, str, str], int]]]:
+    def _route(self, key: tuple) -> tuple[list[Port], RouteActions]:
         """The route of ``key`` = (unit instance, path kind, multicast chunks or None), made
         on first use."""
         route = self._routes.get(key)
