@@ -6,8 +6,9 @@ start, nor for its operands' last byte: the tile may start once its first piece'
 in and as long as its last piece does not finish before their last byte (``_stream_ready``).
 Its results become final in ``Tile.out_granules`` pieces and are written while it computes
 (``_stream_out``), asked for as late as lets them end with the compute (``_stream_at``), so
-the unit claims room in its output queue before it starts (``_queue_room``). Operands arrive at an even rate from their first byte to their last (the
-slowest stage's pace, ``components.transfer_via``); that is what makes the closed form exact
+the unit claims room in its output queue before it starts (``_queue_room``). Operands arrive
+at an even rate from their first byte to their last (the slowest stage's pace,
+``components.transfer_via``); that is what makes the closed form exact
 (``tests/test_streaming.py``). Under ``tiles`` none of this runs (the engine's own order).
 """
 
@@ -32,7 +33,6 @@ class Streaming:
     env: Clock
     waits: Waits
     block_span: list[tuple[int, int]]
-    _routes: dict
     _move: Callable[..., tuple[int, int, Via]]  # ``Engine._move``
     _route_ports: Callable[[str, str], list[Port]]  # ``Engine._route_ports``
 
@@ -81,18 +81,16 @@ class Streaming:
         (``components.Server``)."""
         end = start + t.cycles
         lead = 0
-        for kind, nbytes in (("spill" if t.out_dram else "out", t.out_bytes),
-                             ("partial_out", t.partial_out_bytes)):
-            if nbytes:
-                ports = self._route_ports(ctx.name, kind)
-                lead = max(lead, max(s.duration(nbytes) for p in ports
-                                     for s in (p.servers if isinstance(p, Fanout) else (p,))))
+        for kind, nbytes in _result_transfers(t):
+            ports = self._route_ports(ctx.name, kind)
+            lead = max(lead, max(s.duration(nbytes) for p in ports
+                                 for s in (p.servers if isinstance(p, Fanout) else (p,))))
         first = start + -(-t.cycles // t.out_granules)
         return min(end, max(first, end - lead))
 
     def _stream_out(self, ctx: _Instance, t: Tile, ti: int, start: int) -> tuple[int, int]:
-        """Issue a tile's result transfers at its compute start (``streaming: folds``): its
-        outputs become final in ``t.out_granules`` pieces, the first after that share of its
+        """Issue a tile's result transfers (``streaming: folds``; the unit calls it at
+        ``_stream_at``, its compute started at ``start``): its outputs become final in ``t.out_granules`` pieces, the first after that share of its
         cycles, the last at its compute end, and stream out as they do. Returns the critical
         path's ``issue`` of the latest-ending transfer (its compute end when that transfer
         kept pace with the compute, else when its first piece was final: what it took beyond
@@ -101,11 +99,16 @@ class Streaming:
         first = max(start + -(-t.cycles // t.out_granules), int(self.env.now))
         issue = done = start
         w = self.waits
-        for kind, nbytes in (("spill" if t.out_dram else "out", t.out_bytes),
-                             ("partial_out", t.partial_out_bytes)):
-            if nbytes:
-                _f, e, v = self._move(kind, ctx.name, nbytes, t.op, None, first, end)
-                if e > done:
-                    paced = end + sum(p.latency for p in self._routes[ctx.name, kind, None][0])
-                    done, w.out_via[ti], issue = e, v, (first if e > paced else end)
+        for kind, nbytes in _result_transfers(t):
+            _f, e, v = self._move(kind, ctx.name, nbytes, t.op, None, first, end)
+            if e > done:
+                paced = end + sum(p.latency for p in self._route_ports(ctx.name, kind))
+                done, w.out_via[ti], issue = e, v, (first if e > paced else end)
         return issue, done
+
+
+def _result_transfers(t: Tile) -> list[tuple[str, int]]:
+    """(path kind, bytes) of the transfers that carry a tile's results: its outputs (to SRAM,
+    or on to DRAM when spilled) and the partial sums a split reduction spills."""
+    return [(kind, n) for kind, n in (("spill" if t.out_dram else "out", t.out_bytes),
+                                      ("partial_out", t.partial_out_bytes)) if n]

@@ -77,7 +77,7 @@ def systolic_output_pieces(dataflow: str, rows: int, cols: int, m: int, n: int, 
     if min(m, n, k) == 0:
         return 1
     if df == "os":
-        return _cdiv(m, rows) * _cdiv(n, cols)
+        return systolic_folds(df, rows, cols, m, n, k)
     return _cdiv(n, cols) if df == "ws" else _cdiv(m, cols)
 
 
