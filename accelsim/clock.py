@@ -44,6 +44,11 @@ class Slots:
             self.env.timeout(0).callbacks.append(self._hand_over)
 
     def _hand_over(self, _event: simpy.Event) -> None:
+        """A returned slot reaches the waiting loader; if an earlier slot returned in the same
+        step already reached it, this one goes back to the free count (as a second ``put``
+        into a ``Container`` with one ``get`` waiting would)."""
         ev, self.waiting = self.waiting, None
-        assert ev is not None
-        ev.succeed()
+        if ev is None:
+            self.free += 1
+        else:
+            ev.succeed()

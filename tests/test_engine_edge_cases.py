@@ -90,3 +90,28 @@ def test_low_bit_array_moves_fewer_bytes():
     assert s4["ops"][0]["compute_cycles"] == s8["ops"][0]["compute_cycles"]
     assert s4["dram_bytes"] * 2 == s8["dram_bytes"]
     assert s4["energy_pj"] < s8["energy_pj"]
+
+
+def test_two_slots_returned_in_one_step_reach_one_waiting_loader_and_the_free_count():
+    """``Slots``: the first returned slot goes to the waiting loader, the second back to the
+    free count, as two puts into a ``simpy.Container`` with one get waiting."""
+    from accelsim.clock import Clock, Slots
+
+    env = Clock()
+    slots = Slots(env, 1)
+    got: list[int] = []
+
+    def loader():
+        yield slots.take()
+        yield slots.take()  # waits: the only slot is taken
+        got.append(env.now)
+
+    def unit():
+        yield env.timeout(5)
+        slots.give()
+        slots.give()
+
+    env.process(loader())
+    env.process(unit())
+    env.run()
+    assert got == [5] and slots.free == 1 and slots.waiting is None

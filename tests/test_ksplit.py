@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from accelsim.api import simulate
@@ -103,6 +103,8 @@ def test_a_buffer_smaller_than_one_reduction_row_is_a_clean_error():
 @given(m=st.integers(1, 70), n=st.integers(1, 40), k=st.integers(100, 700),
        kib=st.sampled_from([2, 3, 4, 8]), dataflow=st.sampled_from(["os", "ws", "is"]),
        chunks=st.integers(1, 2), depth=st.integers(1, 3))
+# two prefetch slots returned in one step while the loader waits (accelsim.clock.Slots)
+@example(m=8, n=9, k=129, kib=2, dataflow="ws", chunks=1, depth=2)
 def test_split_gemms_keep_every_invariant(m, n, k, kib, dataflow, chunks, depth):
     s = simulate(tiny_arch(dataflow=dataflow, sram_kib=kib, chunks=chunks,
                            prefetch_depth=depth, dram_bytes_per_cycle=8.0),
