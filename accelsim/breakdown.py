@@ -86,7 +86,7 @@ class OpCosts:
             if not t.psum_bytes:
                 continue
             psum_rf = plan.regions.region.get((plan.ops[t.op].unit, "psum"))
-            if psum_rf in plan.regions.local:
+            if psum_rf in plan.regions.regfiles:
                 for action in ("read_bytes", "write_bytes"):
                     _nested_add(self.traffic[t.op], psum_rf, action, "psum", t.psum_bytes)
                 rf_bytes.setdefault((t.op, psum_rf, "psum"), [0, 0])[0] += t.psum_bytes

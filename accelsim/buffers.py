@@ -6,7 +6,8 @@ rest), named ``<sram>.weight`` and ``<sram>.act``. A unit's role goes to the reg
 ``arch.graph.sram_for`` picks for it. Partial sums go, in this order of preference, to a
 register file of the unit's chunk on its data path that ``holds: [psum]`` (a *local* region:
 one pool per chunk, ``chunk<i>.<rf>``), to the SRAM holding ``psum``, or to the unit's output
-SRAM. Both the mapper (which plans residency against these budgets) and the engine (which
+SRAM. A chunk-local SRAM (``local: true``) is local too: each chunk draws on its own copy's
+capacity (``chunk<i>.<sram>``, or ``chunk<i>.<sram>.weight`` / ``.act`` when split). Both the mapper (which plans residency against these budgets) and the engine (which
 enforces them while the run goes) use this one table.
 """
 
@@ -30,7 +31,9 @@ class Regions:
     capacity: dict[str, int]  # region -> bytes (a local region: per chunk)
     region: dict[tuple[str, str], str]  # (unit name, role) -> region
     sram: dict[tuple[str, str], str]  # (unit name, role) -> SRAM (or local register file) name
-    local: frozenset[str] = frozenset()  # regions with one pool per chunk (register files)
+    local: frozenset[str] = frozenset()  # regions with one pool per chunk
+    #: local regions that are a chunk's register file (partial sums only, no transfers)
+    regfiles: frozenset[str] = frozenset()
 
     def pool(self, region: str, chunk: int) -> str:
         """The pool name of ``region`` for a tile of ``chunk``."""
@@ -45,17 +48,21 @@ def regions(arch: Architecture, g: nx.DiGraph, units: list[str]) -> Regions:
     """The regions of ``arch`` and the one each (unit, role) of ``units`` draws from."""
     frac = arch.mapping.weight_buffer_fraction
     capacity: dict[str, int] = {}
+    local: set[str] = set()
     for name, mem in arch.memories.items():
         if not isinstance(mem, Sram):
             continue
         if _split(mem):
-            capacity[f"{name}.weight"] = int(mem.capacity_bytes * frac)
-            capacity[f"{name}.act"] = mem.capacity_bytes - int(mem.capacity_bytes * frac)
+            parts = {f"{name}.weight": int(mem.capacity_bytes * frac),
+                     f"{name}.act": mem.capacity_bytes - int(mem.capacity_bytes * frac)}
         else:
-            capacity[name] = mem.capacity_bytes
+            parts = {name: mem.capacity_bytes}
+        capacity.update(parts)
+        if mem.local:
+            local.update(parts)
     region: dict[tuple[str, str], str] = {}
     srams: dict[tuple[str, str], str] = {}
-    local: set[str] = set()
+    rf_regions: set[str] = set()
     for unit in units:
         inst = f"chunk0.{unit}"
         rfs = [n.split(".", 1)[1] for n in path_from_dram(g, inst, "output")
@@ -67,6 +74,7 @@ def regions(arch: Architecture, g: nx.DiGraph, units: list[str]) -> Regions:
             assert isinstance(spec, RegisterFile)
             capacity[rf] = spec.capacity_bytes
             local.add(rf)
+            rf_regions.add(rf)
             region[unit, "psum"] = srams[unit, "psum"] = rf
         for role in ("input", "weight", "output", "psum"):
             if (unit, role) in region:
@@ -84,4 +92,4 @@ def regions(arch: Architecture, g: nx.DiGraph, units: list[str]) -> Regions:
                 region[unit, role] = f"{sram}.{'weight' if role == 'weight' else 'act'}"
             else:
                 region[unit, role] = sram
-    return Regions(capacity, region, srams, frozenset(local))
+    return Regions(capacity, region, srams, frozenset(local), frozenset(rf_regions))

@@ -386,8 +386,14 @@ class MemoryModel:
         raise NotImplementedError
 
     def port(self, chunk: int, fanout: list[int] | None = None) -> Port:
-        """The port a transfer of ``chunk`` (or a multicast to ``fanout`` chunks) uses."""
-        return self.servers[0]
+        """The port a transfer of ``chunk`` (or a multicast to ``fanout`` chunks) uses: the
+        one server, or with a server per chunk (NoC links, chunk-local copies) the chunk's,
+        or every destination's at once."""
+        if len(self.servers) == 1:
+            return self.servers[0]
+        if fanout and len(fanout) > 1:
+            return Fanout([self.servers[c] for c in fanout])
+        return self.servers[chunk]
 
     @classmethod
     def actions(cls, spec, direction: str, nbytes: int, fanout: int = 1) -> list[tuple[str, int]]:
@@ -435,21 +441,27 @@ class DramModel(MemoryModel):
 
 @register
 class SramModel(MemoryModel):
-    """SRAM: one port of the whole buffer's bandwidth, one cycle of access latency."""
+    """SRAM: one port of the whole buffer's bandwidth, one cycle of access latency. A
+    chunk-local one (``local: true``) is a copy per chunk, each with its own port; a multicast
+    writes (and reads) every destination chunk's copy."""
 
     kind = "sram"
     spec: Sram
 
     def _servers(self, arch: Architecture, keep: bool) -> list[Server]:
-        return [Server(self.name, self.name, self.spec.bandwidth_bytes_per_cycle, 1, keep)]
+        n = arch.chunks.count if self.spec.local else 1
+        names = [f"{self.name}.c{i}" for i in range(n)] if n > 1 else [self.name]
+        return [Server(nm, self.name, self.spec.bandwidth_bytes_per_cycle, 1, keep)
+                for nm in names]
 
     @classmethod
     def actions(cls, spec, direction: str, nbytes: int, fanout: int = 1) -> list[tuple[str, int]]:
+        n = nbytes * fanout if spec.local else nbytes  # a shared buffer is read once
         if direction == "read":
-            return [("read_bytes", nbytes)]
+            return [("read_bytes", n)]
         if direction == "write":
-            return [("write_bytes", nbytes)]
-        return [("write_bytes", nbytes), ("read_bytes", nbytes)]
+            return [("write_bytes", n)]
+        return [("write_bytes", n), ("read_bytes", n)]
 
     @classmethod
     def energy_pj(cls, spec, actions: dict[str, int]) -> dict[str, float]:
@@ -473,13 +485,6 @@ class NocModel(MemoryModel):
         names = [f"{self.name}.c{i}" for i in range(n)] if n > 1 else [self.name]
         return [Server(nm, self.name, spec.bandwidth_bytes_per_cycle, latency, keep)
                 for nm in names]
-
-    def port(self, chunk: int, fanout: list[int] | None = None) -> Port:
-        if len(self.servers) == 1:
-            return self.servers[0]
-        if fanout and len(fanout) > 1:
-            return Fanout([self.servers[c] for c in fanout])
-        return self.servers[chunk]
 
     @classmethod
     def actions(cls, spec, direction: str, nbytes: int, fanout: int = 1) -> list[tuple[str, int]]:

@@ -90,12 +90,17 @@ class _Walk:
         return {op.out_region} | {region[op.unit, r] for r in ("input", "weight", "psum")
                                   if (op.unit, r) in region}
 
-    def releaser(self, at: int, region: str, waiting: int) -> Point | None:
+    def releaser(self, at: int, region: str, waiting: int, chunk: int = -1) -> Point | None:
         """The tile whose completion (result written) or compute end at cycle ``at`` gave
-        back room in ``region``: the room a wait ending then was waiting for."""
+        back room in ``region``: the room a wait ending then was waiting for (in a region
+        local to each chunk, a tile of the waiter's chunk: ``waiting``'s, or ``chunk``)."""
+        tiles, local = self.plan.tiles, region in self.plan.regions.local
+        if local and waiting >= 0:
+            chunk = _chunk_of(tiles[waiting].unit)
         for kind, index in (("done", self.done_at), ("end", self.end_at)):
             for i in index.get(at, ()):
-                if i != waiting and region in self._regions(i):
+                if (i != waiting and region in self._regions(i)
+                        and not (local and _chunk_of(tiles[i].unit) != chunk)):
                     return kind, i
         return None
 
@@ -174,7 +179,8 @@ class _Walk:
             region = self.plan.regions.region[self.plan.ops[block_op].unit, "weight"]
             label = (region, "wait for room", "weight", block_op, -1, "")
             if w.dma_issue[i] > w.dma_from[i]:
-                freed = self.releaser(w.dma_issue[i], region, -1)
+                freed = self.releaser(w.dma_issue[i], region, -1,
+                                      self.plan.weight_blocks[i].chunk)
                 if freed is not None:
                     return freed, w.dma_issue[i], label
             return ("dmafrom", i), w.dma_from[i], label
@@ -280,3 +286,8 @@ def bottleneck_line(rows: list[dict[str, Any]]) -> str:
     if len(rows) > 1:
         line += f"; next: {describe(rows[1])} {rows[1]['share']:.0%}"
     return line
+
+
+def _chunk_of(inst: str) -> int:
+    """``chunk3.sa`` -> 3."""
+    return int(inst.split(".", 1)[0][5:])

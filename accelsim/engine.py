@@ -107,7 +107,7 @@ class Engine(Streaming):
                 resident[p.out_region][p.index] = p.out_bytes
         self.pools: dict[str, Pool] = {}
         for r, cap in sorted(regions.capacity.items()):
-            if r in regions.local:  # one per chunk (a register file)
+            if r in regions.local:  # one per chunk (a register file, a chunk-local SRAM)
                 for c in range(self.arch.chunks.count):
                     name = regions.pool(r, c)
                     self.pools[name] = Pool(self.env, name, cap)
@@ -175,7 +175,8 @@ class Engine(Streaming):
                 continue
             uname = plan.ops[b.op].unit
             self.waits.dma_from[b.index] = int(env.now)
-            ev = self.pools[plan.regions.region[uname, "weight"]].take(b.bytes)
+            ev = self.pools[plan.regions.pool(plan.regions.region[uname, "weight"], b.chunk)].take(
+                b.bytes)
             if ev is not None:
                 yield ev
             self.waits.dma_issue[b.index] = int(env.now)
@@ -203,7 +204,7 @@ class Engine(Streaming):
                          # operands the loader claims them with those, after the tile's
                          # producers are done, so that a claim never waits for room that
                          # only a later tile of the same unit holds
-                         regions.region[uname, "psum"] in regions.local,
+                         regions.region[uname, "psum"] in regions.regfiles,
                          bool(self.paths[uname]["psum"]))
 
     @staticmethod
@@ -445,7 +446,9 @@ class Engine(Streaming):
                     ev.succeed()
         t = self.plan.tiles[ti]
         for b in self._blocks_ending.get(ti, ()):
-            self.pools[self.plan.regions.region[self.plan.ops[b.op].unit, "weight"]].give(b.bytes)
+            regions = self.plan.regions
+            self.pools[regions.pool(regions.region[self.plan.ops[b.op].unit, "weight"],
+                                    b.chunk)].give(b.bytes)
         self.op_left[t.op] -= 1
         if self.op_left[t.op] == 0:
             for p in self._frees.get(t.op, ()):

@@ -181,7 +181,7 @@ class Mapper(Tiler):
             r_in, r_psum = regions.region[unit, "input"], regions.region[unit, "psum"]
             # staged inputs are held by up to prefetch_depth tiles at once, partial sums in a
             # register file only by the one computing
-            psum_copies = 1 if r_psum in regions.local else depth
+            psum_copies = 1 if r_psum in regions.regfiles else depth
             kept_of: dict[str, dict[str, int]] = {}  # unit instance -> region -> kept bytes
             for ti in op.tiles:
                 t = plan.tiles[ti]

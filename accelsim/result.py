@@ -124,7 +124,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         for action, pj in memory_energy_pj(arch, name, acts).items():
             add(name, action, pj)
     for name, spec in arch.memories.items():
-        add(name, "leakage", spec.leakage_mw * leak_scale)
+        add(name, "leakage", spec.leakage_mw * leak_scale * arch.instances(name))
     op_energy = [0.0] * len(plan.ops)
     regfiles = regfiles_on_paths(arch, plan.graph)
     rf_psum: dict[str, int] = {}  # register file -> partial-sum bytes read (and written)
@@ -139,7 +139,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         specs = [(n, arch.chunks.units[n]) for n in names]
         rf_costs[u] = [(rf.read_energy_pj_per_byte, rf.write_energy_pj_per_byte, slot_of(n))
                        for n, rf in specs if isinstance(rf, RegisterFile)]
-    local = plan.regions.local
+    local = plan.regions.regfiles
     op_unit = [op.unit for op in plan.ops]
     energies = tile_energies(arch, plan)
     for t, (action, pj) in zip(plan.tiles, energies, strict=True):
@@ -178,7 +178,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
         for mem, acts in per_mem.items():
             op_energy[i] += sum(memory_energy_pj(arch, mem, acts).values())
 
-    leakage_mw = sum(m.leakage_mw for m in arch.memories.values()) + sum(
+    leakage_mw = sum(m.leakage_mw * arch.instances(n) for n, m in arch.memories.items()) + sum(
         len(arch.chunks.holders(n)) * u.leakage_mw for n, u in arch.chunks.units.items())
     ops = []
     costs = OpCosts(arch, plan, rec, op_actions, regfiles, energies)

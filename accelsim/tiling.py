@@ -68,13 +68,16 @@ class Tiler:
         assert isinstance(unit, SystolicArray | VectorArray)  # unit_for picks only these
         weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
         out: list[Tile] = []
+        # chunks sharing the weight buffer: all the op's parts, or none in a chunk-local one
+        w_sharers = 1 if self.regions.region[plan.unit, "weight"] in self.regions.local \
+            else len(parts)
         for chunk, groups, (r0, r1), (c0, c1) in parts:
             inst = f"chunk{chunk}.{plan.unit}"
             row_bands = bands(r0, r1, self._tile_rows(r1 - r0, plan.index))
             if op.kind.is_matmul:
                 assert isinstance(unit, SystolicArray)
                 col_blocks, k_len = self._col_blocks(op, unit, (c0, c1), weight_b,
-                                                     "weight" in kinds[2:], w_cap, len(parts))
+                                                     "weight" in kinds[2:], w_cap, w_sharers)
                 # column slices on several chunks all read the same A rows: multicast them;
                 # else A streamed from DRAM may stay staged across the column blocks
                 multicast = weight_b and len(parts) > 1 and self.multicast
@@ -127,7 +130,8 @@ class Tiler:
                     bias: bool, w_cap: int, parts: int) -> tuple[list[tuple[int, int]], int]:
         """Column blocks of a weight matmul, whole folds wide, and the reduction length each
         weight block covers. The weight buffer is shared by the ``parts`` chunks working on
-        the op, each double-buffering, so a block aims at a ``2 * parts``-th of it; when even
+        the op (1 when each chunk has its own), each double-buffering, so a block aims at a
+        ``2 * parts``-th of it; when even
         one fold is bigger, blocks are one fold wide and the chunks take turns (an undersized
         buffer serialises them, as it would in hardware); when one fold's whole reduction
         does not fit half the buffer, the reduction is split too (``_k_len``)."""

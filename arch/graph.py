@@ -130,6 +130,7 @@ def validate(arch: Architecture) -> nx.DiGraph:
         a, b = cycle[0][0], cycle[0][1]
         raise GraphError(("connections", g.edges[a, b]["connection"]),
                          f"connections form a cycle through {a} -> {b}")
+    _check_local(arch, g)
     for d in drams if len(drams) > 1 else ():
         if not g.out_degree(d):
             raise GraphError(("memories", d), f"the DRAM {d!r} connects to nothing: connect it "
@@ -150,6 +151,27 @@ def validate(arch: Architecture) -> nx.DiGraph:
                              f"no SRAM holding {', '.join(missing)} on any path from DRAM "
                              "(compute units need SRAMs for input, weight and output)")
     return g
+
+
+def _check_local(arch: Architecture, g: nx.DiGraph) -> None:
+    """A chunk-local SRAM (``local: true``) serves only its own chunk: nothing shared by the
+    chunks may sit below it, and it cannot keep resident outputs, which ops on other chunks
+    read (they stay in a shared buffer)."""
+    for name, mem in arch.memories.items():
+        if not (isinstance(mem, Sram) and mem.local):
+            continue
+        if "output" in mem.holds:
+            raise GraphError(("memories", name, "holds"),
+                             "a chunk-local SRAM cannot hold 'output' (resident results are "
+                             "read by other chunks): keep outputs in a shared SRAM")
+        shared = sorted(d for d in nx.descendants(g, name) if d in arch.memories
+                        and not (isinstance(arch.memories[d], Sram)
+                                 and arch.memories[d].local))  # type: ignore[union-attr]
+        if shared:
+            raise GraphError(("memories", name, "local"),
+                             f"a chunk-local SRAM serves only its chunk, but the shared "
+                             f"{shared[0]!r} is connected below it: connect it between the "
+                             "NoC and the chunk's units")
 
 
 # -- path helpers for the mapper and the simulator -------------------------------------------

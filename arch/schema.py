@@ -104,7 +104,11 @@ class Sram(Model):
     DRAM, partial sums and staged weights hold bytes here, and a request that does not fit
     waits (a ``capacity`` stall). ``bandwidth_bytes_per_cycle`` is the whole buffer's (all
     banks interleaved); a ``banks`` key of older files is accepted with a warning and ignored,
-    since without addresses banks have no effect the bandwidth does not already give."""
+    since without addresses banks have no effect the bandwidth does not already give.
+
+    ``local: true`` makes it a chunk-local buffer: every chunk has its own instance (capacity,
+    bandwidth, leakage and area count once per chunk), placed between the NoC and the chunk's
+    units; a multicast writes it in every destination chunk."""
 
     type: Literal["sram"] = Field("sram", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
@@ -118,6 +122,10 @@ class Sram(Model):
         description="operand roles staged here: input activations, weights, outputs, partial "
         "sums of folded reductions (psum; when no SRAM lists it, the output SRAM holds them)",
     )
+    local: bool = Field(
+        False, description="false: one buffer all chunks share; true: one instance in every "
+        "chunk, each of this capacity and bandwidth, serving only its chunk's units (connect "
+        "it below the NoC; it stages inputs, weights and partial sums, not resident outputs)")
     read_energy_pj_per_byte: float = Field(ge=0, description="energy per byte read, unit: pJ/B")
     write_energy_pj_per_byte: float = Field(ge=0, description="energy per byte written, unit: pJ/B")
     leakage_mw: float = _leakage()
@@ -368,6 +376,11 @@ class Architecture(Model):
     sources: dict[str, str] = Field(
         default_factory=dict, description="citation for each default: field -> source"
     )
+
+    def instances(self, memory: str) -> int:
+        """Physical copies of memory ``memory``: one per chunk for a chunk-local SRAM, else 1."""
+        mem = self.memories[memory]
+        return self.chunks.count if isinstance(mem, Sram) and mem.local else 1
 
     @property
     def pes(self) -> int:

@@ -51,6 +51,7 @@ BAD = [
     ("memories.sram_act.holds", [[], ["scratch"]]),
     ("memories.sram_act.type", [_DROP, "flash"]),
     ("memories.sram_act.capacity_kib", [0, "512"]),
+    ("memories.sram_act.local", ["yes", 1]),
     ("memories.dram.bandwidth_gbps", [0, _DROP]),
     ("mapping.weight_buffer_fraction", [1.0, 0]),
     ("mapping.bindings", [[{"unit": "sa", "group": "nope"}], [{"kind": "matmul"}]]),

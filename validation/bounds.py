@@ -95,7 +95,7 @@ def bandwidths(arch: Architecture) -> dict[str, float]:
                 if m.type == "sram" and "output" in m.holds]
     dram = [m.bandwidth_gbps * 1e3 / arch.clock_mhz for m in arch.memories.values()
             if m.type == "dram"]
-    weight_cap = sum(m.capacity_bytes for m in arch.memories.values()
+    weight_cap = sum(m.capacity_bytes * arch.instances(n) for n, m in arch.memories.items()
                      if m.type == "sram" and "weight" in m.holds)
     return {"out": min(noc + out_sram, default=math.inf), "dram": sum(dram) or math.inf,
             "weight_capacity": weight_cap}

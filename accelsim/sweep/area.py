@@ -61,8 +61,8 @@ def area_breakdown_mm2(arch: Architecture) -> dict[str, float]:
             vector += n * unit.lanes * sum(FN_UM2.get(fn, UM2_FP16_UNIT) for fn in unit.fns)
         elif isinstance(unit, RegisterFile):
             regfile += n * unit.capacity_bytes * 8 * UM2_FLIPFLOP
-    sram = sum(m.capacity_kib * UM2_SRAM_PER_KIB for m in arch.memories.values()
-               if isinstance(m, Sram))
+    sram = sum(m.capacity_kib * UM2_SRAM_PER_KIB * arch.instances(n)
+               for n, m in arch.memories.items() if isinstance(m, Sram))
     return {"pe": pe / 1e6, "vector": vector / 1e6, "regfile": regfile / 1e6, "sram": sram / 1e6}
 
 

@@ -40,6 +40,7 @@ CASES: list[tuple[str, str, tuple[str, ...], str, str | None]] = [
     ("hetero_deit_tiny", "examples/arch/hetero.yaml", (), "deit_tiny", "taylor"),
     ("two_arrays_deit_tiny", "examples/arch/two_arrays.yaml", (), "deit_tiny", "taylor"),
     ("two_level_deit_tiny", "examples/arch/two_level.yaml", (), "deit_tiny", "softmax"),
+    ("local_l1_deit_tiny", "examples/arch/local_l1.yaml", (), "deit_tiny", "softmax"),
     ("scalesim_ws_block", "scalesim:examples/scalesim/array_32x32_ws.cfg", (),
      "scalesim:examples/scalesim/deit_tiny_block_gemm.csv", None),
     ("scalesim_ws_small_bw", "scalesim:examples/scalesim/array_32x32_ws.cfg",
