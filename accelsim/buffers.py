@@ -7,13 +7,18 @@ rest), named ``<sram>.weight`` and ``<sram>.act``. A unit's role goes to the reg
 register file of the unit's chunk on its data path that ``holds: [psum]`` (a *local* region:
 one pool per chunk, ``chunk<i>.<rf>``), to the SRAM holding ``psum``, or to the unit's output
 SRAM. A chunk-local SRAM (``local: true``) is local too: each chunk draws on its own copy's
-capacity (``chunk<i>.<sram>``, or ``chunk<i>.<sram>.weight`` / ``.act`` when split). Both the mapper (which plans residency against these budgets) and the engine (which
-enforces them while the run goes) use this one table.
+capacity (``chunk<i>.<sram>``, or ``chunk<i>.<sram>.weight`` / ``.act`` when split).
+
+Outputs have two levels: the unit's output SRAM, and above it, when the output path crosses
+another shared SRAM holding ``output`` (an L2), that one's region (``Regions.far``), which
+keeps what does not fit the near one instead of DRAM. Both the mapper (which plans residency
+against these budgets) and the engine (which enforces them while the run goes) use this one
+table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 
@@ -34,6 +39,10 @@ class Regions:
     local: frozenset[str] = frozenset()  # regions with one pool per chunk
     #: local regions that are a chunk's register file (partial sums only, no transfers)
     regfiles: frozenset[str] = frozenset()
+    #: unit name -> (SRAM, region) of its *far* output level: the next SRAM holding outputs
+    #: above its output SRAM on the way to DRAM (an L2), which keeps the outputs that do not
+    #: fit the near one; units without one spill those to DRAM
+    far: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def pool(self, region: str, chunk: int) -> str:
         """The pool name of ``region`` for a tile of ``chunk``."""
@@ -63,6 +72,7 @@ def regions(arch: Architecture, g: nx.DiGraph, units: list[str]) -> Regions:
     region: dict[tuple[str, str], str] = {}
     srams: dict[tuple[str, str], str] = {}
     rf_regions: set[str] = set()
+    far: dict[str, tuple[str, str]] = {}
     for unit in units:
         inst = f"chunk0.{unit}"
         rfs = [n.split(".", 1)[1] for n in path_from_dram(g, inst, "output")
@@ -85,11 +95,20 @@ def regions(arch: Architecture, g: nx.DiGraph, units: list[str]) -> Regions:
                 if role != "psum":
                     raise
                 sram = sram_for(g, inst, "output")
-            mem = arch.memories[sram]
-            assert isinstance(mem, Sram)
             srams[unit, role] = sram
-            if _split(mem):
-                region[unit, role] = f"{sram}.{'weight' if role == 'weight' else 'act'}"
-            else:
-                region[unit, role] = sram
-    return Regions(capacity, region, srams, frozenset(local), frozenset(rf_regions))
+            region[unit, role] = _region_of(arch, sram, role)
+        up = [n for n in path_from_dram(g, inst, "output") if n in arch.memories]
+        near = up.index(srams[unit, "output"])
+        above = [n for n in up[:near] if isinstance(m := arch.memories[n], Sram)
+                 and "output" in m.holds and not m.local]
+        if above:
+            far[unit] = (above[-1], _region_of(arch, above[-1], "output"))
+    return Regions(capacity, region, srams, frozenset(local), frozenset(rf_regions), far)
+
+
+def _region_of(arch: Architecture, sram: str, role: str) -> str:
+    mem = arch.memories[sram]
+    assert isinstance(mem, Sram)
+    if _split(mem):
+        return f"{sram}.{'weight' if role == 'weight' else 'act'}"
+    return sram

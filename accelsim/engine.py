@@ -38,7 +38,7 @@ from arch.schema import Architecture
 from .clock import Clock, Slots
 from .components import MEMORY_MODELS, MemoryModel, Pool, Port, Recorder, transfer_via
 from .errors import DeadlockError, InputError, deadlock_message
-from .paths import ROLE_OF, WHAT_OF, RouteActions, route_of, transfer_paths
+from .paths import ROLE_OF, WHAT_OF, RouteActions, out_kind, route_of, transfer_paths
 from .plan import Plan, Tile
 from .progress import Progress
 from .record import RunRecord, Via, Waits
@@ -103,7 +103,7 @@ class Engine(Streaming):
                                  "enlarge the SRAM")
         resident: dict[str, dict[int, int]] = defaultdict(dict)
         for p in plan.ops:
-            if p.resident and p.out_bytes > 0:
+            if p.held:
                 resident[p.out_region][p.index] = p.out_bytes
         self.pools: dict[str, Pool] = {}
         for r, cap in sorted(regions.capacity.items()):
@@ -114,7 +114,7 @@ class Engine(Streaming):
             else:
                 self.pools[r] = Pool(self.env, r, cap, cap - plan.reserve_bytes.get(r, 0),
                                      resident.get(r))
-        self._out_granted = [not (op.resident and op.out_bytes > 0) for op in plan.ops]
+        self._out_granted = [not op.held for op in plan.ops]
         self._out_event: dict[int, simpy.Event] = {}
 
     def _multicast_chunks(self) -> dict[tuple, list[int]]:
@@ -211,7 +211,7 @@ class Engine(Streaming):
     def _release(ctx: _Instance, t: Tile) -> None:
         """Room a tile returns when it has computed: its staged inputs, its live partial sums
         and, the last reduction block of a split matmul, the carried ones."""
-        n = t.dram_in_bytes + t.input_free_bytes - t.input_keep_bytes
+        n = t.staged_bytes + t.input_free_bytes - t.input_keep_bytes
         if n:
             ctx.pool_in.give(n)
         n = t.psum_hold_bytes + t.carry_give_bytes
@@ -257,7 +257,7 @@ class Engine(Streaming):
                 now = env.now
             c0 = deps_at[ti] = now
             # one claim per pool (never hold part of the room), in the order of pool names
-            n_in, n_psum = t.dram_in_bytes, t.psum_hold_bytes + t.carry_take_bytes
+            n_in, n_psum = t.staged_bytes, t.psum_hold_bytes + t.carry_take_bytes
             claims: tuple[tuple[Pool, int], ...]
             if ctx.psum_local or not n_psum:
                 claims = ((ctx.pool_in, n_in),)
@@ -280,7 +280,8 @@ class Engine(Streaming):
             load_at[ti] = now
             first = end = now
             via: Via = ("", "")
-            for kind, nbytes in (("dram_in", t.dram_in_bytes), ("partial_in", t.partial_in_bytes),
+            for kind, nbytes in (("dram_in", t.dram_in_bytes), ("far_in", t.far_in_bytes),
+                                 ("partial_in", t.partial_in_bytes),
                                  ("reread", t.reread_bytes), ("sram_in", t.sram_in_bytes),
                                  ("weight", t.weight_in_bytes)):
                 if nbytes:
@@ -372,8 +373,7 @@ class Engine(Streaming):
                     writes = [e for e in writes if e > now]
             end = w.issue_at[ti] = now
             if t.out_bytes:
-                _f, end, w.out_via[ti] = move("spill" if t.out_dram else "out", inst,
-                                              t.out_bytes, t.op)
+                _f, end, w.out_via[ti] = move(out_kind(t), inst, t.out_bytes, t.op)
             if t.partial_out_bytes:  # partial sums of a split reduction, spilled to DRAM
                 _f, e, v = move("partial_out", inst, t.partial_out_bytes, t.op)
                 if e > end:
@@ -463,7 +463,7 @@ class Engine(Streaming):
                 self._blocks_ending.setdefault(b.last_tile, []).append(b)
         self._frees: dict[int, list[int]] = {}
         for op in plan.ops:
-            if op.resident and op.out_bytes > 0 and op.last_consumer >= 0:
+            if op.held and op.last_consumer >= 0:
                 self._frees.setdefault(op.last_consumer, []).append(op.index)
         depth = self.arch.mapping.prefetch_depth
         env.process(self._dma())

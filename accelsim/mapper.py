@@ -185,7 +185,7 @@ class Mapper(Tiler):
             kept_of: dict[str, dict[str, int]] = {}  # unit instance -> region -> kept bytes
             for ti in op.tiles:
                 t = plan.tiles[ti]
-                n_in, n_psum = t.dram_in_bytes, t.psum_hold_bytes
+                n_in, n_psum = t.staged_bytes, t.psum_hold_bytes
                 kept = kept_of.get(t.unit)
                 if kept is None:  # bytes the op keeps across tiles (sized to fit half)
                     kept = kept_of[t.unit] = {}
@@ -231,7 +231,7 @@ class Mapper(Tiler):
         ]
         self._plan_residency(plans, srcs, reserve)
         # tiles depend on the reserve only through residency: an unchanged one maps the same
-        key = (tuple(p.resident for p in plans), tuple(sorted(self._row_cap.items())))
+        key = (tuple((p.resident, p.far) for p in plans), tuple(sorted(self._row_cap.items())))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         self._block_ordinals = {}
@@ -249,7 +249,7 @@ class Mapper(Tiler):
             assert isinstance(unit, SystolicArray | VectorArray)  # unit_for picks only these
             weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
             # an op tiles the same as in the last pass when nothing it depends on changed
-            sig = (tuple(kinds), plans[i].resident, self._row_cap.get(i), len(tiles),
+            sig = (tuple(kinds), plans[i].resident, plans[i].far, self._row_cap.get(i), len(tiles),
                    len(blocks))
             cached = self._op_cache.get(i)
             if cached is not None and cached[0] == sig:
@@ -285,7 +285,8 @@ class Mapper(Tiler):
     def _plan_residency(self, plans: list[OpPlan], srcs: list[list[list[Source]]],
                         reserve: dict[str, int]) -> None:
         """Keep an output in its buffer region while it fits beside the live ones there (the
-        region less ``reserve``); else spill it to DRAM."""
+        region less ``reserve``); else in the far output level's (an L2 above it), likewise;
+        else spill it to DRAM."""
         for j, per_input in enumerate(srcs):
             for ss in per_input:
                 for s in ss:
@@ -295,13 +296,20 @@ class Mapper(Tiler):
         self._live_peak: dict[str, int] = {}
         for p in plans:
             live = [q for q in live if q.last_consumer >= p.index]
-            used = sum(q.out_bytes for q in live if q.out_region == p.out_region)
-            budget = self.regions.capacity[p.out_region] - reserve.get(p.out_region, 0)
-            p.resident = p.last_consumer >= 0 and used + p.out_bytes <= budget
-            if p.resident:
-                live.append(p)
-                used += p.out_bytes
-            self._live_peak[p.out_region] = max(self._live_peak.get(p.out_region, 0), used)
+            far = self.regions.far.get(p.unit)
+            for level, region in enumerate([p.out_region] + ([far[1]] if far else [])):
+                used = sum(q.out_bytes for q in live if q.out_region == region)
+                budget = self.regions.capacity[region] - reserve.get(region, 0)
+                kept = p.last_consumer >= 0 and used + p.out_bytes <= budget
+                if kept:
+                    p.resident, p.far, p.out_region = level == 0, level > 0, region
+                    live.append(p)
+                    used += p.out_bytes
+                self._live_peak[region] = max(self._live_peak.get(region, 0), used)
+                if kept:
+                    break
+            else:
+                p.resident = False
 
     def _operand_bytes(self, unit_name: str) -> float:
         unit = self.arch.chunks.units[unit_name]
@@ -354,12 +362,16 @@ class Mapper(Tiler):
 
 
     def _input_kind(self, ss: list[Source], plans: list[OpPlan]) -> str:
-        """"weight", "dram" (graph input or spilled) or "sram" for one input of an op."""
+        """"weight", "dram" (graph input or spilled), "far" (kept in the far output level) or
+        "sram" for one input of an op (the slowest of its sources)."""
         if all(s.kind == "weight" for s in ss):
             return "weight"
-        if any(s.kind == "input" or (s.producer is not None and not plans[s.producer].resident)
-               for s in ss):
+        producers = [plans[s.producer] for s in ss if s.producer is not None]
+        if any(s.kind == "input" for s in ss) or any(
+                not (p.resident or p.far) for p in producers):
             return "dram"
+        if any(p.far for p in producers):
+            return "far"
         return "sram"
 
     # -- stage 4: dependencies ---------------------------------------------------------------

@@ -7,18 +7,23 @@ from arch.graph import build_graph, path_from_dram, sram_for
 from arch.schema import Architecture
 
 from .components import Fanout, MemoryModel, Port
-from .plan import Plan
+from .plan import Plan, Tile
 
 #: Operand role of the bytes each path kind moves (for traffic per role).
-ROLE_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "weight",
-           "dma": "weight", "out": "output", "spill": "output", "psum": "psum",
-           "partial_in": "psum", "partial_out": "psum"}
+ROLE_OF = {"dram_in": "input", "far_in": "input", "reread": "input", "sram_in": "input",
+           "weight": "weight", "dma": "weight", "out": "output", "far_out": "output",
+           "spill": "output", "psum": "psum", "partial_in": "psum", "partial_out": "psum"}
 #: What a transfer of each path kind is for (``Interval.what`` on memories).
-WHAT_OF = {"dram_in": "input", "reread": "input", "sram_in": "input", "weight": "input",
-           "dma": "dma", "out": "output", "spill": "spill", "psum": "psum",
-           "partial_in": "psum", "partial_out": "spill"}
+WHAT_OF = {"dram_in": "input", "far_in": "input", "reread": "input", "sram_in": "input",
+           "weight": "input", "dma": "dma", "out": "output", "far_out": "spill",
+           "spill": "spill", "psum": "psum", "partial_in": "psum", "partial_out": "spill"}
 #: The actions one byte along a route performs: ((memory, action, role), count) pairs.
 RouteActions = list[tuple[tuple[str, str, str], int]]
+
+
+def out_kind(t: Tile) -> str:
+    """The path kind of a tile's result: to its output SRAM, the far level, or DRAM."""
+    return "far_out" if t.out_far else "spill" if t.out_dram else "out"
 
 
 def transfer_paths(arch: Architecture, plan: Plan) -> dict[str, dict[str, list[str]]]:
@@ -51,8 +56,14 @@ def transfer_paths(arch: Architecture, plan: Plan) -> dict[str, dict[str, list[s
         def tail(role: str) -> list[str]:
             return full[role][full[role].index(sram[role]):]  # noqa: B023
 
+        far = plan.regions.far.get(uname)
+        # outputs kept in the far level: written up to it, read from it down to the unit
+        far_down = full["output"][full["output"].index(far[0]):] if far else []
+
         paths[uname] = {
             "dram_in": full["input"],
+            "far_in": far_down,
+            "far_out": far_down[::-1],
             "reread": tail("input"),
             "weight": tail("weight"),
             "sram_in": tail("output"),
@@ -83,9 +94,9 @@ def route_of(memories: dict[str, MemoryModel], names: list[str], kind: str, chun
             direction = "read" if kind in ("dram_in", "dma", "partial_in") else "write"
         elif kind == "psum":  # written out and read back: one pass each way
             direction = "round_trip"
-        elif kind in ("sram_in", "weight", "reread") and n == names[0]:
+        elif kind in ("sram_in", "weight", "reread", "far_in") and n == names[0]:
             direction = "read"  # data resident there
-        elif kind in ("out", "dma") and n == names[-1]:
+        elif kind in ("out", "dma", "far_out") and n == names[-1]:
             direction = "write"  # data lands there
         else:  # a stream passing through: written, then read
             direction = "through"

@@ -8,10 +8,13 @@ mapper tiles it. Everything a tile moves is counted in bytes by where it comes f
 
 * ``weight_bytes``: parameters, fetched DRAM -> weight SRAM once per *weight block* by the DMA;
 * ``dram_in_bytes``: activations streamed from DRAM (graph inputs, spilled outputs), each byte
-  once; ``reread_bytes``: the dataflow's re-reads of them, from the input SRAM;
+  once; ``far_in_bytes``: likewise from the far output level (an L2 keeping outputs that did
+  not fit the near buffer); ``reread_bytes``: the dataflow's re-reads of both, from the input
+  SRAM;
 * ``sram_in_bytes`` / ``weight_in_bytes``: resident activations / staged weights read from
   SRAM over the NoC into the unit (re-reads included, per the dataflow's reuse);
-* ``out_bytes``: results written over the NoC to SRAM (or on to DRAM when ``out_dram``);
+* ``out_bytes``: results written over the NoC to SRAM (or on to the far level when
+  ``out_far``, to DRAM when ``out_dram``);
 * ``psum_bytes``: partial sums of a folded reduction written out of the array and read back
   (each, at accumulator width) while the tile computes; ``psum_hold_bytes`` of them are live
   at once (one column fold's), held in the partial-sum buffer while the tile computes;
@@ -48,9 +51,11 @@ class Tile:
     sram_in_bytes: int = 0  # resident activations read from SRAM
     weight_in_bytes: int = 0  # staged weights read from the weight SRAM
     dram_in_bytes: int = 0
+    far_in_bytes: int = 0  # staged from the far output level (``Regions.far``)
     reread_bytes: int = 0  # re-reads of DRAM-streamed operands, served by the input SRAM
     out_bytes: int = 0
     out_dram: bool = False
+    out_far: bool = False  # the result goes to the far output level (an L2), not DRAM
     psum_bytes: int = 0  # partial sums written and read back (each), unit: bytes
     psum_hold_bytes: int = 0  # partial sums live at once while computing, unit: bytes
     #: a matmul split along its reduction (``accelsim.tiling``): partial sums of the tile's
@@ -77,9 +82,15 @@ class Tile:
     shared_in: list[tuple[str, int]] = field(default_factory=list)
 
     @property
+    def staged_bytes(self) -> int:
+        """Operand bytes staged in the input buffer from a level above it (DRAM, far level):
+        held from the tile's load to its compute end."""
+        return self.dram_in_bytes + self.far_in_bytes
+
+    @property
     def in_bytes(self) -> int:
         """Every operand byte that enters the tile's unit (its own reads and shared ones)."""
-        return (self.sram_in_bytes + self.weight_in_bytes + self.dram_in_bytes
+        return (self.sram_in_bytes + self.weight_in_bytes + self.dram_in_bytes + self.far_in_bytes
                 + self.reread_bytes + sum(n for _, n in self.shared_in))
 
 
@@ -110,9 +121,15 @@ class OpPlan:
     macs: int
     tiles: list[int] = field(default_factory=list)
     out_bytes: int = 0
-    resident: bool = True  # output stays in SRAM (else written to DRAM)
-    out_region: str = ""  # buffer region holding the output while resident
+    resident: bool = True  # output stays in its unit's output SRAM
+    far: bool = False  # else it is kept in the far output level (``Regions.far``), else DRAM
+    out_region: str = ""  # buffer region holding the output while resident or far
     last_consumer: int = -1  # index of the last op reading its output (-1: graph output)
+
+    @property
+    def held(self) -> bool:
+        """Its output holds room in a buffer region (``out_region``) until its last reader."""
+        return (self.resident or self.far) and self.out_bytes > 0
 
 
 @dataclass

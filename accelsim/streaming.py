@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .components import Fanout, Port, Recorder
+from .paths import out_kind
 from .plan import Tile
 from .record import Via, Waits
 
@@ -109,6 +110,6 @@ class Streaming:
 
 def _result_transfers(t: Tile) -> list[tuple[str, int]]:
     """(path kind, bytes) of the transfers that carry a tile's results: its outputs (to SRAM,
-    or on to DRAM when spilled) and the partial sums a split reduction spills."""
-    return [(kind, n) for kind, n in (("spill" if t.out_dram else "out", t.out_bytes),
+    or on to the far level or DRAM) and the partial sums a split reduction spills."""
+    return [(kind, n) for kind, n in ((out_kind(t), t.out_bytes),
                                       ("partial_out", t.partial_out_bytes)) if n]

@@ -32,7 +32,8 @@ AUTO_TILES_PER_SLICE = 8
 #: Smallest auto row tile, unit: rows.
 MIN_TILE_ROWS = 64
 #: Tile field counting the bytes of each engine path kind.
-PATH_FIELDS = {"dram_in": "dram_in_bytes", "reread": "reread_bytes", "weight": "weight_in_bytes",
+PATH_FIELDS = {"dram_in": "dram_in_bytes", "far_in": "far_in_bytes", "reread": "reread_bytes",
+               "weight": "weight_in_bytes",
                "sram_in": "sram_in_bytes"}
 
 
@@ -148,11 +149,11 @@ class Tiler:
 
     def _keeps_input(self, op: Op, plan: OpPlan, kinds: list[str], rows: tuple[int, int],
                      col_blocks: int, parts: int) -> bool:
-        """Whether A, streamed from DRAM, stays staged in the input buffer for every column
+        """Whether A, streamed from DRAM (or the far level), stays staged in the input buffer for every column
         block after the first instead of being fetched again per block: when the chunk's
         rows of it fit half its share of the buffer (the rest stays for the tiles' own
         staging)."""
-        if col_blocks < 2 or kinds[0] != "dram":
+        if col_blocks < 2 or kinds[0] not in ("dram", "far"):
             return False
         region = self.regions.region[plan.unit, "input"]
         share = self.regions.capacity[region] // (1 if region in self.regions.local else parts)
@@ -308,7 +309,7 @@ class Tiler:
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
                      macs=(b - a) * ncols * klen,  # dense; scaled to the op's MACs later
                      out_bytes=int((b - a) * ncols * ob) if last else 0,
-                     out_dram=not plan.resident,
+                     out_dram=not (plan.resident or plan.far), out_far=plan.far,
                      weight_block=block, psum_bytes=math.ceil(psums[j] * self.acc_bytes))
             dims = (unit.dataflow, unit.rows, unit.cols, b - a, ncols, klen)
             t.granules = max(1, systolic_folds(*dims))
@@ -363,7 +364,8 @@ class Tiler:
                 out_el = share * op.out_elements // max(1, stream)
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
                      elements=math.ceil(share * op.density),
-                     out_bytes=int(out_el * self.ob), out_dram=not plan.resident,
+                     out_bytes=int(out_el * self.ob), out_dram=not (plan.resident or plan.far),
+                     out_far=plan.far,
                      granules=max(1, b - a), out_granules=1 if geo.reduces_rows else max(1, b - a))
             weight_bytes = 0
             for i, kind in enumerate(kinds):
@@ -391,8 +393,8 @@ class Tiler:
         """The transfers (engine path kind, bytes) of ``nbytes`` of operand reads. From DRAM
         only the ``unique`` bytes are fetched; the dataflow's re-reads come from the input SRAM
         that buffered them."""
-        if kind == "dram":
-            return [("dram_in", int(unique)), ("reread", int(nbytes - unique))]
+        if kind in ("dram", "far"):  # staged from DRAM or the far level, re-read from there
+            return [(f"{kind}_in", int(unique)), ("reread", int(nbytes - unique))]
         if kind == "weight":
             return [("weight", int(nbytes))]
         return [("sram_in", int(nbytes))]

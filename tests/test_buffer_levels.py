@@ -1,9 +1,15 @@
-"""Chunk-local buffers (``local: true`` on an SRAM): one copy per chunk, below the NoC.
+"""Buffer levels: chunk-local buffers, and a far output level (an L2) keeping spills.
 
-Checked against closed forms and conservation: a multicast lands in every destination chunk's
-copy, each chunk's weights in its own copy, the copies' ports work in parallel (the same work
-as one shared buffer, spread over them), capacity holds per copy, leakage and area count every
-copy; and the structural rules are one-line errors naming the field and its line."""
+Chunk-local buffers (``local: true`` on an SRAM): one copy per chunk, below the NoC. Checked
+against closed forms and conservation: a multicast lands in every destination chunk's copy,
+each chunk's weights in its own copy, the copies' ports work in parallel (the same work as one
+shared buffer, spread over them), capacity holds per copy, leakage and area count every copy;
+and the structural rules are one-line errors naming the field and its line.
+
+A far output level: an SRAM holding ``output`` above the output SRAM keeps what does not fit
+there. Checked by conservation against a design whose one buffer holds everything (the same
+DRAM traffic when the L2 is big enough), against the design without it (no more DRAM traffic,
+ever), and by the bytes written into it."""
 
 from __future__ import annotations
 
@@ -143,3 +149,50 @@ def test_nothing_shared_may_sit_below_a_local_buffer(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "memories.l1.local" in err and "'noc'" in err
     assert f":{_line_of(path, 'local', 'l1')}:" in err
+
+
+def two_level(l1_kib: float, l2_kib: float | None, *, chunks: int = 1,
+              dataflow: str = "os") -> Architecture:
+    """``tiny_arch`` (its SRAM the L1) behind an L2 holding outputs, or, with ``l2_kib`` None,
+    behind an L2 of 1 MiB that holds only inputs (crossed, never a level for outputs)."""
+    a = tiny_arch(chunks=chunks, dataflow=dataflow, sram_kib=l1_kib).model_dump()
+    a["memories"]["l2"] = {
+        "type": "sram", "capacity_kib": l2_kib or 1024.0, "bandwidth_bytes_per_cycle": 64.0,
+        "holds": ["output"] if l2_kib else ["input"], "read_energy_pj_per_byte": 1.0,
+        "write_energy_pj_per_byte": 1.0, "leakage_mw": 1.0}
+    a["connections"] = [{"src": "dram", "dst": "l2"}, {"src": "l2", "dst": "sram"}] + [
+        c for c in a["connections"] if c["src"] != "dram"]
+    return Architecture.model_validate(a)
+
+
+def test_the_far_level_keeps_what_the_near_one_cannot():
+    g = attention_like_graph(heads=2, n=64, d=16, layers=2)
+    near_only = simulate(two_level(4, None), g)
+    far = simulate(two_level(4, 4096), g)
+    everything = simulate(tiny_arch(sram_kib=4096), g).summary
+    plan = far.plan
+    kept = [p for p in plan.ops if p.far]
+    spilled = [p for p in plan.ops if not (p.resident or p.far)]
+    assert kept and not any(p.far for p in near_only.plan.ops)
+    s, t = far.summary, far.summary["memory_traffic"]
+    # DRAM sees exactly what a buffer holding everything sees: graph inputs, weights, outputs
+    assert s["dram_bytes"] == everything["dram_bytes"] < near_only.summary["dram_bytes"]
+    # the L2 is written every kept output, and every output on its way to DRAM
+    assert t["l2"]["write_bytes"]["output"] == sum(p.out_bytes for p in kept + spilled)
+    assert t["dram"]["write_bytes"]["output"] == sum(p.out_bytes for p in spilled)
+    assert s["sram_peak_bytes"]["l2"] <= s["sram_capacity_bytes"]["l2"]
+    assert all(o["output_in_sram"] for o in s["ops"] if o["name"] in {p.name for p in kept})
+
+
+@settings(max_examples=20, deadline=None)
+@given(l1=st.sampled_from([2, 4, 8, 32]), l2=st.sampled_from([1, 4, 16, 256]),
+       chunks=st.integers(1, 3), dataflow=st.sampled_from(["os", "ws", "is"]),
+       heads=st.integers(1, 3))
+def test_a_far_level_never_adds_dram_traffic(l1, l2, chunks, dataflow, heads):
+    g = attention_like_graph(heads=heads, n=48, d=16, layers=2)
+    with_l2 = simulate(two_level(l1, l2, chunks=chunks, dataflow=dataflow), g).summary
+    without = simulate(two_level(l1, None, chunks=chunks, dataflow=dataflow), g).summary
+    assert with_l2["dram_bytes"] <= without["dram_bytes"]
+    for region, peak in with_l2["sram_peak_bytes"].items():
+        assert peak <= with_l2["sram_capacity_bytes"][region]
+    assert with_l2["macs"] == without["macs"] == g.total_macs()
