@@ -106,10 +106,20 @@ def test_rows_of_points_the_spec_no_longer_has_are_not_counted(tmp_path):
     from validation.fronts import QUICK_POINTS, family_points, run_family
 
     first = run_family("vitality", tmp_path, quick=True)
-    assert list(first) == ["deit_tiny", "deit_small"]  # the spec's order, points or none
+    assert list(first) == ["deit_tiny", "deit_small", "deit_base"]  # the spec's order
     assert sum(len(p) for p in first.values()) == QUICK_POINTS
     results = tmp_path / "pareto_vitality" / "results.csv"
     lines = results.read_text().splitlines()
     stale = "f" * 12 + lines[1][lines[1].index(","):]  # the same cells under a foreign ID
     results.write_text("\n".join([*lines, stale]) + "\n")
     assert family_points("vitality", tmp_path) == first
+
+
+def test_workloads_at_another_image_size_are_named_apart():
+    from validation.fronts import workload_key, workload_title
+
+    assert workload_key("deit_tiny", None) == "deit_tiny"
+    assert workload_key("deit_tiny", 448) == workload_key("deit_tiny", "448") == "deit_tiny@448"
+    assert workload_title("deit_tiny") == "DeiT-T"
+    assert workload_title("deit_tiny@448") == "DeiT-T at 448 px"
+    assert workload_title("vit_huge@896") == "vit_huge at 896 px"

@@ -3,8 +3,10 @@
 Each family (``FAMILIES``) is one sweep spec of ``examples/sweeps/`` over its array shape at a
 fixed PE count, its dataflow, fold overlap, buffer split and tile size, every point with
 vitality's 17,160 PEs, 1,280 KiB of SRAM, DRAM and NoC. The sweeps run on the local pool (a
-rerun resumes; ``quick`` runs a slice of each). Each spec lists the models it sweeps (DeiT-T
-and DeiT-S); the section has one part per model that every family has points for, and
+rerun resumes; ``quick`` runs a slice of each). Each spec lists the workloads it sweeps (DeiT-T,
+DeiT-S and DeiT-B at 224 px; an entry with its own image size is its own group,
+``workload_key``); the section has one part per
+workload that every family has points for, and
 ``data`` holds the first model's numbers at its top level and every model's in ``models``.
 From each family's ok points on a model:
 
@@ -121,13 +123,32 @@ def family_points(name: str, out_dir: Path) -> dict[str, list[Point]]:
     loaded = load_spec(spec)
     ours = set(prepare(loaded, out).cells)
     axes = [c for c in header if "." in c]  # axis columns are dotted field paths
-    points: dict[str, list[Point]] = {w.spec: [] for w in loaded.workloads}  # spec order
+    points: dict[str, list[Point]] = {workload_key(w.spec, w.img_size): []
+                                      for w in loaded.workloads}  # spec order
+    sized = {(w.spec, str(w.img_size)) for w in loaded.workloads if w.img_size}
     for pid, r in sorted(rows.items()):
         if r.get("status") != "ok" or pid not in ours:
             continue
-        points.setdefault(r["workload"], []).append(Point(
+        size = r.get("img_size", "")
+        key = workload_key(r["workload"], size if (r["workload"], size) in sized else None)
+        points.setdefault(key, []).append(Point(
             float(r["latency_ms"]), float(r["energy_pj"]), tuple((a, r[a]) for a in axes)))
     return points
+
+
+def workload_key(model: str, img_size: int | str | None) -> str:
+    """How a family's points are grouped: the model, or ``model@px`` for an entry of the spec
+    that sets its image size (``{spec: deit_tiny, img_size: 448}``)."""
+    return f"{model}@{img_size}" if img_size else model
+
+
+def workload_title(key: str) -> str:
+    """``deit_tiny`` -> DeiT-T; ``deit_tiny@448`` -> DeiT-T at 448 px."""
+    from .paper import MODELS
+
+    model, _, px = key.partition("@")
+    name = MODELS.get(model, model)
+    return f"{name} at {px} px" if px else name
 
 
 def shape_of(p: Point) -> tuple[int, int] | None:
@@ -179,14 +200,14 @@ def section(quick: bool = False, out_dir: Path | None = None, img: Path | None =
     parts, by_model = [], {}
     for k, model in enumerate(models):
         text, data = _model_part(model, {f: runs[f][model] for f in FAMILIES},
-                                 img, "" if k == 0 else f"_{model}")
+                                 img, "" if k == 0 else f"_{model.replace('@', '_')}")
         parts.append(text)
         by_model[model] = data
     specs = " ; ".join(f"accelsim sweep {spec} --out out/{Path(spec).stem}"
                        for spec, _ in FAMILIES.values())
     body = f"""
 Every point at vitality's budget: 17,160 PEs, 1,280 KiB of SRAM, vitality's DRAM and NoC, at
-224 px. Each family sweeps its array shape at a fixed PE count, its dataflow, fold overlap,
+224 px unless a part's title gives another image size. Each family sweeps its array shape at a fixed PE count, its dataflow, fold overlap,
 buffer split (activations / weights) and tile size, on each model
 (`examples/sweeps/pareto_*.yaml`){" — quick mode: the first " + str(QUICK_POINTS) + " points of each" if quick else ""}.
 Latency in ms at each preset's clock, energy in uJ (1e6 pJ). Front to front (baseline /
@@ -205,8 +226,6 @@ has such a point (how many: the column beside).
 def _model_part(model: str, fams: dict[str, list[Point]], img: Path | None,
                 suffix: str) -> tuple[str, dict[str, Any]]:
     """Section 9's part for one model: fronts, ratios, best designs, array shapes."""
-    from .paper import MODELS
-
     rows = []
     for name, pts in fams.items():
         f = front(pts)
@@ -250,7 +269,7 @@ def _model_part(model: str, fams: dict[str, list[Point]], img: Path | None,
             shape_rows.append([f"`{name}`", f"{r} x {c}", f"{r / c:.2f}", f"{p.latency_ms:.4f}",
                                ratio(p.latency_ms / top) if top else "-",
                                f"{p.energy_pj / 1e6:.0f}"])
-    title = MODELS.get(model, model)
+    title = workload_title(model)
     fronts_png, shapes_png = f"validation_fronts{suffix}.png", f"validation_shapes{suffix}.png"
     if img is not None:
         plot_fronts(fams, img / fronts_png, title)
