@@ -75,7 +75,8 @@ def regions(arch: Architecture, g: nx.DiGraph, units: list[str]) -> Regions:
     far: dict[str, tuple[str, str]] = {}
     for unit in units:
         inst = f"chunk0.{unit}"
-        rfs = [n.split(".", 1)[1] for n in path_from_dram(g, inst, "output")
+        out_path = path_from_dram(g, inst, "output")
+        rfs = [n.split(".", 1)[1] for n in out_path
                if n.startswith("chunk0.")
                and isinstance(arch.chunks.units.get(n.split(".", 1)[1]), RegisterFile)]
         rf = next((r for r in rfs if "psum" in arch.chunks.units[r].holds), None)  # type: ignore[union-attr]
@@ -97,7 +98,7 @@ def regions(arch: Architecture, g: nx.DiGraph, units: list[str]) -> Regions:
                 sram = sram_for(g, inst, "output")
             srams[unit, role] = sram
             region[unit, role] = _region_of(arch, sram, role)
-        up = [n for n in path_from_dram(g, inst, "output") if n in arch.memories]
+        up = [n for n in out_path if n in arch.memories]
         near = up.index(srams[unit, "output"])
         above = [n for n in up[:near] if isinstance(m := arch.memories[n], Sram)
                  and "output" in m.holds and not m.local]

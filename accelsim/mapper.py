@@ -297,19 +297,17 @@ class Mapper(Tiler):
         for p in plans:
             live = [q for q in live if q.last_consumer >= p.index]
             far = self.regions.far.get(p.unit)
+            p.resident = False
             for level, region in enumerate([p.out_region] + ([far[1]] if far else [])):
                 used = sum(q.out_bytes for q in live if q.out_region == region)
                 budget = self.regions.capacity[region] - reserve.get(region, 0)
                 kept = p.last_consumer >= 0 and used + p.out_bytes <= budget
+                self._live_peak[region] = max(self._live_peak.get(region, 0),
+                                              used + (p.out_bytes if kept else 0))
                 if kept:
                     p.resident, p.far, p.out_region = level == 0, level > 0, region
                     live.append(p)
-                    used += p.out_bytes
-                self._live_peak[region] = max(self._live_peak.get(region, 0), used)
-                if kept:
                     break
-            else:
-                p.resident = False
 
     def _operand_bytes(self, unit_name: str) -> float:
         unit = self.arch.chunks.units[unit_name]
@@ -367,8 +365,7 @@ class Mapper(Tiler):
         if all(s.kind == "weight" for s in ss):
             return "weight"
         producers = [plans[s.producer] for s in ss if s.producer is not None]
-        if any(s.kind == "input" for s in ss) or any(
-                not (p.resident or p.far) for p in producers):
+        if any(s.kind == "input" for s in ss) or any(p.spilled for p in producers):
             return "dram"
         if any(p.far for p in producers):
             return "far"

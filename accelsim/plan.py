@@ -90,7 +90,7 @@ class Tile:
     @property
     def in_bytes(self) -> int:
         """Every operand byte that enters the tile's unit (its own reads and shared ones)."""
-        return (self.sram_in_bytes + self.weight_in_bytes + self.dram_in_bytes + self.far_in_bytes
+        return (self.sram_in_bytes + self.weight_in_bytes + self.staged_bytes
                 + self.reread_bytes + sum(n for _, n in self.shared_in))
 
 
@@ -127,9 +127,14 @@ class OpPlan:
     last_consumer: int = -1  # index of the last op reading its output (-1: graph output)
 
     @property
+    def spilled(self) -> bool:
+        """Its output goes to DRAM (kept in neither output level)."""
+        return not (self.resident or self.far)
+
+    @property
     def held(self) -> bool:
         """Its output holds room in a buffer region (``out_region``) until its last reader."""
-        return (self.resident or self.far) and self.out_bytes > 0
+        return not self.spilled and self.out_bytes > 0
 
 
 @dataclass

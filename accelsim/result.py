@@ -191,7 +191,7 @@ def build_summary(arch: Architecture, graph: OpGraph, plan: Plan, rec: RunRecord
             "compute_cycles": sum(plan.tiles[t].cycles for t in op.tiles), "macs": op.macs,
             "energy_pj": round(op_energy[op.index], 3),
             "chunks": len({plan.tiles[t].unit for t in op.tiles}),
-            "output_in_sram": op.resident or op.far,
+            "output_in_sram": not op.spilled,
             **op_fields(arch, plan, costs, op.index, start, end),
         })
     attn_cycles, attn_exposed, attn_ops = attention_span(ops)

@@ -149,10 +149,10 @@ class Tiler:
 
     def _keeps_input(self, op: Op, plan: OpPlan, kinds: list[str], rows: tuple[int, int],
                      col_blocks: int, parts: int) -> bool:
-        """Whether A, streamed from DRAM (or the far level), stays staged in the input buffer for every column
-        block after the first instead of being fetched again per block: when the chunk's
-        rows of it fit half its share of the buffer (the rest stays for the tiles' own
-        staging)."""
+        """Whether A, streamed from DRAM (or the far level), stays staged in the input buffer
+        for every column block after the first instead of being fetched again per block: when
+        the chunk's rows of it fit half its share of the buffer (the rest stays for the tiles'
+        own staging)."""
         if col_blocks < 2 or kinds[0] not in ("dram", "far"):
             return False
         region = self.regions.region[plan.unit, "input"]
@@ -309,7 +309,7 @@ class Tiler:
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
                      macs=(b - a) * ncols * klen,  # dense; scaled to the op's MACs later
                      out_bytes=int((b - a) * ncols * ob) if last else 0,
-                     out_dram=not (plan.resident or plan.far), out_far=plan.far,
+                     out_dram=plan.spilled, out_far=plan.far,
                      weight_block=block, psum_bytes=math.ceil(psums[j] * self.acc_bytes))
             dims = (unit.dataflow, unit.rows, unit.cols, b - a, ncols, klen)
             t.granules = max(1, systolic_folds(*dims))
@@ -364,8 +364,7 @@ class Tiler:
                 out_el = share * op.out_elements // max(1, stream)
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
                      elements=math.ceil(share * op.density),
-                     out_bytes=int(out_el * self.ob), out_dram=not (plan.resident or plan.far),
-                     out_far=plan.far,
+                     out_bytes=int(out_el * self.ob), out_dram=plan.spilled, out_far=plan.far,
                      granules=max(1, b - a), out_granules=1 if geo.reduces_rows else max(1, b - a))
             weight_bytes = 0
             for i, kind in enumerate(kinds):

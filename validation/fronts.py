@@ -5,8 +5,7 @@ fixed PE count, its dataflow, fold overlap, buffer split and tile size, every po
 vitality's 17,160 PEs, 1,280 KiB of SRAM, DRAM and NoC. The sweeps run on the local pool (a
 rerun resumes; ``quick`` runs a slice of each). Each spec lists the workloads it sweeps (DeiT-T,
 DeiT-S and DeiT-B at 224 px; an entry with its own image size is its own group,
-``workload_key``); the section has one part per
-workload that every family has points for, and
+``workload_key``); the section has one part per workload that every family has points for, and
 ``data`` holds the first model's numbers at its top level and every model's in ``models``.
 From each family's ok points on a model:
 
@@ -207,8 +206,9 @@ def section(quick: bool = False, out_dir: Path | None = None, img: Path | None =
                        for spec, _ in FAMILIES.values())
     body = f"""
 Every point at vitality's budget: 17,160 PEs, 1,280 KiB of SRAM, vitality's DRAM and NoC, at
-224 px unless a part's title gives another image size. Each family sweeps its array shape at a fixed PE count, its dataflow, fold overlap,
-buffer split (activations / weights) and tile size, on each model
+224 px unless a part's title gives another image size. Each family sweeps its array shape at
+a fixed PE count, its dataflow, fold overlap, buffer split (activations / weights) and tile
+size, on each model
 (`examples/sweeps/pareto_*.yaml`){" — quick mode: the first " + str(QUICK_POINTS) + " points of each" if quick else ""}.
 Latency in ms at each preset's clock, energy in uJ (1e6 pJ). Front to front (baseline /
 vitality; > 1: vitality better): *at equal energy*, for each point of vitality's front, the
