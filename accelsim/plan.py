@@ -75,6 +75,10 @@ class Tile:
     #: ``mapping.streaming: folds`` overlaps its transfers with
     granules: int = 1
     out_granules: int = 1
+    #: cycles over which its last result piece leaves the unit before its compute ends: the
+    #: last fold of a ws / is array streams its outputs out row by row; 0 when a piece is
+    #: final at once (an os fold, a vector unit's row)
+    out_emerge: int = 0
     deps: list[int] = field(default_factory=list)
     #: operand reads shared with the same tile of the other chunks of the op (the rows every
     #: column slice needs), sent once by NoC multicast: key, and (path kind, bytes) to move

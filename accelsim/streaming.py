@@ -83,29 +83,38 @@ class Streaming:
         end = start + t.cycles
         lead = 0
         for kind, nbytes in _result_transfers(t):
-            ports = self._route_ports(ctx.name, kind)
-            lead = max(lead, max(s.duration(nbytes) for p in ports
-                                 for s in (p.servers if isinstance(p, Fanout) else (p,))))
+            lead = max(lead, self._slowest(ctx.name, kind, nbytes))
         first = start + -(-t.cycles // t.out_granules)
         return min(end, max(first, end - lead))
 
     def _stream_out(self, ctx: _Instance, t: Tile, ti: int, start: int) -> tuple[int, int]:
         """Issue a tile's result transfers (``streaming: folds``; the unit calls it at
-        ``_stream_at``, its compute started at ``start``): its outputs become final in ``t.out_granules`` pieces, the first after that share of its
-        cycles, the last at its compute end, and stream out as they do. Returns the critical
-        path's ``issue`` of the latest-ending transfer (its compute end when that transfer
-        kept pace with the compute, else when its first piece was final: what it took beyond
-        the compute was its own transfer and queueing) and when its last byte is written."""
+        ``_stream_at``, its compute started at ``start``): its outputs become final in
+        ``t.out_granules`` pieces, the first after that share of its cycles, the last at its
+        compute end, and stream out as they do. The last piece leaves the unit over its last
+        ``t.out_emerge`` cycles, so the stream ends no earlier than the compute end plus what
+        the piece's own time on the slowest stage exceeds that by: a stream at an even rate
+        ending with the compute would have moved part of it before it existed. Returns the critical path's ``issue`` of the latest-ending transfer
+        (its compute end when that transfer kept pace with the compute, else when its first
+        piece was final: what it took beyond the compute was its own transfer and queueing)
+        and when its last byte is written."""
         end = start + t.cycles
         first = max(start + -(-t.cycles // t.out_granules), int(self.env.now))
         issue = done = start
         w = self.waits
         for kind, nbytes in _result_transfers(t):
-            _f, e, v = self._move(kind, ctx.name, nbytes, t.op, None, first, end)
+            tail = -(-self._slowest(ctx.name, kind, nbytes) // t.out_granules) - t.out_emerge
+            last = end + max(0, tail)
+            _f, e, v = self._move(kind, ctx.name, nbytes, t.op, None, first, last)
             if e > done:
-                paced = end + sum(p.latency for p in self._route_ports(ctx.name, kind))
+                paced = last + sum(p.latency for p in self._route_ports(ctx.name, kind))
                 done, w.out_via[ti], issue = e, v, (first if e > paced else end)
         return issue, done
+
+    def _slowest(self, inst: str, kind: str, nbytes: int) -> int:
+        """Cycles ``nbytes`` take on the slowest stage of ``inst``'s ``kind`` path."""
+        return max(s.duration(nbytes) for p in self._route_ports(inst, kind)
+                   for s in (p.servers if isinstance(p, Fanout) else (p,)))
 
 
 def _result_transfers(t: Tile) -> list[tuple[str, int]]:

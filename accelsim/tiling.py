@@ -20,6 +20,7 @@ from .geometry import Geometry, Part, bands, per_row_divisor, split_evenly
 from .plan import OpPlan, Tile, WeightBlock
 from .timing import (
     systolic_compute_cycles,
+    systolic_fold_cycles,
     systolic_folds,
     systolic_operand_reads,
     systolic_output_pieces,
@@ -314,6 +315,8 @@ class Tiler:
             dims = (unit.dataflow, unit.rows, unit.cols, b - a, ncols, klen)
             t.granules = max(1, systolic_folds(*dims))
             t.out_granules = systolic_output_pieces(*dims)
+            if unit.dataflow != "os":
+                t.out_emerge = min(systolic_fold_cycles(*dims), t.cycles)
             if psums[j]:
                 t.psum_hold_bytes = math.ceil(self._psum_live(unit, b - a, ncols)
                                               * self.acc_bytes)

@@ -9,8 +9,11 @@ final in ``Fo`` pieces.
 * tiles: ``TB + TA + C + TC``.
 * folds: the tile starts at ``r = max(TB + ceil(TA/F), TB + TA - C + g)`` (its first fold's
   operands in, its last fold not done before A's last byte), its result streams from
-  ``r + ceil(C/Fo)`` at DRAM speed but not ahead of the compute and not before the DRAM has
-  delivered A: ``max(r + ceil(C/Fo), r + C - TC, TB + TA) + TC``.
+  ``r + ceil(C/Fo)`` at DRAM speed but not ahead of the compute (its last piece leaves the
+  array over the last ``E`` cycles, ``Tile.out_emerge``: 0 for os, the last fold for ws / is,
+  so the stream ends no earlier than ``r + C + max(0, ceil(TC/Fo) - E)``) and not before the
+  DRAM has delivered A: ``max(r + ceil(C/Fo), r + C + max(0, ceil(TC/Fo) - E) - TC, TB + TA)
+  + TC``.
 
 Each path stage that is not the DRAM adds at most one cycle of its own (3 in all).
 """
@@ -44,7 +47,8 @@ def _closed_form(res, m: int, n: int, k: int, bw: float) -> tuple[int, int]:
     tb, ta, tc = (math.ceil(x / bw) for x in (k * n, m * k, m * n))
     c, g = t.cycles, math.ceil(t.cycles / t.granules)
     r = max(tb + math.ceil(ta / t.granules), tb + ta - c + g)
-    folds = max(r + math.ceil(c / t.out_granules), r + c - tc, tb + ta) + tc
+    tail = max(0, math.ceil(tc / t.out_granules) - t.out_emerge)  # the last piece's own time
+    folds = max(r + math.ceil(c / t.out_granules), r + c + tail - tc, tb + ta) + tc
     return tb + ta + c + tc, folds
 
 
