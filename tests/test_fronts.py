@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -124,3 +125,22 @@ def test_workloads_at_another_image_size_are_named_apart():
     assert workload_title("deit_tiny") == "DeiT-T"
     assert workload_title("deit_tiny@448") == "DeiT-T at 448 px"
     assert workload_title("vit_huge@896") == "vit_huge at 896 px"
+
+
+@pytest.mark.parametrize("count", [2, 8])
+@pytest.mark.parametrize("preset", ["vitality", "systolic_iso", "sanger_iso"])
+def test_chunk_count_variants_keep_the_budget(preset, count):
+    """Section 10's chunk-count rows: the same PEs, buffers and DRAM in ``count`` chunks, and
+    vector lanes x chunks within one lane per chunk of the preset's."""
+    import arch
+    from arch.schema import VectorArray
+    from validation.sensitivity import chunk_overrides
+
+    base = arch.load(preset)
+    a = arch.load(preset, overrides=chunk_overrides(preset, count))
+    assert a.chunks.count == count and a.pes == base.pes == 17160
+    assert a.memories == base.memories
+    for name, u in base.chunks.units.items():
+        if isinstance(u, VectorArray):
+            want = u.lanes * base.chunks.count
+            assert want <= a.chunks.units[name].lanes * count < want + count

@@ -40,6 +40,39 @@ SANGER_POINT: dict[str, tuple[str, ...]] = {
 SANGER_COMMON = ("chunks.count=1", "clock_mhz=1000")
 
 
+#: The same budget in 2 or 8 chunks instead of 4 (our choice of shapes, the PE count kept
+#: exactly): 2 chunks double every array's rows; 8 chunks take 33 x 64 for vitality's
+#: SA-General (its diagonal array 33 rows), 33 x 65 for the dense array, and half the columns
+#: of both Sanger arrays. Vector lanes and register files scale with 4 / chunks (rounded up:
+#: 8 chunks of 33 lanes are 264 against 260).
+CHUNK_SHAPES: dict[int, dict[str, tuple[str, ...]]] = {
+    2: {"vitality": ("chunks.units.sa_general.rows=130", "chunks.units.sa_diag.rows=130"),
+        "systolic_iso": ("chunks.units.sa.rows=132",),
+        "sanger_iso": ("chunks.units.sa_sparse.rows=130", "chunks.units.sa_predict.rows=130")},
+    8: {"vitality": ("chunks.units.sa_general.rows=33", "chunks.units.sa_general.cols=64",
+                     "chunks.units.sa_diag.rows=33"),
+        "systolic_iso": ("chunks.units.sa.rows=33",),
+        "sanger_iso": ("chunks.units.sa_sparse.cols=25", "chunks.units.sa_predict.cols=8")},
+}
+
+
+def chunk_overrides(preset: str, count: int) -> list[str]:
+    """``CHUNK_SHAPES`` for ``preset`` at ``count`` chunks, with its vector lanes and register
+    files scaled by 4 / ``count`` (the preset's own values read from it)."""
+    import arch
+    from arch.schema import RegisterFile, VectorArray
+
+    a = arch.load(preset)
+    out = [f"chunks.count={count}", *CHUNK_SHAPES[count][preset]]
+    for name, u in a.chunks.units.items():
+        if isinstance(u, VectorArray):
+            out.append(f"chunks.units.{name}.lanes={-(-u.lanes * a.chunks.count // count)}")
+        elif isinstance(u, RegisterFile):
+            out.append(f"chunks.units.{name}.capacity_bytes="
+                       f"{-(-u.capacity_bytes * a.chunks.count // count)}")
+    return out
+
+
 def sanger_point() -> dict[str, dict[str, Any]]:
     """Each family at Sanger's published point (``SANGER_POINT``), DeiT-Tiny at 224 px."""
     from accelsim.commands.compare import compare
@@ -68,6 +101,14 @@ def _run(img: int = 224, overrides: tuple[str, ...] = (),
 
     rows = compare(model, list(PRESETS), img_size=img, overrides=list(overrides))
     return {r["arch"]: r for r in rows}
+
+
+def _run_each(img: int, overrides: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """``_run`` with each preset's own overrides."""
+    from accelsim.commands.compare import compare
+
+    return {p: compare(MODEL, [p], img_size=img, overrides=overrides[p],
+                       extra_keys=("pes",))[0] for p in PRESETS}
 
 
 def model_crossovers(model: str, sizes: list[int],
@@ -142,6 +183,11 @@ def section(quick: bool = False, img=None) -> Section:
                             f"memories.sram_weight.capacity_kib={int(SRAM_KIB[1] * f)}"))
               for f in buf}
 
+    counts = [2, 4] if quick else [2, 4, 8]
+    by_chunks = {(c, img): (_run_each(img, {p: chunk_overrides(p, c) for p in PRESETS})
+                            if c != 4 else (cache[img] if img in cache else _run(img)))
+                 for img in ([224] if quick else [224, 896]) for c in counts}
+
     def rows_of(series: dict[Any, dict[str, dict[str, Any]]], label) -> list[list[str]]:
         out = []
         for key, runs in series.items():
@@ -156,6 +202,7 @@ def section(quick: bool = False, img=None) -> Section:
     tok_rows = rows_of(dict(sorted(cache.items())), lambda s: f"{s} px, {tokens_of(s)} tokens")
     bw_rows = rows_of(by_bw, lambda f: f"DRAM {DRAM_GBPS * f:g} GB/s")
     buf_rows = rows_of(by_buf, lambda f: f"SRAM {int(SRAM_KIB[0] * f)} + {int(SRAM_KIB[1] * f)} KiB")
+    chunk_rows = rows_of(by_chunks, lambda ci: f"{ci[0]} chunks, {ci[1]} px")
     said = []
     for b in BASELINES:
         c = cross[b]
@@ -210,6 +257,13 @@ is faster end to end; DeiT-S and DeiT-B measured at 224 and 448 px, then bisecte
 
 {table(head, buf_rows)}
 
+**Chunk count** (the same 17,160 PEs in 2, 4 or 8 chunks; `CHUNK_SHAPES` in
+`validation/sensitivity.py`: 2 chunks double every array's rows, 8 take 33 x 64 for
+vitality's SA-General, 33 x 65 for the dense array and half the columns of both Sanger arrays;
+vector lanes and register files scale with 4 / chunks; buffers, DRAM and NoC as above):
+
+{table(head, chunk_rows)}
+
 ![sensitivity](img/validation_sensitivity.png)
 
 **At Sanger's published design point** (1,024 PEs, 1 GHz; one chunk per family, arrays
@@ -226,6 +280,9 @@ without it: the dynamic energy of MACs, vector work, memory and NoC traffic):
     data = {"crossover_px": cross, "crossover_px_models": others, "tokens": {s: ratios(r) for s, r in cache.items()},
             "dram": {f: ratios(r) for f, r in by_bw.items()},
             "buffer": {f: ratios(r) for f, r in by_buf.items()},
+            "chunks": {f"{c}@{i}": ratios(r) for (c, i), r in by_chunks.items()},
+            "chunk_pes": {f"{c}@{i}": {p: r[p].get("pes") for p in PRESETS}
+                          for (c, i), r in by_chunks.items()},
             "sanger_point": {p: r["cycles"] / sp["cycles"] for p, r in at_sanger.items()},
             "sanger_point_dynamic_energy": {p: dynamic_pj(r) / dynamic_pj(sp)
                                             for p, r in at_sanger.items()}}
