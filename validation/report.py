@@ -156,7 +156,7 @@ def _headline(secs: dict[str, Section], models: list[str]) -> str:
             f"{ratio(r['attention_cycles'])} span" for b, r in iso.items()) + ".")
     for model, part in secs["fronts"].data["models"].items():
         lines.append(
-            f"* **{paper.MODELS.get(model, model)}, Pareto fronts at equal budget** (section 9; "
+            f"* **{fronts.workload_title(model)}, Pareto fronts at equal budget** (section 9; "
             "baseline / vitality, median over vitality's front): " + "; ".join(
                 f"vs {b}: latency at equal energy "
                 f"{_or(r['latency_at_energy']['median'], f'unmatched (no {b} design uses as little)')}"
