@@ -36,7 +36,7 @@ import simpy
 from arch.schema import Architecture
 
 from .clock import Clock, Slots
-from .components import MEMORY_MODELS, MemoryModel, Pool, Port, Recorder, transfer_via
+from .components import MEMORY_MODELS, MemoryModel, Pool, Port, Recorder, Server, transfer_via
 from .errors import DeadlockError, InputError, deadlock_message
 from .paths import ROLE_OF, WHAT_OF, RouteActions, out_kind, route_of, transfer_paths
 from .plan import Plan, Tile
@@ -81,6 +81,7 @@ class Engine(Streaming):
         #: per op: (memory, action, role) -> count
         self.op_actions: list[Actions] = [defaultdict(int) for _ in plan.ops]
         self._routes: dict[tuple, tuple[list[Port], RouteActions]] = {}
+        self._slow: dict[tuple[str, str], Server] = {}
         self._route_bytes: list[dict[tuple, int]] = [{} for _ in plan.ops]
         #: multicast key -> its transfer's (first byte in, last byte in, hold-up)
         self._shared: dict[tuple, tuple[int, int, Via]] = {}

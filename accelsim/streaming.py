@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .components import Fanout, Port, Recorder
+from .components import Fanout, Port, Recorder, Server
 from .paths import out_kind
 from .plan import Tile
 from .record import Via, Waits
@@ -36,6 +36,7 @@ class Streaming:
     block_span: list[tuple[int, int]]
     _move: Callable[..., tuple[int, int, Via]]  # ``Engine._move``
     _route_ports: Callable[[str, str], list[Port]]  # ``Engine._route_ports``
+    _slow: dict[tuple[str, str], Server]  # ``_slowest``'s cache, made by the engine
 
     def _stream_ready(self, t: Tile, now: int, first: int, end: int, via: Via) -> tuple[int, Via]:
         """When a tile may start computing under ``streaming: folds``, and what held it up.
@@ -94,10 +95,11 @@ class Streaming:
         compute end, and stream out as they do. The last piece leaves the unit over its last
         ``t.out_emerge`` cycles, so the stream ends no earlier than the compute end plus what
         the piece's own time on the slowest stage exceeds that by: a stream at an even rate
-        ending with the compute would have moved part of it before it existed. Returns the critical path's ``issue`` of the latest-ending transfer
-        (its compute end when that transfer kept pace with the compute, else when its first
-        piece was final: what it took beyond the compute was its own transfer and queueing)
-        and when its last byte is written."""
+        ending with the compute would have moved part of it before it existed. Returns the
+        critical path's ``issue`` of the latest-ending transfer (its compute end when that
+        transfer kept pace with the compute, else when its first piece was final: what it
+        took beyond the compute was its own transfer and queueing) and when its last byte is
+        written."""
         end = start + t.cycles
         first = max(start + -(-t.cycles // t.out_granules), int(self.env.now))
         issue = done = start
@@ -112,9 +114,15 @@ class Streaming:
         return issue, done
 
     def _slowest(self, inst: str, kind: str, nbytes: int) -> int:
-        """Cycles ``nbytes`` take on the slowest stage of ``inst``'s ``kind`` path."""
-        return max(s.duration(nbytes) for p in self._route_ports(inst, kind)
-                   for s in (p.servers if isinstance(p, Fanout) else (p,)))
+        """Cycles ``nbytes`` take on the slowest stage of ``inst``'s ``kind`` path (the stage
+        of the fewest bytes per cycle, found once per path)."""
+        server = self._slow.get((inst, kind))
+        if server is None:
+            server = self._slow[inst, kind] = min(
+                (s for p in self._route_ports(inst, kind)
+                 for s in (p.servers if isinstance(p, Fanout) else (p,))),
+                key=lambda s: s.bytes_per_cycle)
+        return server.duration(nbytes)
 
 
 def _result_transfers(t: Tile) -> list[tuple[str, int]]:
