@@ -58,7 +58,7 @@ CHUNK_SHAPES: dict[int, dict[str, tuple[str, ...]]] = {
 
 def chunk_overrides(preset: str, count: int) -> list[str]:
     """``CHUNK_SHAPES`` for ``preset`` at ``count`` chunks, with its vector lanes and register
-    files scaled by 4 / ``count`` (the preset's own values read from it)."""
+    files scaled by the preset's own chunk count / ``count`` (rounded up)."""
     import arch
     from arch.schema import RegisterFile, VectorArray
 
