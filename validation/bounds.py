@@ -17,10 +17,13 @@ the engine do, the span cannot be shorter than
   over its chunks, which no waiting inflates): at least ``p`` times the compute bound's
   per-chunk work, i.e. the whole op's closed-form cycles (or streamed elements) however tiled;
 * the **memory bound**: traffic that cannot happen before the op's first tile starts. Its output
-  (``numel(out)`` operand bytes) is produced by its tiles and crosses the NoC into the output SRAM
-  (and on to DRAM when spilled) at the narrowest bandwidth of that path; and of its weights, the
-  bytes beyond what the weight SRAMs can hold must still come from DRAM. Inputs are not counted:
-  the loader may stage the first tiles' operands before the op starts (prefetch).
+  (``numel(out)`` operand bytes) is produced by its tiles and crosses the memories between its
+  unit and the unit's own output SRAM (and on to DRAM when spilled) at the narrowest bandwidth
+  of that path, counted as the op's ``p`` chunks can use it: a NoC with ``per_chunk`` links
+  carries ``p`` links' worth, a shared link or a shared SRAM one port's (other units' paths and
+  SRAMs above the near one, such as an L2, do not count); and of its weights, the bytes beyond
+  what the weight SRAMs can hold must still come from DRAM. Inputs are not counted: the loader
+  may stage the first tiles' operands before the op starts (prefetch).
 
 ``ratio = span / max(compute bound, memory bound)`` is >= 1 for every op, and its recorded
 ``compute_cycles`` >= the work bound, or it is a violation.
@@ -33,7 +36,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from arch.schema import Architecture, SystolicArray, VectorArray
+from arch.schema import Architecture, RegisterFile, SystolicArray, VectorArray
 from workloads.ir import OpGraph, OpKind, numel
 
 from .tables import Section, command, num, quantiles, ratio, table
@@ -88,17 +91,39 @@ def _ceil(x: float) -> int:
 
 
 def bandwidths(arch: Architecture) -> dict[str, float]:
-    """Bytes per cycle of the output path (NoC and output SRAM), of DRAM (all DRAMs together:
-    bytes spread over several cannot move faster than their sum); weight SRAM bytes."""
-    noc = [m.bandwidth_bytes_per_cycle for m in arch.memories.values() if m.type == "noc"]
-    out_sram = [m.bandwidth_bytes_per_cycle for m in arch.memories.values()
-                if m.type == "sram" and "output" in m.holds]
+    """Bytes per cycle of DRAM (all DRAMs together: bytes spread over several cannot move faster
+    than their sum); weight SRAM bytes (all copies)."""
     dram = [m.bandwidth_gbps * 1e3 / arch.clock_mhz for m in arch.memories.values()
             if m.type == "dram"]
     weight_cap = sum(m.capacity_bytes * arch.instances(n) for n, m in arch.memories.items()
                      if m.type == "sram" and "weight" in m.holds)
-    return {"out": min(noc + out_sram, default=math.inf), "dram": sum(dram) or math.inf,
-            "weight_capacity": weight_cap}
+    return {"dram": sum(dram) or math.inf, "weight_capacity": weight_cap}
+
+
+def output_path(arch: Architecture, unit: str) -> list[str]:
+    """The memories a result of ``unit`` crosses from the unit up to its output SRAM (that SRAM
+    last), as the engine routes it (``arch.graph``)."""
+    from arch.graph import build_graph, path_from_dram, sram_for
+
+    g = build_graph(arch, 1)
+    inst = f"chunk0.{unit}"
+    path = [n for n in path_from_dram(g, inst, "output") if n in arch.memories]
+    return path[path.index(sram_for(g, inst, "output")):][::-1]
+
+
+def out_bandwidth(arch: Architecture, path: list[str], chunks: int) -> float:
+    """Bytes per cycle the results of an op on ``chunks`` chunks can move along ``path``: the
+    narrowest memory, a NoC with per-chunk links counted ``chunks`` times, a chunk-local SRAM
+    once per chunk, anything shared once."""
+    def width(name: str) -> float:
+        m = arch.memories[name]
+        copies = 1
+        if (m.type == "noc" and m.links == "per_chunk") or arch.instances(name) > 1:
+            copies = chunks
+        return m.bandwidth_bytes_per_cycle * copies
+
+    return min((width(n) for n in path if arch.memories[n].type in ("noc", "sram")),
+               default=math.inf)
 
 
 def op_bounds(arch: Architecture, graph: OpGraph, summary: dict[str, Any]) -> list[OpBound]:
@@ -107,6 +132,7 @@ def op_bounds(arch: Architecture, graph: OpGraph, summary: dict[str, Any]) -> li
 
     bw = bandwidths(arch)
     ob = arch.precision.operand_bits / 8
+    paths: dict[str, list[str]] = {}
     out: list[OpBound] = []
     for o in summary["ops"]:
         op = graph.op(o["name"])
@@ -134,7 +160,10 @@ def op_bounds(arch: Architecture, graph: OpGraph, summary: dict[str, Any]) -> li
         dram_bytes = (out_bytes if spilled else 0)
         if op.kind.is_matmul and 1 in op.weight_inputs:
             dram_bytes += max(0, op.cost.weight_bytes - bw["weight_capacity"])
-        mem_b = max(_ceil(out_bytes / bw["out"]), _ceil(dram_bytes / bw["dram"]))
+        if o["unit"] not in paths:
+            paths[o["unit"]] = output_path(arch, o["unit"])
+        out_bw = out_bandwidth(arch, paths[o["unit"]], p)
+        mem_b = max(_ceil(out_bytes / out_bw), _ceil(dram_bytes / bw["dram"]))
         out.append(OpBound(o["name"], o["kind"], o["unit"], p, o["end_cycle"] - o["start_cycle"],
                            mac_b, cf_b, max(mac_b, cf_b), mem_b, o["compute_cycles"],
                            max(work, mac_b * p)))
@@ -211,6 +240,9 @@ def section(cases: list[tuple[str, str, Any, Any]], quick: bool = False) -> Sect
             [[m, p, b.name, b.unit, b.span, b.compute_bound, b.memory_bound, b.compute_cycles,
               b.work]
              for m, p, b in violations[:20]])
+    a0 = cases[0][2]
+    min_out = min(out_bandwidth(a0, output_path(a0, u), 1) for u in a0.chunks.units
+                  if not isinstance(a0.chunks.units[u], RegisterFile))
     body = f"""
 The bound of every op of every run below, as defined in `validation/bounds.py` (and restated
 independently in `tests/test_validation.py`):
@@ -223,8 +255,10 @@ independently in `tests/test_validation.py`):
   latency` for a vector op on its unit (`E`: its largest operand or result), where `p` is the
   number of chunks the op ran on;
 * *memory bound* = traffic that must happen inside the span: the op's output over the narrowest
-  link of its path to SRAM ({num(bandwidths(cases[0][2])['out'])} B/cycle on the presets: the
-  activation SRAM's port, behind a 1,024 B/cycle NoC) or to DRAM when spilled, plus the weights that do not fit the weight SRAM, from DRAM
+  memory between its unit and the unit's own output SRAM, a NoC with a link per chunk counted
+  once per chunk the op runs on ({num(min_out)} B/cycle on the presets: the activation SRAM's
+  port, behind 1,024 B/cycle NoC links) or to DRAM when spilled, plus the weights that do not
+  fit the weight SRAM, from DRAM
   ({bandwidths(cases[0][2])['dram']:.1f} B/cycle). Input operands are not counted, because the
   loader may stage the first tiles' inputs before the op starts (prefetch);
 * *ratio* = span / max(compute bound, memory bound); a resource *dominates* when its bound is at

@@ -19,26 +19,35 @@ from .tables import Section, command, ratio, table
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_DOC = REPO / "docs" / "model.md"
-TRAIN_CMD = "python -m vitality_model.train --dataset digits --attention ATTENTION --json"
+TRAIN_CMD = ("python -m vitality_model.train --dataset digits|mnist5k --attention ATTENTION "
+             "--json")
 #: Forward passes per model and image size (the median is reported).
 RUNS = 9
 
 
 def accuracy_tables(path: Path = MODEL_DOC) -> list[str]:
-    """The accuracy tables of ``path`` (verbatim): an "attention" column first, a "test acc"
-    column later."""
+    """The accuracy tables of ``path`` (verbatim), each under its ``##`` / ``###`` headings in
+    bold: an "attention" (or quantised "checkpoint") column first, a "test acc" column later.
+    The headings say which data set a table is on, which the table itself does not."""
     try:
         text = path.read_text()
     except OSError:
         return []
-    out, block = [], []
+    out: list[str] = []
+    block: list[str] = []
+    heads: dict[int, str] = {}
     for line in [*text.splitlines(), ""]:
         if line.lstrip().startswith("|"):
             block.append(line)
             continue
-        if len(block) >= 3 and re.match(r"\|\s*attention\s*\|.*test acc", block[0], re.I):
-            out.append("\n".join(block))
+        if len(block) >= 3 and re.match(r"\|\s*(attention|checkpoint)\b[^|]*\|.*test acc",
+                                        block[0], re.I):
+            heading = " — ".join(heads[k] for k in sorted(heads) if k > 1)
+            out.append((f"**{heading}**\n\n" if heading else "") + "\n".join(block))
         block = []
+        if m := re.match(r"(#+)\s+(.*)", line):
+            level = len(m.group(1))
+            heads = {k: v for k, v in heads.items() if k < level} | {level: m.group(2).strip()}
     return out
 
 
@@ -132,7 +141,9 @@ Fig. 1 share of softmax (52-58%) is a share of the *attention* runtime, not of t
 
 {acc}
 
-{command(TRAIN_CMD, "one run per attention variant; not re-run by `accelsim validate`")}
+{command(TRAIN_CMD, "one run per attention variant; the quantised rows by "
+         "`python -m vitality_model.analyze`; docs/model.md gives each table's exact command; "
+         "not re-run by `accelsim validate`")}
 
 ### CPU latency beside the simulated accelerators
 

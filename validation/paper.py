@@ -205,7 +205,8 @@ Where the energy goes, end to end on {MODELS[models[0]]} (share of the total, co
 {table(["model", *PRESETS], spill_rows, "lrrr")}
 
 * **Taylor attention is modelled as the paper's Algorithm 1** including the denominator step on
-  SA-Diag (section 6 drops it), with 8-bit operands; accuracy at 8 bits is not checked here.
+  SA-Diag (section 6 drops it), with 8-bit operands; accuracy with Q, K^, V and G at 8 bits
+  is in section 7 (from docs/model.md, "Analyses").
 * **Chunks and heads.** Heads are spread over the 4 chunks: DeiT-T's 3 heads leave one chunk idle
   during attention, DeiT-S's 6 give two chunks twice the work of the other two, DeiT-B's 12 divide
   evenly; the same on every preset.
