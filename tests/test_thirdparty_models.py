@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import arch
 import workloads
 from accelsim.api import simulate
+from validation.bounds import op_bounds
 
 torch.set_num_threads(1)
 
@@ -114,7 +115,10 @@ def test_model_traces_counts_and_runs_on_every_preset(name):
     assert g.meta["unknown_ops"] == {}
     assert g.total_macs() == reference_macs(module, x)
     for preset in arch.presets():
-        s = simulate(arch.load(preset), g, keep_intervals=False).summary
+        a = arch.load(preset)
+        s = simulate(a, g, keep_intervals=False).summary
         for c in s["components"].values():
             assert c["busy_cycles"] + c["stall_cycles"] + c["idle_cycles"] == s["cycles"]
         assert sum(s["ops_per_unit"].values()) == len(s["ops"])
+        # no op faster than its compute or output-traffic bound (validation section 2)
+        assert [b.name for b in op_bounds(a, g, s) if b.violation] == [], preset

@@ -11,6 +11,8 @@ from math import prod
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import arch
 from accelsim.api import simulate
@@ -214,3 +216,26 @@ def test_accuracy_tables_keep_their_headings_and_skip_other_tables(tmp_path):
         "**Training on mnist5k — Quantised**"]
     assert tables[1].endswith("| taylor | s | 88 |")
     assert accuracy_tables(tmp_path / "missing.md") == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(preset=st.sampled_from(["vitality", "systolic", "sanger"]),
+       noc=st.sampled_from([8, 32, 128, 1024]), links=st.sampled_from(["per_chunk", "shared"]),
+       sram=st.sampled_from([16, 64, 512]), dram=st.sampled_from([4.8, 19.2, 76.8]),
+       chunks=st.integers(1, 4))
+def test_no_op_beats_its_bound_on_random_memory_systems(preset, noc, links, sram, dram, chunks):
+    """The bounds are lower bounds whatever the links, ports, DRAM and chunk count: a design
+    where some memory is the bottleneck must never show an op below its bound."""
+    from validation.bounds import op_bounds
+
+    a = arch.load(preset)
+    sets = [f"memories.noc.bandwidth_bytes_per_cycle={noc}", f"memories.noc.links={links}",
+            f"chunks.count={chunks}"]
+    sets += [f"memories.{n}.bandwidth_bytes_per_cycle={sram}" for n, m in a.memories.items()
+             if m.type == "sram"]
+    sets += [f"memories.{n}.bandwidth_gbps={dram}" for n, m in a.memories.items()
+             if m.type == "dram"]
+    a = arch.load(preset, sets)
+    graph = resolve("vit_digits", attention=NATIVE[preset])
+    s = simulate(a, graph, keep_intervals=False).summary
+    assert [(b.name, b.span, b.bound) for b in op_bounds(a, graph, s) if b.violation] == []
