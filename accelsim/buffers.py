@@ -20,10 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from arch.errors import ConfigError
-from arch.graph import path_from_dram, sram_for
+from arch.graph import Graph, path_from_dram, sram_for
 from arch.schema import Architecture, RegisterFile, Sram
 
 ACT_ROLES = ("input", "output", "psum")
@@ -53,7 +51,7 @@ def _split(mem: Sram) -> bool:
     return "weight" in mem.holds and any(r in mem.holds for r in ACT_ROLES)
 
 
-def regions(arch: Architecture, g: nx.DiGraph, units: list[str]) -> Regions:
+def regions(arch: Architecture, g: Graph, units: list[str]) -> Regions:
     """The regions of ``arch`` and the one each (unit, role) of ``units`` draws from."""
     frac = arch.mapping.weight_buffer_fraction
     capacity: dict[str, int] = {}

@@ -20,9 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
-
-from arch.graph import build_graph
+from arch.graph import component_graph
 from arch.schema import Architecture, SystolicArray, VectorArray
 from workloads.ir import Op, OpGraph, OpKind
 
@@ -55,8 +53,8 @@ class Mapper(Tiler):
         self.graph = graph
         self.ob = arch.precision.operand_bits / 8
         self.chunks = arch.chunks.count
-        order = {name: i for i, name in enumerate(graph.g.nodes)}
-        topo = nx.lexicographical_topological_sort(graph.g, key=order.__getitem__)
+        order = {op.name: i for i, op in enumerate(graph)}
+        topo = graph.topological_order(order.__getitem__)
         self.ops: list[Op] = [op for op in map(graph.op, topo) if not op.kind.is_free]
         self._block_ordinals: dict[tuple[int, int], int] = {}
         self.index = {op.name: i for i, op in enumerate(self.ops)}
@@ -121,8 +119,8 @@ class Mapper(Tiler):
         self.acc_bytes = self.arch.precision.accumulator_bits / 8
         compute = sorted(n for n, u in self.arch.chunks.units.items()
                          if isinstance(u, SystolicArray | VectorArray))
-        self.graph = build_graph(self.arch, 1)
-        self.regions = regions(self.arch, self.graph, compute)
+        self.components = component_graph(self.arch, 1)
+        self.regions = regions(self.arch, self.components, compute)
         reserve: dict[str, int] = {}
         self._row_cap: dict[int, int] = {}  # op -> rows per tile, where its tiles must shrink
         self._last: tuple[tuple, Plan] | None = None  # the last mapping and what it depended on
@@ -278,7 +276,7 @@ class Mapper(Tiler):
         for b in blocks:
             b.last_tile = last[b.index]
         plan = Plan(plans, tiles, blocks, queues, self.regions, folded_views=self.folded_views,
-                    graph=self.graph)
+                    graph=self.components)
         self._last = (key, plan)
         return plan
 

@@ -3,7 +3,7 @@ does at each (the engine's routes)."""
 
 from __future__ import annotations
 
-from arch.graph import build_graph, path_from_dram, sram_for
+from arch.graph import component_graph, path_from_dram, sram_for
 from arch.schema import Architecture
 
 from .components import Fanout, MemoryModel, Port
@@ -29,7 +29,7 @@ def out_kind(t: Tile) -> str:
 def transfer_paths(arch: Architecture, plan: Plan) -> dict[str, dict[str, list[str]]]:
     """Per unit name (that has tiles), per kind of transfer, the memory components its data
     crosses in order (``arch.graph`` picks the SRAM of each operand role)."""
-    g = plan.graph if plan.graph is not None else build_graph(arch, 1)
+    g = plan.graph if plan.graph is not None else component_graph(arch, 1)
     mems = arch.memories
 
     def memories(path: list[str]) -> list[str]:

@@ -153,7 +153,7 @@ class Plan:
     #: per region, bytes kept free of resident outputs for staged operands and partial sums
     reserve_bytes: dict[str, int] = field(default_factory=dict)
     folded_views: int = 0
-    #: the one-chunk component graph the plan was made on (``arch.graph.build_graph(arch, 1)``;
+    #: the one-chunk component graph the plan was made on (``arch.graph.component_graph(arch, 1)``;
     #: its paths and SRAM roles are the same for every architecture with the plan's
     #: ``mapper.mapping_key``): the engine and the summary ask it their path questions, which
     #: it answers once each (``arch.graph`` memoises them on the graph)

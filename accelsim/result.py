@@ -60,10 +60,10 @@ def regfile_energy_pj(spec: RegisterFile, nbytes_in: int, nbytes_out: int) -> di
 def regfiles_on_paths(arch: Architecture, g: Any = None) -> dict[str, list[str]]:
     """For every unit of a chunk, the register files its operands and results pass through
     (on its paths from DRAM for inputs, weights and outputs), in path order."""
-    from arch.graph import build_graph, path_from_dram
+    from arch.graph import component_graph, path_from_dram
 
     if g is None:
-        g = build_graph(arch, 1)
+        g = component_graph(arch, 1)
     out: dict[str, list[str]] = {}
     for uname, unit in arch.chunks.units.items():
         if isinstance(unit, RegisterFile):

@@ -5,7 +5,8 @@
 
 Only ``ConfigError`` is imported with the package; every other name is loaded on first use
 (PEP 562), so that ``arch.errors`` (which the CLI needs before it parses its arguments) costs
-nothing and pydantic, networkx and yaml load only when an architecture does.
+nothing and pydantic and yaml load only when an architecture does (networkx only for
+``build_graph``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .graph import (
         build_graph,
         check_runnable,
+        component_graph,
         native_attention,
         path_from_dram,
         required_units,
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
     from .schema import Architecture
 
 #: Public name -> the submodule that defines it.
-_LAZY = {"build_graph": "graph", "check_runnable": "graph", "native_attention": "graph",
+_LAZY = {"build_graph": "graph", "check_runnable": "graph", "component_graph": "graph",
+         "native_attention": "graph",
          "path_from_dram": "graph", "required_units": "graph", "sram_for": "graph",
          "units_for": "graph", "load": "loader", "loads": "loader", "presets": "loader",
          "Architecture": "schema"}
@@ -88,6 +91,7 @@ __all__ = [
     "ConfigError",
     "build_graph",
     "check_runnable",
+    "component_graph",
     "load",
     "loads",
     "native_attention",

@@ -1,4 +1,4 @@
-"""The architecture as a ``networkx.DiGraph``, its validation, and the path helpers of the mapper.
+"""The architecture as a graph of components, its validation, and the path helpers of the mapper.
 
 Nodes are the memories by name (``dram``, ``sram_act``, ``noc`` ...) and one node per unit of
 every chunk, ``chunk{i}.{unit}`` (``chunk0.sa_general``); a connection ``chunk.<unit>`` expands
@@ -12,14 +12,19 @@ is reachable from one, and every compute unit has SRAMs upstream holding its inp
 outputs. Chunks are identical, so validation builds one chunk only and is independent of
 ``chunks.count``. Every failure is a ``GraphError`` (a ``ConfigError``) whose ``loc`` is the
 field path of the culprit, which the loader turns into a YAML line.
+
+``build_graph`` gives the graph as a ``networkx.DiGraph``; the loader, the mapper and the engine
+use ``component_graph``, the same graph as plain dicts (``ComponentGraph``), so loading and
+simulating never import networkx. The path helpers take either: they read only ``nodes``,
+``succ``, ``pred`` and ``graph``, which both have, and search as networkx's
+``shortest_path`` does (a bidirectional breadth-first search, so the same path on a tie).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-
-import networkx as nx
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .errors import ConfigError
 from .schema import Architecture, Sram, SystolicArray, VectorArray
@@ -41,6 +46,83 @@ class GraphError(ConfigError):
         super().__init__(f"{path}: {problem}" if path else problem)
 
 
+class ComponentGraph:
+    """A directed graph as plain dicts, read the way ``networkx.DiGraph`` is: ``nodes`` (name ->
+    attributes), ``succ`` / ``pred`` (name -> {neighbour: edge attributes}, in insertion order)
+    and ``graph`` (graph attributes). Never changed after ``component_graph`` builds it."""
+
+    __slots__ = ("graph", "nodes", "pred", "succ")
+
+    def __init__(self, **attrs: Any) -> None:
+        self.graph: dict[str, Any] = dict(attrs)
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.succ: dict[str, dict[str, dict[str, Any]]] = {}
+        self.pred: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def add_node(self, name: str, **attrs: Any) -> None:
+        if name not in self.nodes:
+            self.nodes[name], self.succ[name], self.pred[name] = {}, {}, {}
+        self.nodes[name].update(attrs)
+
+    def add_edge(self, src: str, dst: str, **attrs: Any) -> None:
+        for name in (src, dst):
+            self.add_node(name)
+        data = self.succ[src].get(dst)
+        if data is None:  # one dict for both directions, as in networkx
+            data = self.succ[src][dst] = self.pred[dst][src] = {}
+        data.update(attrs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.nodes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def to_networkx(self) -> Any:
+        """The same graph as a ``networkx.DiGraph`` (same node and edge order and attributes)."""
+        import networkx as nx
+
+        g = nx.DiGraph(**{k: v for k, v in self.graph.items() if not k.startswith("_")})
+        for name, attrs in self.nodes.items():
+            g.add_node(name, **attrs)
+        for src, out in self.succ.items():
+            for dst, attrs in out.items():
+                g.add_edge(src, dst, **attrs)
+        return g
+
+
+#: What the path helpers accept: a ``ComponentGraph`` or a ``networkx.DiGraph`` of one.
+Graph = Any
+
+
+def _reach(adj: dict[str, dict[str, Any]], start: str) -> set[str]:
+    """Nodes reachable from ``start`` along ``adj`` (``start`` excluded unless on a cycle)."""
+    seen: set[str] = set()
+    todo = list(adj[start])
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(adj[n])
+    return seen
+
+
+def _has_cycle(g: ComponentGraph) -> bool:
+    indeg = {n: len(p) for n, p in g.pred.items()}
+    ready = [n for n, d in indeg.items() if not d]
+    seen = 0
+    while ready:
+        seen += 1
+        for m in g.succ[ready.pop()]:
+            indeg[m] -= 1
+            if not indeg[m]:
+                ready.append(m)
+    return seen < len(g.nodes)
+
+
 # -- building --------------------------------------------------------------------------------
 def _endpoint(arch: Architecture, name: str, loc: tuple) -> tuple[str, str | None]:
     """(memory name, None) or ("chunk", unit name) for a connection endpoint."""
@@ -56,7 +138,12 @@ def _endpoint(arch: Architecture, name: str, loc: tuple) -> tuple[str, str | Non
     raise GraphError(loc, f"unknown component {name!r}{hint}; known: {', '.join(known)}")
 
 
-def build_graph(arch: Architecture, chunks: int | None = None) -> nx.DiGraph:
+def build_graph(arch: Architecture, chunks: int | None = None) -> Any:
+    """``component_graph`` as a ``networkx.DiGraph`` (graph attribute ``arch``), for analyses."""
+    return component_graph(arch, chunks).to_networkx()
+
+
+def component_graph(arch: Architecture, chunks: int | None = None) -> ComponentGraph:
     """The component graph of ``arch`` with ``chunks`` chunk instances (default: all).
 
     The default graph has each unit in the chunks that hold it (``Chunks.holders``); with an
@@ -66,7 +153,7 @@ def build_graph(arch: Architecture, chunks: int | None = None) -> nx.DiGraph:
     Raises ``GraphError`` for a connection naming an unknown component or a self-loop.
     """
     count = arch.chunks.count if chunks is None else chunks
-    g = nx.DiGraph(arch=arch.name)
+    g = ComponentGraph(arch=arch.name)
     for name, mem in arch.memories.items():
         g.add_node(name, component=mem, kind=mem.type, chunk=None, unit=None)
 
@@ -91,12 +178,12 @@ def build_graph(arch: Architecture, chunks: int | None = None) -> nx.DiGraph:
 
 
 # -- validation ------------------------------------------------------------------------------
-def _unit_loc(g: nx.DiGraph, node: str) -> tuple:
+def _unit_loc(g: Graph, node: str) -> tuple:
     unit = g.nodes[node]["unit"]
     return ("chunks", "units", unit) if unit else ("memories", node)
 
 
-def validate(arch: Architecture) -> nx.DiGraph:
+def validate(arch: Architecture) -> ComponentGraph:
     """Check the structure of ``arch`` (see the module docstring); returns the one-chunk graph."""
     for name in arch.memories:
         if not _NAME.match(name) or name == "chunk":
@@ -121,28 +208,26 @@ def validate(arch: Architecture) -> nx.DiGraph:
             raise GraphError(("connections", i, "dst"),
                              f"the DRAM {conn.dst!r} cannot be a destination: connections run "
                              "from DRAM towards the units")
-    g = build_graph(arch, chunks=1)
-    try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        cycle = None
-    if cycle:
-        a, b = cycle[0][0], cycle[0][1]
-        raise GraphError(("connections", g.edges[a, b]["connection"]),
+    g = component_graph(arch, chunks=1)
+    if _has_cycle(g):
+        import networkx as nx  # only to name the cycle
+
+        a, b = nx.find_cycle(g.to_networkx())[0][:2]
+        raise GraphError(("connections", g.succ[a][b]["connection"]),
                          f"connections form a cycle through {a} -> {b}")
     _check_local(arch, g)
     for d in drams if len(drams) > 1 else ():
-        if not g.out_degree(d):
+        if not g.succ[d]:
             raise GraphError(("memories", d), f"the DRAM {d!r} connects to nothing: connect it "
                              "to the SRAMs it feeds, or remove it")
-    reachable = set(drams).union(*(nx.descendants(g, d) for d in drams))
+    reachable = set(drams).union(*(_reach(g.succ, d) for d in drams))
     for node in g.nodes:
         if node not in reachable:
             where = f"the DRAM {drams[0]!r}" if len(drams) == 1 else "any DRAM"
             raise GraphError(_unit_loc(g, node),
                              f"not reachable from {where}: add a connection to it")
-    for node, kind in g.nodes(data="kind"):
-        if kind not in COMPUTE_KINDS:
+    for node, attrs in g.nodes.items():
+        if attrs["kind"] not in COMPUTE_KINDS:
             continue
         held = {r for s in _srams_above(g, node) for r in g.nodes[s]["component"].holds}
         missing = [r for r in ROLES if r not in held]
@@ -153,7 +238,7 @@ def validate(arch: Architecture) -> nx.DiGraph:
     return g
 
 
-def _check_local(arch: Architecture, g: nx.DiGraph) -> None:
+def _check_local(arch: Architecture, g: ComponentGraph) -> None:
     """A chunk-local SRAM (``local: true``) serves only its own chunk: nothing shared by the
     chunks may sit below it, and it cannot keep resident outputs, which ops on other chunks
     read (they stay in a shared buffer)."""
@@ -164,7 +249,7 @@ def _check_local(arch: Architecture, g: nx.DiGraph) -> None:
             raise GraphError(("memories", name, "holds"),
                              "a chunk-local SRAM cannot hold 'output' (resident results are "
                              "read by other chunks): keep outputs in a shared SRAM")
-        shared = sorted(d for d in nx.descendants(g, name) if d in arch.memories
+        shared = sorted(d for d in _reach(g.succ, name) if d in arch.memories
                         and not (isinstance(arch.memories[d], Sram)
                                  and arch.memories[d].local))  # type: ignore[union-attr]
         if shared:
@@ -175,22 +260,22 @@ def _check_local(arch: Architecture, g: nx.DiGraph) -> None:
 
 
 # -- path helpers for the mapper and the simulator -------------------------------------------
-def _memo(g: nx.DiGraph) -> dict:
+def _memo(g: Graph) -> dict:
     """Answers of the path queries below, kept on the graph object: a graph is never changed
-    after ``build_graph``, and the mapper, the engine and the summary ask the same questions
-    of it many times (networkx's searches were half of simulating one small GEMM)."""
+    after ``component_graph``, and the mapper, the engine and the summary ask the same questions
+    of it many times (path searches were half of simulating one small GEMM)."""
     return g.graph.setdefault("_paths", {})
 
 
-def _srams_above(g: nx.DiGraph, node: str) -> list[str]:
+def _srams_above(g: Graph, node: str) -> list[str]:
     memo = _memo(g)
     key = ("srams", node)
     if key not in memo:
-        memo[key] = sorted(a for a in nx.ancestors(g, node) if g.nodes[a]["kind"] == "sram")
+        memo[key] = sorted(a for a in _reach(g.pred, node) if g.nodes[a]["kind"] == "sram")
     return list(memo[key])
 
 
-def _instance(g: nx.DiGraph, unit: str) -> str:
+def _instance(g: Graph, unit: str) -> str:
     """``chunk3.sa``, ``chunk.sa`` or ``sa`` -> the node name (chunk 0 when none is given)."""
     if unit in g:
         return unit
@@ -200,18 +285,18 @@ def _instance(g: nx.DiGraph, unit: str) -> str:
     raise ConfigError(f"no component {unit!r} in architecture {g.graph.get('arch')!r}")
 
 
-def dram_of(g: nx.DiGraph, node: str | None = None) -> str:
+def dram_of(g: Graph, node: str | None = None) -> str:
     """The DRAM serving ``node``: the nearest one upstream of it (ties: by name); the first
     DRAM when ``node`` is None. A design may have several (SCALE-Sim's one interface per
     SRAM): each operand role uses the DRAM upstream of the SRAM that stages it."""
-    drams = sorted(n for n, k in g.nodes(data="kind") if k == "dram")
+    drams = sorted(n for n, a in g.nodes.items() if a["kind"] == "dram")
     if node is None or len(drams) == 1:
         return drams[0]
     hops = [(len(p), d) for d in drams if (p := _shortest(g, d, node, node))]
     return min(hops)[1] if hops else drams[0]
 
 
-def _shortest(g: nx.DiGraph, a: str, b: str, target: str) -> list[str] | None:
+def _shortest(g: Graph, a: str, b: str, target: str) -> list[str] | None:
     """Shortest a -> b path through memories and regfiles only (no other compute unit),
     falling back to any path."""
     memo = _memo(g)
@@ -222,17 +307,72 @@ def _shortest(g: nx.DiGraph, a: str, b: str, target: str) -> list[str] | None:
     return None if got is None else list(got)
 
 
-def _search(g: nx.DiGraph, a: str, b: str, target: str) -> list[str] | None:
-    sub = g.subgraph([n for n, k in g.nodes(data="kind") if k not in COMPUTE_KINDS or n == target])
-    for graph in (sub, g):
-        try:
-            return nx.shortest_path(graph, a, b)
-        except (nx.NetworkXNoPath, nx.NodeNotFound):
-            continue
+def _search(g: Graph, a: str, b: str, target: str) -> list[str] | None:
+    skip = {n for n, attrs in g.nodes.items() if attrs["kind"] in COMPUTE_KINDS and n != target}
+    for ok in (lambda n: n not in skip, lambda n: True):
+        path = _bidirectional(g, a, b, ok)
+        if path is not None:
+            return path
     return None
 
 
-def path_from_dram(g: nx.DiGraph, unit: str, role: str | None = None) -> list[str]:
+def _bidirectional(g: Graph, a: str, b: str, ok: Callable[[str], bool]) -> list[str] | None:
+    """A shortest ``a`` -> ``b`` path through nodes with ``ok``, or None: breadth-first from
+    both ends, the smaller fringe first, neighbours in insertion order (networkx's
+    ``bidirectional_shortest_path``, so ties go the same way)."""
+    if a not in g or b not in g or not (ok(a) and ok(b)):
+        return None
+    if a == b:
+        return [a]
+    pred: dict[str, str | None] = {a: None}
+    succ: dict[str, str | None] = {b: None}
+    forward, reverse = [a], [b]
+    meet = None
+    while forward and reverse and meet is None:
+        if len(forward) <= len(reverse):
+            level, forward = forward, []
+            for v in level:
+                for w in g.succ[v]:
+                    if not ok(w):
+                        continue
+                    if w not in pred:
+                        forward.append(w)
+                        pred[w] = v
+                    if w in succ:
+                        meet = w
+                        break
+                if meet is not None:
+                    break
+        else:
+            level, reverse = reverse, []
+            for v in level:
+                for w in g.pred[v]:
+                    if not ok(w):
+                        continue
+                    if w not in succ:
+                        succ[w] = v
+                        reverse.append(w)
+                    if w in pred:
+                        meet = w
+                        break
+                if meet is not None:
+                    break
+    if meet is None:
+        return None
+    path: list[str] = []
+    node: str | None = meet
+    while node is not None:
+        path.append(node)
+        node = pred[node]
+    path.reverse()
+    node = succ[path[-1]]
+    while node is not None:
+        path.append(node)
+        node = succ[node]
+    return path
+
+
+def path_from_dram(g: Graph, unit: str, role: str | None = None) -> list[str]:
     """Components from the DRAM to ``unit`` (e.g. ``[dram, sram_act, noc, chunk0.rf,
     chunk0.sa_general]``); with ``role``, the path through the SRAM ``sram_for`` picks."""
     node = _instance(g, unit)
@@ -249,13 +389,14 @@ def path_from_dram(g: nx.DiGraph, unit: str, role: str | None = None) -> list[st
     return path
 
 
-def sram_for(arch_or_graph: Architecture | nx.DiGraph, unit: str, role: str) -> str:
+def sram_for(arch_or_graph: Architecture | Graph, unit: str, role: str) -> str:
     """The SRAM staging ``role`` (input / weight / output, or psum: the partial sums of folded
     reductions) for ``unit``: among the SRAMs upstream of it holding that role, the nearest
     one (ties: the one holding fewest roles, then by name)."""
     if role not in (*ROLES, "psum"):
         raise ConfigError(f"unknown operand role {role!r}; roles: {', '.join(ROLES)}, psum")
-    g = build_graph(arch_or_graph, 1) if isinstance(arch_or_graph, Architecture) else arch_or_graph
+    g = (component_graph(arch_or_graph, 1) if isinstance(arch_or_graph, Architecture)
+         else arch_or_graph)
     node = _instance(g, unit)
     best: tuple[int, int, str] | None = None
     for s in _srams_above(g, node):

@@ -452,3 +452,61 @@ def test_native_attention_follows_the_units(preset, expected):
     assert arch.native_attention(arch.load(preset)) == expected
     # a renamed copy keeps its attention: it depends on the units, not the name
     assert arch.native_attention(arch.load(preset, ["name=mine"])) == expected
+
+
+@pytest.mark.parametrize("name", [*arch.presets(), "examples/arch/two_level.yaml",
+                                  "examples/arch/hetero.yaml", "examples/arch/local_l1.yaml"])
+def test_component_graph_paths_equal_networkx_shortest_paths(name):
+    """The plain-dict graph the engine uses gives the paths networkx gives on ``build_graph``
+    (its bidirectional search breaks ties the same way), for every unit and role, and every
+    memory -> unit search (through memories only, else through anything)."""
+    import networkx as nx
+
+    from arch.graph import COMPUTE_KINDS, _search, component_graph
+
+    def reference(a: str, b: str) -> list[str] | None:
+        sub = g.subgraph([n for n, k in g.nodes(data="kind") if k not in COMPUTE_KINDS
+                          or n == b])
+        for graph in (sub, g):
+            try:
+                return nx.shortest_path(graph, a, b)
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                continue
+        return None
+
+    a = arch.load(name if name in arch.presets() else str(ROOT / name))
+    plain, g = component_graph(a), build_graph(a)
+    assert list(plain.nodes) == list(g.nodes)
+    assert [(s, d) for s in plain.succ for d in plain.succ[s]] == list(g.edges)
+    units = [n for n, k in g.nodes(data="kind") if k in COMPUTE_KINDS]
+    for node in units:
+        for role in (None, "input", "weight", "output"):
+            assert path_from_dram(plain, node, role) == path_from_dram(g, node, role)
+        for src in [*a.memories, *units]:
+            assert _search(plain, src, node, node) == reference(src, node), (src, node)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 9).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=25),
+    st.integers(0, n - 1), st.integers(0, n - 1))))
+def test_bidirectional_search_breaks_ties_as_networkx(case):
+    """On random digraphs with many equal-length paths, the same path as nx.shortest_path."""
+    import networkx as nx
+
+    from arch.graph import ComponentGraph, _bidirectional
+
+    n, edges, a, b = case
+    plain, g = ComponentGraph(), nx.DiGraph()
+    for i in range(n):
+        plain.add_node(f"n{i}")
+        g.add_node(f"n{i}")
+    for s, d in edges:
+        if s != d:
+            plain.add_edge(f"n{s}", f"n{d}")
+            g.add_edge(f"n{s}", f"n{d}")
+    try:
+        want = nx.shortest_path(g, f"n{a}", f"n{b}")
+    except nx.NetworkXNoPath:
+        want = None
+    assert _bidirectional(plain, f"n{a}", f"n{b}", lambda _: True) == want

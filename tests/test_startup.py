@@ -34,6 +34,23 @@ def test_version_and_help_import_nothing_heavy(argv):
     assert out.stdout.splitlines()[-1] == "[]"
 
 
+def test_a_run_imports_neither_networkx_nor_torch(tmp_path):
+    """Loading, mapping and simulating use plain-dict graphs (``OpGraph``,
+    ``arch.graph.ComponentGraph``): networkx is only for ``OpGraph.g`` / ``build_graph``."""
+    from workloads import resolve
+
+    saved = tmp_path / "g.json"
+    resolve("gemm:64,32,16").save(saved)
+    for workload in ("gemm:197,192,64", str(saved)):
+        code = ("import sys\nfrom accelsim.cli import main\n"
+                f"assert main(['run', '--arch', 'vitality', '--workload', {workload!r}, "
+                "'--json']) == 0\n"
+                "print(sorted(m for m in ('networkx', 'torch') if m in sys.modules))\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             cwd=ROOT, check=True)
+        assert out.stdout.splitlines()[-1] == "[]", workload
+
+
 def test_packages_load_their_names_on_first_use():
     import vitality_model
     import workloads

@@ -36,7 +36,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from arch.schema import Architecture, RegisterFile, SystolicArray, VectorArray
+from arch.schema import Architecture, Noc, RegisterFile, Sram, SystolicArray, VectorArray
 from workloads.ir import OpGraph, OpKind, numel
 
 from .tables import Section, command, num, quantiles, ratio, table
@@ -103,9 +103,9 @@ def bandwidths(arch: Architecture) -> dict[str, float]:
 def output_path(arch: Architecture, unit: str) -> list[str]:
     """The memories a result of ``unit`` crosses from the unit up to its output SRAM (that SRAM
     last), as the engine routes it (``arch.graph``)."""
-    from arch.graph import build_graph, path_from_dram, sram_for
+    from arch.graph import component_graph, path_from_dram, sram_for
 
-    g = build_graph(arch, 1)
+    g = component_graph(arch, 1)
     inst = f"chunk0.{unit}"
     path = [n for n in path_from_dram(g, inst, "output") if n in arch.memories]
     return path[path.index(sram_for(g, inst, "output")):][::-1]
@@ -117,8 +117,9 @@ def out_bandwidth(arch: Architecture, path: list[str], chunks: int) -> float:
     once per chunk, anything shared once."""
     def width(name: str) -> float:
         m = arch.memories[name]
+        assert isinstance(m, Noc | Sram)
         copies = 1
-        if (m.type == "noc" and m.links == "per_chunk") or arch.instances(name) > 1:
+        if (isinstance(m, Noc) and m.links == "per_chunk") or arch.instances(name) > 1:
             copies = chunks
         return m.bandwidth_bytes_per_cycle * copies
 

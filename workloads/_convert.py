@@ -134,7 +134,7 @@ class Builder:
             n = self.name_count[stem]
             self.name_count[stem] += 1
             name = stem if n == 0 else f"{stem}_{n}"
-            if name not in self.graph.g:
+            if name not in self.graph:
                 return name
 
     # -- emitting ops -----------------------------------------------------------------------

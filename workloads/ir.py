@@ -23,17 +23,17 @@ Conventions
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from glob import escape as glob_escape
 from pathlib import Path
-
-import networkx as nx
+from typing import Any
 
 from .errors import WorkloadError
 
@@ -219,49 +219,119 @@ def vector_cost(input_shapes: list[list[int]], output_shape: list[int],
 
 
 class OpGraph:
-    """A directed acyclic graph of ``Op`` nodes (``networkx.DiGraph`` underneath).
+    """A directed acyclic graph of ``Op`` nodes.
 
     Node key = op name; node attribute ``op`` = the ``Op``. Edge attributes: ``input`` (the
-    consumer's input position) and ``rows_aligned``. Iteration order is the insertion order,
-    which builders keep topological; ``to_json`` writes that order, so a round trip is identical.
+    consumer's input position), ``rows_aligned`` and ``groups_aligned``. Iteration order is the
+    insertion order, which builders keep topological; ``to_json`` writes that order, so a round
+    trip is identical. The graph is plain dicts (successors and predecessors in insertion
+    order, as ``networkx`` keeps them), so simulating a saved graph never imports networkx;
+    ``g`` gives it as a ``networkx.DiGraph`` (built on first use, rebuilt after a change).
     """
 
     def __init__(self, meta: dict | None = None) -> None:
-        self.g = nx.DiGraph()
+        self._ops: dict[str, Op] = {}
+        self._succ: dict[str, dict[str, dict]] = {}
+        self._pred: dict[str, dict[str, dict]] = {}
+        self._nx: Any = None
         self.meta: dict = dict(meta or {})
 
     # -- building -----------------------------------------------------------------------------
     def add_op(self, op: Op) -> Op:
-        if op.name in self.g:
+        if op.name in self._ops:
             raise WorkloadError(f"duplicate op name {op.name!r}")
-        self.g.add_node(op.name, op=op)
+        self._ops[op.name] = op
+        self._succ[op.name] = {}
+        self._pred[op.name] = {}
+        self._nx = None
         return op
 
     def add_edge(self, src: str, dst: str, *, input: int, rows_aligned: bool = False,
                  groups_aligned: bool = True) -> None:
         for name in (src, dst):
-            if name not in self.g:
+            if name not in self._ops:
                 raise WorkloadError(f"edge names unknown op {name!r}")
-        self.g.add_edge(src, dst, input=input, rows_aligned=rows_aligned,
-                        groups_aligned=groups_aligned)
+        attrs = self._succ[src].get(dst)
+        if attrs is None:  # one dict shared by both directions, as in networkx
+            attrs = self._succ[src][dst] = self._pred[dst][src] = {}
+        attrs.update(input=input, rows_aligned=rows_aligned, groups_aligned=groups_aligned)
+        self._nx = None
 
     # -- reading ------------------------------------------------------------------------------
+    @property
+    def g(self) -> Any:
+        """The graph as a ``networkx.DiGraph`` (node attribute ``op``, the edge attributes
+        above), for analyses; a copy: changing it does not change this graph."""
+        if self._nx is None:
+            import networkx as nx
+
+            g = nx.DiGraph()
+            for name, op in self._ops.items():
+                g.add_node(name, op=op)
+            for src, dst, attrs in self.edges():
+                g.add_edge(src, dst, **attrs)
+            self._nx = g
+        return self._nx
+
     def __len__(self) -> int:
-        return self.g.number_of_nodes()
+        return len(self._ops)
 
     def __iter__(self) -> Iterator[Op]:
-        for name in self.g.nodes:
-            yield self.g.nodes[name]["op"]
+        return iter(self._ops.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ops
 
     def op(self, name: str) -> Op:
-        return self.g.nodes[name]["op"]
+        return self._ops[name]
+
+    def edges(self) -> Iterator[tuple[str, str, dict]]:
+        """(src, dst, attributes) of every edge: sources in insertion order, each source's
+        consumers in the order their edges were added."""
+        for src, out in self._succ.items():
+            for dst, attrs in out.items():
+                yield src, dst, attrs
 
     def predecessors(self, name: str) -> list[tuple[str, dict]]:
         """(producer name, edge attributes) for every input edge of ``name``, stable order."""
-        return [(p, self.g.edges[p, name]) for p in self.g.predecessors(name)]
+        return list(self._pred[name].items())
 
     def successors(self, name: str) -> list[str]:
-        return list(self.g.successors(name))
+        return list(self._succ[name])
+
+    def _is_dag(self) -> bool:
+        indeg = {name: len(p) for name, p in self._pred.items()}
+        ready = [n for n, d in indeg.items() if not d]
+        seen = 0
+        while ready:
+            seen += 1
+            for dst in self._succ[ready.pop()]:
+                indeg[dst] -= 1
+                if not indeg[dst]:
+                    ready.append(dst)
+        return seen == len(self._ops)
+
+    def topological_order(self, key: Callable[[str], Any]) -> list[str]:
+        """The op names in topological order, the smallest ``key`` first among those ready
+        (Kahn's algorithm with a heap; ``networkx.lexicographical_topological_sort``'s order).
+        Raises WorkloadError on a cycle."""
+        indeg = {name: len(p) for name, p in self._pred.items()}
+        heap = [(key(n), i, n) for i, n in enumerate(self._ops) if not indeg[n]]
+        heapq.heapify(heap)
+        order: list[str] = []
+        tie = len(heap)
+        while heap:
+            _, _, name = heapq.heappop(heap)
+            order.append(name)
+            for dst in self._succ[name]:
+                indeg[dst] -= 1
+                if not indeg[dst]:
+                    heapq.heappush(heap, (key(dst), tie, dst))
+                    tie += 1
+        if len(order) < len(self._ops):
+            stuck = next(n for n in self._ops if indeg[n])
+            raise WorkloadError(f"op graph has a cycle through {stuck!r}")
+        return order
 
     @property
     def precision(self) -> Precision:
@@ -315,10 +385,12 @@ class OpGraph:
 
     def check(self) -> None:
         """Raise WorkloadError unless the graph is a DAG whose edges name valid input slots."""
-        if not nx.is_directed_acyclic_graph(self.g):
+        if not self._is_dag():
+            import networkx as nx  # only to name the cycle
+
             cycle = nx.find_cycle(self.g)
             raise WorkloadError(f"op graph has a cycle through {cycle[0][0]!r}")
-        for src, dst, data in self.g.edges(data=True):
+        for src, dst, data in self.edges():
             op = self.op(dst)
             if not 0 <= data["input"] < max(1, len(op.input_shapes)):
                 raise WorkloadError(f"edge {src!r} -> {dst!r}: input {data['input']} out of range")
@@ -332,7 +404,7 @@ class OpGraph:
             "edges": [
                 {"src": s, "dst": d, "input": a["input"], "rows_aligned": a["rows_aligned"],
                  "groups_aligned": a["groups_aligned"]}
-                for s, d, a in self.g.edges(data=True)
+                for s, d, a in self.edges()
             ],
         }
 
