@@ -95,20 +95,17 @@ def tokens_of(img: int) -> int:
 OTHER_MODELS = ("deit_small", "deit_base")
 
 
-def _run(img: int = 224, overrides: tuple[str, ...] = (),
+def _run(img: int = 224, overrides: tuple[str, ...] | dict[str, list[str]] = (),
          model: str = MODEL) -> dict[str, dict[str, Any]]:
+    """``accelsim compare`` rows of ``model`` by preset, with ``overrides`` for all presets or
+    (a dict) each preset's own."""
     from accelsim.commands.compare import compare
 
+    if isinstance(overrides, dict):
+        return {p: compare(model, [p], img_size=img, overrides=overrides[p],
+                           extra_keys=("pes",))[0] for p in PRESETS}
     rows = compare(model, list(PRESETS), img_size=img, overrides=list(overrides))
     return {r["arch"]: r for r in rows}
-
-
-def _run_each(img: int, overrides: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
-    """``_run`` with each preset's own overrides."""
-    from accelsim.commands.compare import compare
-
-    return {p: compare(MODEL, [p], img_size=img, overrides=overrides[p],
-                       extra_keys=("pes",))[0] for p in PRESETS}
 
 
 def model_crossovers(model: str, sizes: list[int],
@@ -184,7 +181,7 @@ def section(quick: bool = False, img=None) -> Section:
               for f in buf}
 
     counts = [2, 4] if quick else [2, 4, 8]
-    by_chunks = {(c, img): (_run_each(img, {p: chunk_overrides(p, c) for p in PRESETS})
+    by_chunks = {(c, img): (_run(img, {p: chunk_overrides(p, c) for p in PRESETS})
                             if c != 4 else (cache[img] if img in cache else _run(img)))
                  for img in ([224] if quick else [224, 896]) for c in counts}
 
