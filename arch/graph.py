@@ -27,13 +27,13 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .errors import ConfigError
-from .schema import Architecture, Sram, SystolicArray, VectorArray
+from .schema import NAME_PATTERN, Architecture, Sram, SystolicArray, VectorArray
 
 ROLES = ("input", "weight", "output")
 COMPUTE_KINDS = ("systolic", "vector")
 #: Systolic fns that may run on an array listing another fn instead (the mapper's fallback).
 SYSTOLIC_FALLBACK = {"matvec": "matmul", "lowbit_matmul": "matmul"}
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_NAME = re.compile(NAME_PATTERN)
 
 
 class GraphError(ConfigError):
@@ -216,6 +216,7 @@ def validate(arch: Architecture) -> ComponentGraph:
         raise GraphError(("connections", g.succ[a][b]["connection"]),
                          f"connections form a cycle through {a} -> {b}")
     _check_local(arch, g)
+    _check_bindings(arch)
     for d in drams if len(drams) > 1 else ():
         if not g.succ[d]:
             raise GraphError(("memories", d), f"the DRAM {d!r} connects to nothing: connect it "
@@ -236,6 +237,33 @@ def validate(arch: Architecture) -> ComponentGraph:
                              f"no SRAM holding {', '.join(missing)} on any path from DRAM "
                              "(compute units need SRAMs for input, weight and output)")
     return g
+
+
+def _check_bindings(arch: Architecture) -> None:
+    """Each rule of ``mapping.bindings`` names a compute unit that can run what it selects: its
+    ``fn`` (by name, a class default or the matmul fallback), or ops of its ``kind`` (matmul
+    kinds on a systolic array, the others on a vector unit). A rule that could never be obeyed
+    is an error at load time, not at the first op it matches."""
+    units = arch.chunks.units
+    compute = [n for n, u in units.items() if isinstance(u, SystolicArray | VectorArray)]
+    for i, rule in enumerate(arch.mapping.bindings):
+        loc = ("mapping", "bindings", i)
+        unit = units.get(rule.unit)
+        if not isinstance(unit, SystolicArray | VectorArray):
+            what = "not a compute unit" if unit is not None else "not a unit of the chunks"
+            raise GraphError((*loc, "unit"), f"{rule.unit!r} is {what}; compute units: "
+                             f"{', '.join(compute)}")
+        if rule.fn is not None and rule.fn not in unit.fns and not (
+                isinstance(unit, SystolicArray)
+                and SYSTOLIC_FALLBACK.get(rule.fn) in unit.fns):
+            raise GraphError((*loc, "fn"), f"{rule.unit!r} does not run {rule.fn!r} (it runs "
+                             f"{', '.join(unit.fns)})")
+        if rule.kind is not None and rule.fn is None:
+            matmul = rule.kind in ("matmul", "sparse_matmul")
+            if matmul != isinstance(unit, SystolicArray):
+                need = "a systolic array" if matmul else "a vector unit"
+                raise GraphError((*loc, "kind"), f"{rule.kind} ops run on {need}, and "
+                                 f"{rule.unit!r} is a {unit.type} unit")
 
 
 def _check_local(arch: Architecture, g: ComponentGraph) -> None:

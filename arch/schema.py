@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, model_validator
 
-from workloads.vocabulary import CLASSES, FUNCTIONS, SYSTOLIC_FNS, VECTOR_FNS  # noqa: F401
+from workloads.ir import OpKind
+from workloads.vocabulary import CLASSES, FUNCTIONS, SYSTOLIC_FNS, VECTOR_FNS
 
 #: The function vocabulary is the IR's (``workloads.vocabulary``: every ``Op.fn`` the tracer
 #: emits, each with its class); an architecture can declare exactly these functions.
@@ -54,9 +55,16 @@ _SystolicFn = Literal["matmul", "matvec", "sparse_matmul", "lowbit_matmul"]
 
 
 def _placement() -> Any:
+    # the JSON Schema says what it can (non-empty, distinct, >= 0); an index below
+    # chunks.count is the validator's (arch.graph.validate)
     return Field(None, description="the chunks that hold this unit, by index (0 .. count-1): "
                  "a chunk group, e.g. [0, 1]; one index: local to one chunk; default: every "
-                 "chunk")
+                 "chunk", json_schema_extra={"minItems": 1, "uniqueItems": True,
+                                             "items": {"minimum": 0}})
+
+
+#: Names of memories and units (``arch.graph`` checks them; the JSON Schema says the same).
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 
 
 def _all_roles() -> list[_Role]:
@@ -97,6 +105,15 @@ class Dram(Model):
     leakage_mw: float = _leakage()
 
 
+def _sram_schema(schema: dict[str, Any]) -> None:
+    """A chunk-local SRAM cannot hold outputs (``arch.graph``): with ``local: true`` the JSON
+    Schema wants ``holds`` written out, without ``output`` (the default holds it)."""
+    _tag_required(schema)
+    schema["if"] = {"properties": {"local": {"const": True}}, "required": ["local"]}
+    schema["then"] = {"required": ["holds"],
+                      "properties": {"holds": {"not": {"contains": {"const": "output"}}}}}
+
+
 class Sram(Model):
     """On-chip buffer. ``holds`` says which tensors it stages (SCALE-Sim has three SRAMs).
 
@@ -109,6 +126,8 @@ class Sram(Model):
     ``local: true`` makes it a chunk-local buffer: every chunk has its own instance (capacity,
     bandwidth, leakage and area count once per chunk), placed between the NoC and the chunk's
     units; a multicast writes it in every destination chunk."""
+
+    model_config = ConfigDict(json_schema_extra=lambda schema: _sram_schema(schema))
 
     type: Literal["sram"] = Field("sram", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
@@ -298,7 +317,9 @@ class Chunks(Model):
     (groups) in one design."""
 
     count: int = Field(1, gt=0, description="number of chunks")
-    units: dict[str, Unit] = Field(description="unit name -> systolic array, vector array or regfile")
+    units: dict[str, Unit] = Field(
+        description="unit name -> systolic array, vector array or regfile",
+        json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN}})
 
     def holders(self, unit: str) -> list[int]:
         """The chunks that hold ``unit`` (every chunk unless it names some)."""
@@ -314,17 +335,37 @@ class Connection(Model):
     dst: str = Field(description="downstream component (nearer the compute units)")
 
 
+#: Op kinds a binding may name (``workloads.ir.OpKind``; views are free, never bound).
+BINDING_KINDS = tuple(k.value for k in OpKind if not k.is_free)
+#: Functions a binding may name: the IR's, and the mapper's names of matmuls.
+BINDING_FNS = tuple(dict.fromkeys([*SYSTOLIC_FNS, *FUNCTIONS, *VECTOR_FNS]))
+
+
 class Binding(Model):
-    """Send the ops that match every given criterion to ``unit`` (first matching rule wins)."""
+    """Send the ops that match every given criterion to ``unit`` (first matching rule wins).
+    ``kind`` and ``fn`` must be names the IR has (a typo would silently match nothing); that
+    ``unit`` is a compute unit able to run them is checked with the component graph."""
 
     unit: str = Field(description="name of a compute unit of the chunks (systolic or vector)")
-    kind: str | None = Field(None, description="op kind (matmul, elementwise, softmax, ...)")
+    kind: str | None = Field(None, description="op kind (matmul, elementwise, softmax, ...)",
+                             json_schema_extra={"enum": [*BINDING_KINDS, None]})
     fn: str | None = Field(None, description="op function as the mapper names it (matmul, "
-                           "matvec, add, softmax, ...; the IR's vocabulary)")
+                           "matvec, add, softmax, ...; the IR's vocabulary)",
+                           json_schema_extra={"enum": [*BINDING_FNS, None]})
     scope: str | None = Field(None, description="glob over the op's module scope, e.g. "
                               "'blocks.*.attn'")
     group: Literal["attention", "projection", "mlp", "other"] | None = Field(
         None, description="op group: attention core, its projections, MLP, other")
+
+    @model_validator(mode="after")
+    def _known_names(self) -> Binding:
+        if self.kind is not None and self.kind not in BINDING_KINDS:
+            raise ValueError(f"unknown op kind {self.kind!r} in a binding; kinds: "
+                             f"{', '.join(BINDING_KINDS)}")
+        if self.fn is not None and self.fn not in BINDING_FNS:
+            raise ValueError(f"unknown op function {self.fn!r} in a binding; functions: the "
+                             "IR's vocabulary (docs/arch.md)")
+        return self
 
 
 class Mapping(Model):
@@ -369,7 +410,9 @@ class Architecture(Model):
     description: str = Field("", description="what this architecture is and where it comes from")
     clock_mhz: float = Field(gt=0, description="clock frequency of the whole chip, unit: MHz")
     precision: Precision = Field(default_factory=Precision, description="operand/accumulator bits")
-    memories: dict[str, Memory] = Field(description="name -> DRAM, SRAM or NoC")
+    memories: dict[str, Memory] = Field(
+        description="name -> DRAM, SRAM or NoC",
+        json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN, "not": {"const": "chunk"}}})
     chunks: Chunks = Field(description="the replicated sub-processors")
     connections: list[Connection] = Field(description="directed links from DRAM towards units")
     mapping: Mapping = Field(default_factory=Mapping, description="mapper options")

@@ -51,10 +51,12 @@ BAD = [
     ("memories.sram_act.holds", [[], ["scratch"]]),
     ("memories.sram_act.type", [_DROP, "flash"]),
     ("memories.sram_act.capacity_kib", [0, "512"]),
-    ("memories.sram_act.local", ["yes", 1]),
+    ("memories.sram_act.local", ["yes", 1, True]),  # True: it holds outputs
     ("memories.dram.bandwidth_gbps", [0, _DROP]),
     ("mapping.weight_buffer_fraction", [1.0, 0]),
-    ("mapping.bindings", [[{"unit": "sa", "group": "nope"}], [{"kind": "matmul"}]]),
+    ("mapping.bindings", [[{"unit": "sa", "group": "nope"}], [{"kind": "matmul"}],
+                          [{"unit": "sa", "kind": "matmull"}], [{"unit": "sa", "fn": "softmx"}]]),
+    ("chunks.units.sa.chunks", [[-1], [], [0, 0]]),
     ("mapping.prefetch_depth", [0, 2.0]),
     ("clock_mhz", [_DROP, "fast", -500]),
     ("name", [_DROP, 3]),
@@ -97,3 +99,23 @@ def test_bad_files_are_bad_for_both(path, value):
     if not (isinstance(value, float) and value.is_integer()):
         with pytest.raises(jsonschema.ValidationError):
             PLAIN.validate(raw)
+
+
+@pytest.mark.parametrize(("where", "old", "new"), [
+    ("memories", "sram_act", "bad name!"), ("memories", "sram_act", "chunk"),
+    ("units", "sa", "s a"), ("units", "sa", "9sa")])
+def test_bad_names_are_bad_for_both(where, old, new):
+    """A memory or unit name the validator refuses (``arch.graph``) is refused by the schema's
+    ``propertyNames`` too (connections renamed with it, so only the name is wrong)."""
+    raw = copy.deepcopy(arch.load("systolic").model_dump(mode="json"))
+    table = raw["memories"] if where == "memories" else raw["chunks"]["units"]
+    table[new] = table.pop(old)
+    ref = old if where == "memories" else f"chunk.{old}"
+    for c in raw["connections"]:
+        for end in ("src", "dst"):
+            if c[end] == ref:
+                c[end] = new if where == "memories" else f"chunk.{new}"
+    with pytest.raises(arch.ConfigError):
+        arch.loads(json.dumps(raw), "bad.json", json_=True)
+    with pytest.raises(jsonschema.ValidationError):
+        STRICT.validate(raw)

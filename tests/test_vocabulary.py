@@ -88,6 +88,43 @@ def test_arch_validate_with_workload_lists_every_missing_function(tmp_path, caps
     assert main(["arch", "validate", "vitality", "--workload", "deit_tiny"]) == 0
 
 
+@pytest.mark.parametrize(("rule", "field", "words"), [
+    ("{unit: nosuch, kind: matmul}", "unit", "not a unit of the chunks"),
+    ("{unit: rf, kind: softmax}", "unit", "not a compute unit"),
+    ("{unit: softmax, kind: matmul}", "kind", "run on a systolic array"),
+    ("{unit: sa, kind: softmax}", "kind", "run on a vector unit"),
+    ("{unit: sa, fn: softmax}", "fn", "does not run 'softmax'"),
+    ("{unit: sa, fn: softmx}", "", "unknown op function 'softmx'"),
+    ("{unit: sa, kind: matmull}", "", "unknown op kind 'matmull'"),
+])
+def test_a_binding_that_cannot_be_obeyed_is_an_error_at_load_time(capsys, rule, field, words):
+    """Before, a typo in kind/fn matched nothing silently, and a wrong unit failed only when
+    `run` reached the first op it matched (`arch validate` said ok)."""
+    from accelsim.cli import main
+
+    assert main(["arch", "validate", "systolic", "--set", f"mapping.bindings=[{rule}]"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, err
+    assert f"mapping.bindings.0{'.' + field if field else ''}:" in err
+
+
+def test_arch_validate_with_workload_maps_it(capsys):
+    """`arch validate --workload` finds what mapping finds (a kind-only rule whose vector unit
+    lacks the workload's function), not only missing functions; `--attention` picks the
+    variant."""
+    from accelsim.cli import main
+
+    rule = ["--set", "mapping.bindings=[{unit: vec, kind: softmax}]"]
+    assert main(["arch", "validate", "systolic", *rule]) == 0
+    capsys.readouterr()
+    assert main(["arch", "validate", "systolic", *rule, "--workload", "deit_tiny"]) == 2
+    assert "which does not run 'softmax'" in capsys.readouterr().err
+    assert main(["arch", "validate", "vitality", "--workload", "deit_tiny",
+                 "--attention", "softmax"]) == 0
+    assert main(["arch", "validate", "systolic", "--workload", "gemm:8,8,8",
+                 "--attention", "taylor"]) == 2  # a fixed graph: the option is refused
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "examples" / "arch").glob("*.yaml")))
 def test_example_designs_run_and_use_every_unit(path):
     """User-written designs: each runs DeiT-Tiny and every declared compute unit gets ops (the

@@ -4,6 +4,7 @@ place that turns them into a workload graph."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,15 @@ def load_workload(spec: str, *, attention: str | None, img_size: int | None,
         raise InputError(f"--img-size {img_size}: workload {spec!r} is a fixed graph with image "
                          f"size {meta.get('img_size')!r}; trace it again or drop the option")
     return graph
+
+
+def warn_unknown_ops(graph: Any) -> None:
+    """One stderr warning naming the ops the tracer did not know (charged conservatively)."""
+    unknown = graph.meta.get("unknown_ops") or {}
+    if unknown:
+        names = ", ".join(f"{k} x{v}" for k, v in unknown.items())
+        print(f"accelsim: warning: ops unknown to the tracer, charged as elementwise over their "
+              f"output: {names}", file=sys.stderr)
 
 
 def resolve_with_progress(spec: str, **kw: Any) -> Any:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._options import add_model_options, load_workload, warn_unknown_ops
+
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="arch_command", metavar="ACTION",
@@ -26,7 +28,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         if name == "validate":
             p.add_argument("--workload", metavar="W",
                            help="also check that the design runs this workload (zoo name, graph "
-                                ".json, gemm:M,N,K, ...): every missing function in one message")
+                                ".json, gemm:M,N,K, ...): every missing function in one "
+                                "message, then the bindings and buffer fits, by mapping it "
+                                "(no simulation)")
+            add_model_options(p, "attention variant for zoo/factory models (default: the "
+                                 "architecture's native one)")
     text = ("print the JSON Schema of an architecture file (every field with its description "
             "and unit), for editors that validate YAML")
     sub.add_parser("schema", help=text, description=text)
@@ -47,11 +53,15 @@ def handle(args: argparse.Namespace) -> int:
     elif args.arch_command == "validate":
         a = arch.load(args.arch, overrides=args.set)
         if args.workload:
+            from accelsim.mapper import map_graph
             from arch.graph import workload_fns
-            from workloads import resolve
 
-            arch.check_runnable(a, workload_fns(resolve(args.workload,
-                                                        attention=arch.native_attention(a))))
+            graph = load_workload(args.workload, attention=args.attention,
+                                  img_size=args.img_size,
+                                  default_attention=arch.native_attention(a))
+            warn_unknown_ops(graph)
+            arch.check_runnable(a, workload_fns(graph))  # every missing function at once
+            map_graph(a, graph)  # bindings, buffer fits: what `run` checks before simulating
         print(f"ok: {a.name} ({a.pes} PEs, {a.chunks.count} chunk{'s' * (a.chunks.count != 1)})")
     else:
         sys.stdout.write(arch.schema_json())

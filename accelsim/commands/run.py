@@ -13,6 +13,7 @@ from ._options import (
     add_set_option,
     check_out_dir,
     load_workload,
+    warn_unknown_ops,
 )
 
 
@@ -42,11 +43,7 @@ def handle(args: argparse.Namespace) -> int:
     arch = load_arch(args.arch, overrides=args.set)
     graph = load_workload(args.workload, attention=args.attention, img_size=args.img_size,
                           default_attention=native_attention(arch))
-    unknown = graph.meta.get("unknown_ops") or {}
-    if unknown:
-        names = ", ".join(f"{k} x{v}" for k, v in unknown.items())
-        print(f"accelsim: warning: ops unknown to the tracer, charged as elementwise over their "
-              f"output: {names}", file=sys.stderr)
+    warn_unknown_ops(graph)
     result = simulate(arch, graph, keep_intervals=bool(args.out), progress=True)
     if args.out:
         # Keep the garbage collector from rescanning the result's records (live throughout)
