@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .errors import WorkloadError
 from .ir import GROUPS, Cost, Op, OpKind
+from .vocabulary import FUNCTIONS, SYSTOLIC_FNS, UNKNOWN_FN
 
 
 def _nonneg_int(value: object, field_name: str, minimum: int = 0) -> int:
@@ -44,6 +45,10 @@ def checked_op_fields(d: dict) -> dict:
         raise ValueError(f"fn: want a string, got {d['fn']!r}")
     if not d["fn"]:
         raise ValueError("fn: empty (every op names its function, e.g. 'matmul', 'gelu')")
+    if not out["kind"].is_free and d["fn"] not in FUNCTIONS and d["fn"] not in SYSTOLIC_FNS:
+        raise ValueError(f"fn: {short(d['fn'])} is not in the IR's vocabulary (docs/arch.md, "
+                         f"'Function vocabulary'; an op the tracer does not know is saved as "
+                         f"{UNKNOWN_FN!r})")
     if not isinstance(d["input_shapes"], list):
         raise ValueError(f"input_shapes: want a list of shapes, got {d['input_shapes']!r}")
     out["input_shapes"] = [_shape(s, "input_shapes") for s in d["input_shapes"]]
