@@ -121,15 +121,23 @@ MODELS = {"hf_vit": _vit, "torch_encoder": _encoder,
                            patch_size=2, embed_dim=16, depths=[1, 1], num_heads=[1, 2],
                            window_size=4),
           "hf_resnet": _hf("ResNetConfig", "ResNetForImageClassification", embedding_size=16,
-                           hidden_sizes=[16, 32], depths=[1, 1])}
+                           hidden_sizes=[16, 32], depths=[1, 1]),
+          "hf_siglip": _hf("SiglipVisionConfig", "SiglipVisionModel", **HF_SMALL)}
 
 
 def folded_macs(module) -> int:
     """MACs of ops on weights alone, which the tracer folds into constants (computed once,
     offline) and FlopCounterMode counts: Swin-V2's continuous position bias, an MLP
-    (``continuous_position_bias_mlp``) over a fixed table of relative coordinates (2 per row)."""
+    (``continuous_position_bias_mlp``) over a fixed table of relative coordinates (2 per row);
+    SigLIP's pooling head, whose query is a learned probe: its projection (probe tokens x
+    embed x embed) is weights times weights."""
     total = 0
     for m in module.modules():
+        probe = getattr(m, "probe", None)
+        if probe is not None and isinstance(getattr(m, "attention", None),
+                                            nn.MultiheadAttention):
+            embed = m.attention.embed_dim
+            total += probe.shape[1] * embed * embed
         mlp = getattr(m, "continuous_position_bias_mlp", None)
         if mlp is not None:
             rows = m.relative_coords_table.numel() // 2
