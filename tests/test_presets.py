@@ -112,6 +112,18 @@ def test_softmax_runs_on_vitality_general_unit(graphs):
     assert sum(s["ops_per_unit"].values()) == len(s["ops"])
 
 
+def test_terminal_names_units_that_got_no_op(graphs):
+    """A declared unit left idle is said on the terminal, not only as a 0 in ops per unit:
+    systolic's softmax unit on a Taylor workload, and none on vitality's own."""
+    from accelsim.report.terminal import format_summary
+
+    for preset, attention, want in (("systolic", "taylor", ["softmax"]), ("vitality", "taylor", [])):
+        s = simulate(arch.load(preset), graphs[attention], keep_intervals=False).summary
+        notes = [ln.split("went to ", 1)[1].split(" (")[0] for ln in format_summary(s).splitlines()
+                 if "no op of this workload went to" in ln]
+        assert notes == [", ".join(want)] if want else notes == []
+
+
 def test_run_on_saved_graph_never_imports_torch(graphs, tmp_path):
     path = tmp_path / "g.json"
     graphs["softmax"].save(path)

@@ -54,6 +54,12 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"  {name:<24}{pj:>16,.0f}{pj / total:>8.1%}")
     if "ops_per_unit" in s:
         lines.append("  ops per unit: " + ", ".join(f"{u} {n}" for u, n in s["ops_per_unit"].items()))
+        idle = [u for u, n in s["ops_per_unit"].items() if not n]
+        if idle:
+            lines.append(f"  note: no op of this workload went to {', '.join(idle)} (the "
+                         "workload has none of its functions, or units declaring them by name "
+                         "took them first; mapping.bindings can send ops there: docs/arch.md, "
+                         "Bindings)")
     for unit, fns in s.get("class_default_ops", {}).items():
         lines.append(f"  note: {unit} ran " + ", ".join(f"{f} x{n}" for f, n in fns.items())
                      + " by its class default (no unit declares them by name)")
