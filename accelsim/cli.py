@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 import traceback
+import warnings
 
 from .errors import input_error_types
 
@@ -55,8 +56,22 @@ def _command_module(module: str):
     return importlib.import_module(f"accelsim.commands.{module}")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings (an architecture field without effect, ...) as one ``accelsim:
+    warning:`` line, not Python's two lines pointing into pydantic; others as Python shows
+    them."""
+    if category.__module__.split(".")[0] in ("arch", "accelsim", "workloads", "safeio"):
+        print(f"accelsim: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    warnings.showwarning = _show_warning
     errors = input_error_types()
     try:
         args = build_parser().parse_args(argv)

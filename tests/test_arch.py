@@ -510,3 +510,18 @@ def test_bidirectional_search_breaks_ties_as_networkx(case):
     except nx.NetworkXNoPath:
         want = None
     assert _bidirectional(plain, f"n{a}", f"n{b}", lambda _: True) == want
+
+
+def test_a_field_without_effect_is_one_warning_line(tmp_path, capsys):
+    """An old file's SRAM ``banks`` is accepted and ignored, said in one ``accelsim: warning:``
+    line on stderr (not Python's two lines pointing into pydantic)."""
+    from accelsim.cli import main
+
+    path = tmp_path / "old.yaml"
+    path.write_text(TINY.replace("    type: sram\n", "    type: sram\n    banks: 4\n", 1))
+    assert "banks: 4" in path.read_text()
+    assert main(["arch", "validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "accelsim: warning: sram 'banks' has no effect (bandwidth_bytes_per_cycle covers all "
+        "banks) and is ignored; remove it"]
