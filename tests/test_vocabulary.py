@@ -142,3 +142,20 @@ def test_example_designs_run_and_use_every_unit(path):
         assert rule is None or o["unit"] == rule.unit, o
     for c in s["components"].values():
         assert c["busy_cycles"] + c["stall_cycles"] + c["idle_cycles"] == s["cycles"]
+
+
+def test_a_scope_binding_sends_exactly_its_modules_ops():
+    """``scope`` globs over module scopes: block 1's matmuls go to the small array, every
+    other matmul to the big one (first matching rule wins)."""
+    from accelsim.api import simulate
+    from workloads import resolve
+
+    rules = ("mapping.bindings=[{scope: 'blocks.1.*', kind: matmul, unit: attn_sa}, "
+             "{kind: matmul, unit: sa}]")
+    a = arch.load(str(ROOT / "examples/arch/two_arrays.yaml"), [rules])
+    g = resolve("deit_tiny", attention=arch.native_attention(a))
+    ops = {o["name"]: o for o in simulate(a, g, keep_intervals=False).summary["ops"]}
+    matmuls = [op for op in g if op.kind.is_matmul]
+    inside = [op.name for op in matmuls if op.scope.startswith("blocks.1.")]
+    assert inside and all(ops[n]["unit"] == "attn_sa" for n in inside)
+    assert all(ops[op.name]["unit"] == "sa" for op in matmuls if op.name not in inside)
