@@ -5,8 +5,9 @@ Policy (docs/arch.md, "Bindings"):
 1. Every op function of the workload must have a unit; all missing ones are named in one error.
 2. The first rule of ``mapping.bindings`` whose criteria (kind, fn, scope glob, group) all match
    the op sends it to the rule's unit, which must be able to run it.
-3. Otherwise the candidates are the units that declare the function by name (``matvec`` and
-   ``lowbit_matmul`` fall back to ``matmul`` arrays); only when there are none, the vector units
+3. Otherwise the candidates are the units that declare the function by name (``matvec``,
+   ``lowbit_matmul`` and ``sparse_matmul`` fall back to ``matmul`` arrays, a sparse one
+   computed densely there); only when there are none, the vector units
    that run it through a class default. Among the candidates the op goes where it would finish
    first: the unit's work assigned so far plus the op's closed-form cycles on it (ties: the unit
    declared first). So two arrays that both run matmuls share them.
@@ -18,15 +19,16 @@ import math
 from fnmatch import fnmatchcase
 from typing import Any
 
-from arch.graph import check_runnable, workload_fns
+from arch.graph import SYSTOLIC_FALLBACK, check_runnable, workload_fns
 from arch.schema import Architecture, SystolicArray, VectorArray
 from workloads.ir import Op
 
 from .errors import InputError
 from .geometry import geometry
+from .tiling import computed_densely
 from .timing import systolic_compute_cycles, vector_cycles
 
-FALLBACK = {"matvec": "matmul", "lowbit_matmul": "matmul"}
+FALLBACK = SYSTOLIC_FALLBACK
 
 
 class Binder:
@@ -57,7 +59,8 @@ class Binder:
         if isinstance(unit, SystolicArray):
             c = systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols, op.out_rows,
                                         max(op.n, 1), max(op.k, 1))
-            return math.ceil(c * op.density / chunks)
+            density = 1.0 if computed_densely(op, unit) else op.density
+            return math.ceil(c * density / chunks)
         assert isinstance(unit, VectorArray)
         spec = unit.fns[fn]
         geo = geometry(op)

@@ -29,7 +29,7 @@ from .buffers import regions
 from .errors import InputError
 from .geometry import Geometry, Part, bands, geometry, map_groups, split_evenly
 from .plan import OpPlan, Plan, Tile, WeightBlock
-from .tiling import Tiler
+from .tiling import Tiler, computed_densely
 from .timing import (
     vector_cycles,
 )
@@ -261,7 +261,10 @@ class Mapper(Tiler):
                 new = self._tile_op(op, plans[i], geoms[i], kinds, parts, len(tiles), blocks,
                                     w_cap)
                 if op.kind.is_matmul:  # the op's MACs (sparse: density-scaled), exactly
-                    for t, macs in zip(new, split_evenly(op.cost.macs, [t.macs for t in new]),
+                    performed = op.cost.macs
+                    if isinstance(unit, SystolicArray) and computed_densely(op, unit):
+                        performed = op.batch * op.m * op.n * op.k  # zeros multiplied too
+                    for t, macs in zip(new, split_evenly(performed, [t.macs for t in new]),
                                        strict=True):
                         t.macs = macs
                 self._op_cache[i] = (sig, new, blocks[first_block:])

@@ -38,6 +38,12 @@ PATH_FIELDS = {"dram_in": "dram_in_bytes", "far_in": "far_in_bytes", "reread": "
                "sram_in": "sram_in_bytes"}
 
 
+
+def computed_densely(op: Op, unit: SystolicArray) -> bool:
+    """A sparse matmul on an array that does not list ``sparse_matmul`` (the dense fallback):
+    the array computes the whole product, so it takes the dense cycles and MACs."""
+    return op.kind is OpKind.SPARSE_MATMUL and "sparse_matmul" not in unit.fns
+
 class Tiler:
     """The tile-making methods of ``accelsim.mapper.Mapper`` (a mixin: the mapper holds the
     state they read)."""
@@ -279,7 +285,7 @@ class Tiler:
         overhead."""
         total = systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols, rows, cols,
                                         op.k if k is None else k, unit.fold_overlap)
-        if op.kind is OpKind.SPARSE_MATMUL:
+        if op.kind is OpKind.SPARSE_MATMUL and not computed_densely(op, unit):
             total = math.ceil(total * op.density * (1 + unit.sparse_overhead))
         return total
 

@@ -31,8 +31,9 @@ from .schema import NAME_PATTERN, Architecture, Sram, SystolicArray, VectorArray
 
 ROLES = ("input", "weight", "output")
 COMPUTE_KINDS = ("systolic", "vector")
-#: Systolic fns that may run on an array listing another fn instead (the mapper's fallback).
-SYSTOLIC_FALLBACK = {"matvec": "matmul", "lowbit_matmul": "matmul"}
+#: Systolic fns that may run on an array listing another fn instead (the mapper's fallback). A
+#: sparse matmul on a dense array computes the whole product (dense cycles and MACs).
+SYSTOLIC_FALLBACK = {"matvec": "matmul", "lowbit_matmul": "matmul", "sparse_matmul": "matmul"}
 _NAME = re.compile(NAME_PATTERN)
 
 
@@ -444,7 +445,7 @@ def units_for(arch: Architecture, fn: str, *, by_name: bool = False) -> list[str
     direct = [n for n, u in arch.chunks.units.items()
               if isinstance(u, (SystolicArray, VectorArray)) and fn in u.fns
               and not (by_name and isinstance(u, VectorArray) and u.by_class(fn))]
-    if direct or fn not in SYSTOLIC_FALLBACK:
+    if direct or fn not in SYSTOLIC_FALLBACK or (by_name and fn == "sparse_matmul"):
         return direct
     alt = SYSTOLIC_FALLBACK[fn]
     return [n for n, u in arch.chunks.units.items() if isinstance(u, SystolicArray) and alt in u.fns]
@@ -455,7 +456,7 @@ def native_attention(arch: Architecture) -> str:
     matmul array means Sanger's sparse attention, a softmax unit dense softmax attention, and
     neither the paper's linear Taylor attention (vitality: taylor, systolic: softmax, sanger:
     sanger)."""
-    if units_for(arch, "sparse_matmul"):
+    if units_for(arch, "sparse_matmul", by_name=True):  # the dense fallback does not count
         return "sanger"
     if units_for(arch, "softmax", by_name=True):  # a general unit's class default does not count
         return "softmax"

@@ -145,8 +145,8 @@ def op_bounds(arch: Architecture, graph: OpGraph, summary: dict[str, Any]) -> li
             total = op.batch * systolic_compute_cycles(unit.dataflow, unit.rows, unit.cols,
                                                        op.m, op.n, op.k)
             scale = 1.0
-            if op.kind is OpKind.SPARSE_MATMUL:
-                scale = op.density * (1 + unit.sparse_overhead)
+            if op.kind is OpKind.SPARSE_MATMUL and "sparse_matmul" in unit.fns:
+                scale = op.density * (1 + unit.sparse_overhead)  # else computed densely
             work = _ceil((total - (p - 1)) * scale)
             cf_b = _ceil(work / p)
         else:
