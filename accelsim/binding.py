@@ -9,13 +9,17 @@ Policy (docs/arch.md, "Bindings"):
    ``lowbit_matmul`` and ``sparse_matmul`` fall back to ``matmul`` arrays, a sparse one
    computed densely there); only when there are none, the vector units
    that run it through a class default. Among the candidates the op goes where it would finish
-   first: the unit's work assigned so far plus the op's closed-form cycles on it (ties: the unit
-   declared first). So two arrays that both run matmuls share them.
+   first (list scheduling on closed-form compute cycles): it starts when the unit is free of
+   the ops already given to it and its producers are estimated done, and takes its
+   closed-form cycles there (ties: the unit declared first). So two arrays share independent
+   work (heads, Q/K/V), while a chain of dependent ops stays on the faster one instead of
+   waiting for a slow array to be "less loaded".
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -37,8 +41,11 @@ class Binder:
     def __init__(self, arch: Architecture, graph: Any) -> None:
         check_runnable(arch, workload_fns(graph))  # ConfigError naming every missing fn
         self.arch = arch
+        #: per compute unit, when it is estimated free of the ops given to it so far
         self.load = {n: 0 for n, u in arch.chunks.units.items()
                      if isinstance(u, SystolicArray | VectorArray)}
+        #: per op (by its index in program order), its estimated finish
+        self.finish: dict[int, int] = {}
 
     def _runs(self, name: str, fn: str, by_name: bool) -> bool:
         unit = self.arch.chunks.units[name]
@@ -84,16 +91,19 @@ class Binder:
                 return rule.unit
         return None
 
-    def unit(self, op: Op, fn: str) -> str:
+    def unit(self, op: Op, fn: str, index: int = -1, deps: Iterable[int] = ()) -> str:
+        """The unit of op ``index`` (program order), whose producers are ``deps``."""
+        ready = max((self.finish.get(d, 0) for d in deps), default=0)
         name = self.bound(op, fn)
         if name is None:
             cands = self.candidates(fn)
             if not cands:
                 raise InputError(f"architecture {self.arch.name!r} has no unit that runs "
                                  f"{fn!r} (op {op.name!r})")
-            name = min(cands, key=lambda n: self.load[n] + self.cycles(op, n, fn))
+            name = min(cands, key=lambda n: max(self.load[n], ready) + self.cycles(op, n, fn))
         run_fn = fn if self._runs(name, fn, False) else FALLBACK.get(fn, fn)
-        self.load[name] += self.cycles(op, name, run_fn)
+        end = self.load[name] = max(self.load[name], ready) + self.cycles(op, name, run_fn)
+        self.finish[index] = end
         return name
 
 

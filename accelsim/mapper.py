@@ -89,9 +89,10 @@ class Mapper(Tiler):
         return self._view_memo[name]
 
     # -- stage 2: choose units ---------------------------------------------------------------
-    def unit_for(self, op: Op, srcs: list[list[Source]]) -> str:
+    def unit_for(self, op: Op, srcs: list[list[Source]], index: int = -1) -> str:
         """Bindings, else the capable unit where the op finishes first (accelsim.binding)."""
-        return binder_for(self).unit(op, self._fn(op, srcs))
+        deps = {s.producer for ss in srcs for s in ss if s.producer is not None}
+        return binder_for(self).unit(op, self._fn(op, srcs), index, deps)
 
     def _fn(self, op: Op, srcs: list[list[Source]]) -> str:
         if op.kind is OpKind.MATMUL:
@@ -113,7 +114,8 @@ class Mapper(Tiler):
         turned out to need until it no longer grows (at most a few rounds)."""
         srcs = [[self.sources(op.name, i) for i in range(max(1, len(op.input_shapes)))]
                 for op in self.ops]
-        units = [self.unit_for(op, s) for op, s in zip(self.ops, srcs, strict=True)]
+        units = [self.unit_for(op, s, i) for i, (op, s) in enumerate(zip(self.ops, srcs,
+                                                                          strict=True))]
         #: operand bytes per op: its unit's own width (Sanger's 4-bit predictor) or the chip's
         self.obs = [self._operand_bytes(u) for u in units]
         self.acc_bytes = self.arch.precision.accumulator_bits / 8

@@ -472,11 +472,20 @@ def check_runnable(arch: Architecture, fns: Iterable[str]) -> None:
     """Raise ``ConfigError`` naming every op function no unit of ``arch`` can run."""
     missing = [fn for fn, units in required_units(arch, fns).items() if not units]
     if missing:
-        have = "; ".join(f"{n}: {', '.join(u.fns)}" for n, u in arch.chunks.units.items()
+        have = "; ".join(f"{n}: {_runs_text(u)}" for n, u in arch.chunks.units.items()
                          if isinstance(u, (SystolicArray, VectorArray)))
         what = ", ".join(repr(f) for f in missing)
         raise ConfigError(f"architecture {arch.name!r} has no unit that runs op fn {what} "
                           f"of the workload (units: {have})")
+
+
+def _runs_text(unit: SystolicArray | VectorArray) -> str:
+    """What a unit runs, short: its functions by name, then its classes (not every function
+    a class default brings)."""
+    if isinstance(unit, SystolicArray):
+        return ", ".join(unit.fns)
+    named = [f for f in unit.fns if not unit.by_class(f)]
+    return ", ".join([*named, *(f"class {c}" for c in unit.classes)])
 
 
 def workload_fns(opgraph) -> set[str]:
