@@ -323,10 +323,14 @@ def test_required_units_and_fallbacks():
     check_runnable(v, {"matmul", "softmax", "groupnorm", "batch_norm", "erf", "hardswish"})
     assert arch.units_for(v, "softmax") == ["post"] and not arch.units_for(v, "softmax",
                                                                              by_name=True)
+    # a sparse matmul falls back to a dense matmul array (computed densely there), but only an
+    # array listing it by name makes the design's native attention Sanger's
+    assert required_units(v, {"sparse_matmul"}) == {"sparse_matmul": ["sa_general"]}
+    assert not arch.units_for(s, "sparse_matmul", by_name=True)
+    assert arch.native_attention(s) == "softmax" and arch.native_attention(sg) == "sanger"
+    no_matmul = arch.load("systolic", ["chunks.units.sa.fns=[matvec]"])
     with pytest.raises(arch.ConfigError, match="no unit that runs op fn 'sparse_matmul'"):
-        check_runnable(v, {"matmul", "sparse_matmul", "lowbit_matmul"})
-    with pytest.raises(arch.ConfigError, match="'sparse_matmul'"):
-        check_runnable(s, {"sparse_matmul"})
+        check_runnable(no_matmul, {"sparse_matmul"})
 
 
 # -- SCALE-Sim configs -----------------------------------------------------------------------
