@@ -52,13 +52,14 @@ class ComponentGraph:
     attributes), ``succ`` / ``pred`` (name -> {neighbour: edge attributes}, in insertion order)
     and ``graph`` (graph attributes). Never changed after ``component_graph`` builds it."""
 
-    __slots__ = ("graph", "nodes", "pred", "succ")
+    __slots__ = ("_order", "graph", "nodes", "pred", "succ")
 
     def __init__(self, **attrs: Any) -> None:
         self.graph: dict[str, Any] = dict(attrs)
         self.nodes: dict[str, dict[str, Any]] = {}
         self.succ: dict[str, dict[str, dict[str, Any]]] = {}
         self.pred: dict[str, dict[str, dict[str, Any]]] = {}
+        self._order: list[tuple[str, str]] = []  # edges as first added (networkx's pred order)
 
     def add_node(self, name: str, **attrs: Any) -> None:
         if name not in self.nodes:
@@ -71,6 +72,7 @@ class ComponentGraph:
         data = self.succ[src].get(dst)
         if data is None:  # one dict for both directions, as in networkx
             data = self.succ[src][dst] = self.pred[dst][src] = {}
+            self._order.append((src, dst))
         data.update(attrs)
 
     def __contains__(self, name: object) -> bool:
@@ -89,9 +91,8 @@ class ComponentGraph:
         g = nx.DiGraph(**{k: v for k, v in self.graph.items() if not k.startswith("_")})
         for name, attrs in self.nodes.items():
             g.add_node(name, **attrs)
-        for src, out in self.succ.items():
-            for dst, attrs in out.items():
-                g.add_edge(src, dst, **attrs)
+        for src, dst in self._order:  # in the order added, so pred keeps its order too
+            g.add_edge(src, dst, **self.succ[src][dst])
         return g
 
 
@@ -254,9 +255,11 @@ def _check_bindings(arch: Architecture) -> None:
             what = "not a compute unit" if unit is not None else "not a unit of the chunks"
             raise GraphError((*loc, "unit"), f"{rule.unit!r} is {what}; compute units: "
                              f"{', '.join(compute)}")
+        # ``fn`` also matches an op's IR function: ``matmul`` names every matrix product
+        # (the mapper's matvec, lowbit_matmul, sparse_matmul), whatever the array lists
         if rule.fn is not None and rule.fn not in unit.fns and not (
                 isinstance(unit, SystolicArray)
-                and SYSTOLIC_FALLBACK.get(rule.fn) in unit.fns):
+                and (SYSTOLIC_FALLBACK.get(rule.fn) in unit.fns or rule.fn == "matmul")):
             raise GraphError((*loc, "fn"), f"{rule.unit!r} does not run {rule.fn!r} (it runs "
                              f"{', '.join(unit.fns)})")
         if rule.kind is not None and rule.fn is None:

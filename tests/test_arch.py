@@ -529,3 +529,23 @@ def test_a_field_without_effect_is_one_warning_line(tmp_path, capsys):
     assert err.splitlines() == [
         "accelsim: warning: sram 'banks' has no effect (bandwidth_bytes_per_cycle covers all "
         "banks) and is ignored; remove it"]
+
+
+def test_build_graph_keeps_the_connection_order_of_predecessors():
+    """``build_graph``'s networkx graph adds edges in connection order, so its predecessor
+    order (which breaks ties in the reverse half of the path search) and its paths are
+    ``component_graph``'s, also when connections are not grouped by source (grouping them
+    once made ``chunk0.sa`` route through the other SRAM)."""
+    import json
+
+    from arch.graph import component_graph
+
+    raw = arch.load("systolic").model_dump(mode="json")
+    conns = raw["connections"]
+    i, j = (k for k, c in enumerate(conns) if c["dst"] == "noc")
+    conns[i], conns[j] = conns[j], conns[i]
+    a = arch.loads(json.dumps(raw), "swapped.json", json_=True)
+    plain, g = component_graph(a), build_graph(a)
+    assert {n: list(g.pred[n]) for n in g} == {n: list(plain.pred[n]) for n in plain}
+    for role in (None, "input", "weight", "output"):
+        assert path_from_dram(g, "chunk0.sa", role) == path_from_dram(plain, "chunk0.sa", role)

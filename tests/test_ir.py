@@ -187,3 +187,14 @@ def test_inconsistent_costs_are_clean_errors(key, value, needle, tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(WorkloadError, match=needle):
         workloads.load(path)
+
+
+def test_networkx_view_keeps_predecessor_order():
+    """``OpGraph.g`` adds edges in the order they were added, so its predecessors come in the
+    order ``predecessors()`` gives (edges grouped by source would reorder them)."""
+    g = OpGraph({"model": "order"})
+    for name in ("a", "b", "c"):
+        g.add_op(Op(name, OpKind.ELEMENTWISE, "add", [[4], [4]], [4]))
+    g.add_edge("b", "c", input=0)
+    g.add_edge("a", "c", input=1)
+    assert list(g.g.predecessors("c")) == [p for p, _ in g.predecessors("c")] == ["b", "a"]

@@ -108,6 +108,15 @@ def test_a_binding_that_cannot_be_obeyed_is_an_error_at_load_time(capsys, rule, 
     assert f"mapping.bindings.0{'.' + field if field else ''}:" in err
 
 
+def test_a_matmul_binding_names_every_matrix_product():
+    """``fn: matmul`` matches an op's IR function, so it may name an array that lists only
+    ``lowbit_matmul`` (Sanger's 4-bit predictor), as it could before bindings were checked
+    at load."""
+    a = arch.load("sanger", ["mapping.bindings=[{fn: matmul, group: attention, "
+                             "unit: sa_predict}]"])
+    assert a.mapping.bindings[0].unit == "sa_predict"
+
+
 def test_arch_validate_with_workload_maps_it(capsys):
     """`arch validate --workload` finds what mapping finds (a kind-only rule whose vector unit
     lacks the workload's function), not only missing functions; `--attention` picks the

@@ -233,6 +233,7 @@ class OpGraph:
         self._ops: dict[str, Op] = {}
         self._succ: dict[str, dict[str, dict]] = {}
         self._pred: dict[str, dict[str, dict]] = {}
+        self._order: list[tuple[str, str]] = []  # edges as first added (for ``g``'s pred)
         self._nx: Any = None
         self.meta: dict = dict(meta or {})
 
@@ -254,6 +255,7 @@ class OpGraph:
         attrs = self._succ[src].get(dst)
         if attrs is None:  # one dict shared by both directions, as in networkx
             attrs = self._succ[src][dst] = self._pred[dst][src] = {}
+            self._order.append((src, dst))
         attrs.update(input=input, rows_aligned=rows_aligned, groups_aligned=groups_aligned)
         self._nx = None
 
@@ -268,8 +270,8 @@ class OpGraph:
             g = nx.DiGraph()
             for name, op in self._ops.items():
                 g.add_node(name, op=op)
-            for src, dst, attrs in self.edges():
-                g.add_edge(src, dst, **attrs)
+            for src, dst in self._order:  # in the order added, so pred keeps its order too
+                g.add_edge(src, dst, **self._succ[src][dst])
             self._nx = g
         return self._nx
 
@@ -313,7 +315,8 @@ class OpGraph:
 
     def topological_order(self, key: Callable[[str], Any]) -> list[str]:
         """The op names in topological order, the smallest ``key`` first among those ready
-        (Kahn's algorithm with a heap; ``networkx.lexicographical_topological_sort``'s order).
+        (Kahn's algorithm with a heap; with distinct keys, as the mapper gives,
+        ``networkx.lexicographical_topological_sort``'s order; equal keys go in push order).
         Raises WorkloadError on a cycle."""
         indeg = {name: len(p) for name, p in self._pred.items()}
         heap = [(key(n), i, n) for i, n in enumerate(self._ops) if not indeg[n]]
