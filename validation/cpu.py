@@ -19,8 +19,7 @@ from .tables import Section, command, ratio, table
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_DOC = REPO / "docs" / "model.md"
-TRAIN_CMD = ("python -m vitality_model.train --dataset digits|mnist5k --attention ATTENTION "
-             "--json")
+TRAIN_CMD = "python -m vitality_model.train --dataset DATASET --attention ATTENTION --json"
 #: Forward passes per model and image size (the median is reported).
 RUNS = 9
 
@@ -141,7 +140,8 @@ Fig. 1 share of softmax (52-58%) is a share of the *attention* runtime, not of t
 
 {acc}
 
-{command(TRAIN_CMD, "one run per attention variant; the quantised rows by "
+{command(TRAIN_CMD, "DATASET digits or mnist5k, one run per attention variant; the "
+         "quantised rows by "
          "`python -m vitality_model.analyze`; docs/model.md gives each table's exact command; "
          "not re-run by `accelsim validate`")}
 

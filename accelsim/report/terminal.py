@@ -57,9 +57,9 @@ def format_summary(s: dict[str, Any]) -> str:
         idle = [u for u, n in s["ops_per_unit"].items() if not n]
         if idle:
             lines.append(f"  note: no op of this workload went to {', '.join(idle)} (the "
-                         "workload has none of its functions, or units declaring them by name "
-                         "took them first; mapping.bindings can send ops there: docs/arch.md, "
-                         "Bindings)")
+                         "workload has none of its functions, units declaring them by name "
+                         "take them before class defaults, or the op would finish later "
+                         "there; mapping.bindings can send ops there: docs/arch.md, Bindings)")
     for unit, fns in s.get("class_default_ops", {}).items():
         lines.append(f"  note: {unit} ran " + ", ".join(f"{f} x{n}" for f, n in fns.items())
                      + " by its class default (no unit declares them by name)")
