@@ -32,8 +32,6 @@ from .geometry import geometry
 from .tiling import computed_densely
 from .timing import systolic_compute_cycles, vector_cycles
 
-FALLBACK = SYSTOLIC_FALLBACK
-
 
 class Binder:
     """Chooses units for the ops of one mapping, in program order."""
@@ -54,7 +52,7 @@ class Binder:
         return isinstance(unit, SystolicArray) and fn in unit.fns
 
     def candidates(self, fn: str) -> list[str]:
-        for want, by_name in ((fn, True), (FALLBACK.get(fn), True), (fn, False)):
+        for want, by_name in ((fn, True), (SYSTOLIC_FALLBACK.get(fn), True), (fn, False)):
             found = [n for n in self.load if want and self._runs(n, want, by_name)]
             if found:
                 return found
@@ -81,11 +79,10 @@ class Binder:
                     and (rule.fn is None or rule.fn in (fn, op.fn))
                     and (rule.scope is None or fnmatchcase(op.scope, rule.scope))
                     and (rule.group is None or rule.group == op.group)):
-                if rule.unit not in self.load:
-                    raise InputError(f"mapping.bindings.{i}.unit: {rule.unit!r} is not a "
-                                     f"compute unit; units: {', '.join(self.load)}")
+                # arch.graph checks at load time that a rule's unit is a compute unit
+                assert rule.unit in self.load, rule.unit
                 if not (self._runs(rule.unit, fn, False)
-                        or self._runs(rule.unit, FALLBACK.get(fn, ""), False)):
+                        or self._runs(rule.unit, SYSTOLIC_FALLBACK.get(fn, ""), False)):
                     raise InputError(f"mapping.bindings.{i} sends op {op.name!r} ({fn}) to "
                                      f"{rule.unit!r}, which does not run {fn!r}")
                 return rule.unit
@@ -101,7 +98,7 @@ class Binder:
                 raise InputError(f"architecture {self.arch.name!r} has no unit that runs "
                                  f"{fn!r} (op {op.name!r})")
             name = min(cands, key=lambda n: max(self.load[n], ready) + self.cycles(op, n, fn))
-        run_fn = fn if self._runs(name, fn, False) else FALLBACK.get(fn, fn)
+        run_fn = fn if self._runs(name, fn, False) else SYSTOLIC_FALLBACK.get(fn, fn)
         end = self.load[name] = max(self.load[name], ready) + self.cycles(op, name, run_fn)
         self.finish[index] = end
         return name

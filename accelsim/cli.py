@@ -71,7 +71,7 @@ _python_show_warning = warnings.showwarning
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    warnings.showwarning = _show_warning
+    saved, warnings.showwarning = warnings.showwarning, _show_warning
     errors = input_error_types()
     try:
         args = build_parser().parse_args(argv)
@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # an internal error: keep the traceback, it is a bug report
         traceback.print_exc()
         return 1
+    finally:  # main() is also called in-process (tests, notebooks): leave warnings as found
+        warnings.showwarning = saved
 
 
 def _one_line(exc: BaseException) -> str:

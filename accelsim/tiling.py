@@ -44,6 +44,7 @@ def computed_densely(op: Op, unit: SystolicArray) -> bool:
     the array computes the whole product, so it takes the dense cycles and MACs."""
     return op.kind is OpKind.SPARSE_MATMUL and "sparse_matmul" not in unit.fns
 
+
 class Tiler:
     """The tile-making methods of ``accelsim.mapper.Mapper`` (a mixin: the mapper holds the
     state they read)."""

@@ -26,6 +26,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from workloads.dag import is_acyclic
+
 from .errors import ConfigError
 from .schema import NAME_PATTERN, Architecture, Sram, SystolicArray, VectorArray
 
@@ -110,19 +112,6 @@ def _reach(adj: dict[str, dict[str, Any]], start: str) -> set[str]:
             seen.add(n)
             todo.extend(adj[n])
     return seen
-
-
-def _has_cycle(g: ComponentGraph) -> bool:
-    indeg = {n: len(p) for n, p in g.pred.items()}
-    ready = [n for n, d in indeg.items() if not d]
-    seen = 0
-    while ready:
-        seen += 1
-        for m in g.succ[ready.pop()]:
-            indeg[m] -= 1
-            if not indeg[m]:
-                ready.append(m)
-    return seen < len(g.nodes)
 
 
 # -- building --------------------------------------------------------------------------------
@@ -211,7 +200,7 @@ def validate(arch: Architecture) -> ComponentGraph:
                              f"the DRAM {conn.dst!r} cannot be a destination: connections run "
                              "from DRAM towards the units")
     g = component_graph(arch, chunks=1)
-    if _has_cycle(g):
+    if not is_acyclic(g.pred, g.succ):
         import networkx as nx  # only to name the cycle
 
         a, b = nx.find_cycle(g.to_networkx())[0][:2]

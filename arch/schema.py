@@ -14,7 +14,15 @@ from __future__ import annotations
 import warnings
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from workloads.ir import OpKind
 from workloads.vocabulary import CLASSES, FUNCTIONS, SYSTOLIC_FNS, VECTOR_FNS
@@ -341,10 +349,26 @@ BINDING_KINDS = tuple(k.value for k in OpKind if not k.is_free)
 BINDING_FNS = tuple(dict.fromkeys([*SYSTOLIC_FNS, *FUNCTIONS, *VECTOR_FNS]))
 
 
+def _binding_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema's form of ``Binding._kind_matches_fn``: with both ``kind`` and ``fn``,
+    a matrix kind wants a matrix function and any other kind a vector one."""
+    _tag_required(schema)
+    matrix = [k for k in BINDING_KINDS if OpKind(k).is_matmul]
+    both = ["kind", "fn"]
+    schema["allOf"] = [
+        {"if": {"required": both, "properties": {"kind": {"enum": matrix}}},
+         "then": {"properties": {"fn": {"enum": list(SYSTOLIC_FNS)}}}},
+        {"if": {"required": both, "properties": {"kind": {"not": {"enum": matrix}}}},
+         "then": {"properties": {"fn": {"not": {"enum": list(SYSTOLIC_FNS)}}}}},
+    ]
+
+
 class Binding(Model):
     """Send the ops that match every given criterion to ``unit`` (first matching rule wins).
     ``kind`` and ``fn`` must be names the IR has (a typo would silently match nothing); that
     ``unit`` is a compute unit able to run them is checked with the component graph."""
+
+    model_config = ConfigDict(json_schema_extra=lambda schema: _binding_schema(schema))
 
     unit: str = Field(description="name of a compute unit of the chunks (systolic or vector)")
     kind: str | None = Field(None, description="op kind (matmul, elementwise, softmax, ...)",
@@ -357,14 +381,30 @@ class Binding(Model):
     group: Literal["attention", "projection", "mlp", "other"] | None = Field(
         None, description="op group: attention core, its projections, MLP, other")
 
-    @model_validator(mode="after")
-    def _known_names(self) -> Binding:
-        if self.kind is not None and self.kind not in BINDING_KINDS:
-            raise ValueError(f"unknown op kind {self.kind!r} in a binding; kinds: "
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str | None) -> str | None:
+        if kind is not None and kind not in BINDING_KINDS:
+            raise ValueError(f"unknown op kind {kind!r} in a binding; kinds: "
                              f"{', '.join(BINDING_KINDS)}")
-        if self.fn is not None and self.fn not in BINDING_FNS:
-            raise ValueError(f"unknown op function {self.fn!r} in a binding; functions: the "
+        return kind
+
+    @field_validator("fn")
+    @classmethod
+    def _known_fn(cls, fn: str | None) -> str | None:
+        if fn is not None and fn not in BINDING_FNS:
+            raise ValueError(f"unknown op function {fn!r} in a binding; functions: the "
                              "IR's vocabulary (docs/arch.md)")
+        return fn
+
+    @model_validator(mode="after")
+    def _kind_matches_fn(self) -> Binding:
+        """A matrix kind selects only matrix functions and the other kinds only vector ones:
+        ``{kind: exp, fn: matmul}`` could never match an op, so it is an error, not a no-op."""
+        if self.kind is not None and self.fn is not None and (
+                OpKind(self.kind).is_matmul != (self.fn in SYSTOLIC_FNS)):
+            raise ValueError(f"kind {self.kind!r} and fn {self.fn!r} never select the same op "
+                             "(matrix kinds have matrix functions, the others vector ones)")
         return self
 
 

@@ -94,8 +94,9 @@ def test_arch_validate_with_workload_lists_every_missing_function(tmp_path, caps
     ("{unit: softmax, kind: matmul}", "kind", "run on a systolic array"),
     ("{unit: sa, kind: softmax}", "kind", "run on a vector unit"),
     ("{unit: sa, fn: softmax}", "fn", "does not run 'softmax'"),
-    ("{unit: sa, fn: softmx}", "", "unknown op function 'softmx'"),
-    ("{unit: sa, kind: matmull}", "", "unknown op kind 'matmull'"),
+    ("{unit: sa, fn: softmx}", "fn", "unknown op function 'softmx'"),
+    ("{unit: sa, kind: matmull}", "kind", "unknown op kind 'matmull'"),
+    ("{unit: sa, kind: exp, fn: matmul}", "", "never select the same op"),
 ])
 def test_a_binding_that_cannot_be_obeyed_is_an_error_at_load_time(capsys, rule, field, words):
     """Before, a typo in kind/fn matched nothing silently, and a wrong unit failed only when

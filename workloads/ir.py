@@ -35,6 +35,7 @@ from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
+from .dag import is_acyclic
 from .errors import WorkloadError
 
 FORMAT = "accelsim.opgraph/1"
@@ -301,18 +302,6 @@ class OpGraph:
     def successors(self, name: str) -> list[str]:
         return list(self._succ[name])
 
-    def _is_dag(self) -> bool:
-        indeg = {name: len(p) for name, p in self._pred.items()}
-        ready = [n for n, d in indeg.items() if not d]
-        seen = 0
-        while ready:
-            seen += 1
-            for dst in self._succ[ready.pop()]:
-                indeg[dst] -= 1
-                if not indeg[dst]:
-                    ready.append(dst)
-        return seen == len(self._ops)
-
     def topological_order(self, key: Callable[[str], Any]) -> list[str]:
         """The op names in topological order, the smallest ``key`` first among those ready
         (Kahn's algorithm with a heap; with distinct keys, as the mapper gives,
@@ -388,7 +377,7 @@ class OpGraph:
 
     def check(self) -> None:
         """Raise WorkloadError unless the graph is a DAG whose edges name valid input slots."""
-        if not self._is_dag():
+        if not is_acyclic(self._pred, self._succ):
             import networkx as nx  # only to name the cycle
 
             cycle = nx.find_cycle(self.g)
