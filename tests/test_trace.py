@@ -500,3 +500,18 @@ def test_outer_cdist_einsum_upsample_col2im_counted_by_what_they_compute():
     up = g.op("upsample_bilinear2d")  # 4 taps per output pixel: 4 mul + 3 add
     assert up.cost.element_ops == {"mul": 4 * 192, "add": 3 * 192}
     assert g.op("col2im").cost.element_ops == {"add": 48}
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_bilinear_counted_as_its_two_products(bias):
+    """nn.Bilinear (FlopCounterMode counts none): x1 @ W then each row's slice times x2,
+    ``B*O*J*(I + 1)`` MACs, the bias an epilogue add per output."""
+    layer = nn.Bilinear(16, 24, 8, bias=bias)
+    x1, x2 = torch.randn(2, 3, 16), torch.randn(2, 3, 24)
+    g = workloads.trace(layer, x1, x2)
+    assert g.meta["unknown_ops"] == {}
+    rows = 6
+    assert g.total_macs() == rows * 8 * 24 * (16 + 1)
+    adds = sum(op.cost.element_ops.get("add", 0) for op in g)
+    assert adds == (rows * 8 if bias else 0)
+    assert sum(op.cost.weight_bytes for op in g) == 8 * 16 * 24 + (8 if bias else 0)

@@ -1,5 +1,5 @@
 """More of the aten-op table (``workloads._aten``): ops counted by what they compute although
-no single matmul or vector op names them: ``einsum`` in every form, ``outer``, ``cdist``,
+no single matmul or vector op names them: ``einsum`` in every form, ``outer``, ``cdist``, ``bilinear``,
 upsampling and ``col2im``. Imported by ``workloads._aten``, into whose ``HANDLERS`` it
 registers."""
 
@@ -81,6 +81,20 @@ def h_cdist(b: Builder, raw, a, fn):
                     row_a=False)
 
 
+def h_bilinear(b: Builder, raw, a, fn):
+    """``y = x1 W x2 + bias`` with W of shape (O, I, J), for B rows: first ``x1 @ W`` as one
+    (B x I) @ (I x O*J) product, then per row its (O x J) slice times that row's x2 (a
+    batched matvec with the bias as epilogue): ``B*O*J*(I + 1)`` MACs, the order that costs
+    fewest (FlopCounterMode counts none)."""
+    x1, x2, w = a["input1"], a["input2"], a["weight"]
+    out_f, i_f, j_f = w.shape
+    rows = numel(x1.shape[:-1])
+    t = b.matmul(raw, "bilinear", [x1, w], (rows, out_f, j_f), rows, out_f * j_f, i_f, 1,
+                 row_a=False)
+    return b.matmul(raw, "bilinear", [t, x2, a.get("bias")], _out(raw), out_f, 1, j_f, rows,
+                    row_a=False)
+
+
 def h_upsample(b: Builder, raw, a, fn):
     """Interpolation by what it computes per output element: nearest copies one input
     (``interpolate``); (bi/tri)linear weighs 2^d neighbours, bicubic 4^d (``mul`` per tap,
@@ -108,3 +122,4 @@ _register("upsample_nearest1d upsample_nearest2d upsample_nearest3d upsample_lin
           "_upsample_nearest_exact2d _upsample_nearest_exact3d _upsample_bilinear2d_aa "
           "_upsample_bicubic2d_aa", h_upsample)
 _register("col2im", h_col2im)
+_register("bilinear", h_bilinear)
