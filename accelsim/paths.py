@@ -71,9 +71,10 @@ def transfer_paths(arch: Architecture, plan: Plan) -> dict[str, dict[str, list[s
             "spill": full["output"][::-1],
             "dma": full["weight"][: full["weight"].index(sram["weight"]) + 1],
             "psum": psum_tail,
-            # partial sums of a split reduction spilled to DRAM and read back
+            # partial sums of a split reduction spilled to DRAM and read back the way they
+            # went out (through the output SRAM, from the DRAM they were written to)
             "partial_out": full["output"][::-1],
-            "partial_in": full["input"],
+            "partial_in": full["output"],
         }
     return paths
 

@@ -205,8 +205,10 @@ class Tiler:
           block > row band. Each weight block is fetched once and serves every band; between
           reduction blocks the partial sums of the whole slice (accumulator width) are either
           *carried* in the partial-sum buffer (claimed by the first block's tiles, freed by the
-          last block's) when half of it holds them for the ``sharers`` chunks using it, or
-          *spilled*: written to DRAM after each block and read back before the next.
+          last block's) when half of it holds them for the ``sharers`` chunks using it, or,
+          when it does not, *spilled* (written to DRAM after each block, read back before the
+          next) unless fetching the weights again costs fewer bytes (``_reloads_weights``):
+          then the order is os's below, in bands whose sums the buffer carries.
         * os (outputs accumulate in the PEs): column block > row band of at most one row fold
           > reduction block, so a band's outputs stay in the PEs while its reduction blocks
           stream past; the weights are fetched again for every band (re-fetched from the next
@@ -217,9 +219,18 @@ class Tiler:
         ob = self.obs[plan.index]
         r0, r1 = rows
         k_blocks = bands(0, op.k, k_len)
-        os_order = unit.dataflow == "os"
         height = self._tile_rows(r1 - r0, plan.index)
-        row_bands = bands(r0, r1, min(height, unit.rows) if os_order else height)
+        region = self.regions.region[plan.unit, "psum"]
+        share = 1 if region in self.regions.local else sharers
+        widest = max(cb[1] - cb[0] for cb in col_blocks)
+        band_psums = share * widest * self.acc_bytes  # buffer bytes per row of a band
+        carry = (r1 - r0) * band_psums <= self.regions.capacity[region] // 2
+        carried_rows = min(height, int(self.regions.capacity[region] // 2 // band_psums))
+        os_order = unit.dataflow == "os" or (not carry and self._reloads_weights(
+            op, r1 - r0, col_blocks, len(k_blocks), carried_rows, ob))
+        if os_order and unit.dataflow != "os":  # bands whose partial sums the buffer carries
+            height, carry = carried_rows, True
+        row_bands = bands(r0, r1, min(height, unit.rows) if unit.dataflow == "os" else height)
         cells = [(cb, band, kb) for cb in col_blocks for band in row_bands for kb in k_blocks]
         if not os_order:  # reduction block outside the bands
             cells = [(cb, band, kb) for cb in col_blocks for kb in k_blocks for band in row_bands]
@@ -227,10 +238,6 @@ class Tiler:
                                                   - col_blocks[0][0]),
                               [(cb[1] - cb[0]) * (b - a) * (k1 - k0)
                                for cb, (a, b), (k0, k1) in cells])
-        region = self.regions.region[plan.unit, "psum"]
-        share = 1 if region in self.regions.local else sharers
-        carry = share * (r1 - r0) * unit.cols * self.acc_bytes <= \
-            self.regions.capacity[region] // 2
         bias = "weight" in kinds[2:]
         out: list[Tile] = []
         block_of: dict[tuple, int] = {}
@@ -254,7 +261,7 @@ class Tiler:
                                    last=last_k, a_fetched=cbi == 0 or not keep_a)[0]
             if keep_a:  # A's rows of this reduction block stay staged for the next columns
                 self._keep_input(t, kb[1] - kb[0], cbi, len(col_blocks))
-            if not os_order:
+            if unit.dataflow != "os":
                 partial = math.ceil((band[1] - band[0]) * ncols * self.acc_bytes)
                 if carry:  # partial sums stay in the buffer from the first block to the last
                     t.psum_bytes += 0 if last_k else partial
@@ -267,6 +274,21 @@ class Tiler:
                     t.psum_hold_bytes = max(t.psum_hold_bytes, partial)
             out.append(t)
         return out
+
+    def _reloads_weights(self, op: Op, rows: int, col_blocks: list[tuple[int, int]],
+                         k_blocks: int, band_rows: int, ob: float) -> bool:
+        """ws / is with a split reduction whose partial sums the buffer cannot carry for the
+        whole slice: rather than spill them (written after every reduction block but the last,
+        read back before every one but the first, at accumulator width), cut the slice into
+        bands of ``band_rows`` rows whose sums it carries and fetch the weights again for
+        every band, the order of an os array. Chosen when those extra weight bytes are
+        fewer than the spilled bytes (ties spill: one weight fetch)."""
+        if band_rows < 1 or k_blocks < 2:
+            return False
+        ncols = col_blocks[-1][1] - col_blocks[0][0]
+        spilled = 2 * (k_blocks - 1) * rows * ncols * self.acc_bytes
+        reloaded = (-(-rows // band_rows) - 1) * op.k * ncols * ob
+        return reloaded < spilled
 
     @staticmethod
     def _psum_live(unit: SystolicArray, rows: int, cols: int) -> int:
