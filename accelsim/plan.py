@@ -111,6 +111,24 @@ class WeightBlock:
     last_tile: int = -1
 
 
+@dataclass(frozen=True, slots=True)
+class LoopNest:
+    """The loop nest the mapper chose for a matmul on one chunk (docs/engine.md, Tiles), the
+    parameters its DRAM traffic follows from in closed form
+    (``validation.tiling_traffic.loop_nest_traffic``).
+
+    ``order``: ``whole`` (the reduction in one weight block per column block), ``carry`` /
+    ``spill`` (ws / is, reduction blocks outside the row bands, partial sums carried in the
+    buffer or spilled to DRAM between them), ``bands`` (reduction blocks inside the row bands,
+    weights fetched again per band: os, or ws / is when that beats spilling)."""
+
+    col_blocks: int
+    k_blocks: int
+    row_bands: int
+    order: str
+    input_kept: bool
+
+
 @dataclass
 class OpPlan:
     """A compute op as mapped: which unit type runs it and which tiles it became."""
@@ -129,6 +147,7 @@ class OpPlan:
     far: bool = False  # else it is kept in the far output level (``Regions.far``), else DRAM
     out_region: str = ""  # buffer region holding the output while resident or far
     last_consumer: int = -1  # index of the last op reading its output (-1: graph output)
+    loop_nest: LoopNest | None = None  # a matmul's, on its first chunk
 
     @property
     def spilled(self) -> bool:

@@ -17,7 +17,7 @@ from workloads.ir import Op, OpKind
 from .buffers import Regions
 from .errors import InputError
 from .geometry import Geometry, Part, bands, per_row_divisor, split_evenly
-from .plan import OpPlan, Tile, WeightBlock
+from .plan import LoopNest, OpPlan, Tile, WeightBlock
 from .timing import (
     systolic_compute_cycles,
     systolic_fold_cycles,
@@ -92,6 +92,11 @@ class Tiler:
                 multicast = weight_b and len(parts) > 1 and self.multicast
                 keep_a = not multicast and self._keeps_input(op, plan, kinds, (r0, r1),
                                                              len(col_blocks), len(parts))
+                if k_len < op.k and self.arch.mapping.reduction_split == "fewest_bytes" \
+                        and self._whole_fold_fits(op, unit, col_blocks, kinds, w_cap) \
+                        and self._split_moves_more(op, plan, unit, (r0, r1), col_blocks, k_len,
+                                                   len(parts)):
+                    k_len = op.k  # one block per fold, single-buffered: fewer DRAM bytes
                 if k_len < op.k:  # the reduction split: its own loop nest
                     for g in groups:
                         out += self._split_k_tiles(
@@ -100,6 +105,9 @@ class Tiler:
                     continue
                 weight_a = kinds[0] == "weight"
                 ordinal = 0
+                if plan.loop_nest is None:
+                    plan.loop_nest = LoopNest(len(col_blocks), 1, len(row_bands), "whole",
+                                              keep_a)
                 for g in groups:
                     # cycles of the chunk's whole slice, spread over its column blocks and row
                     # bands, so that tiling never changes an op's compute cycles
@@ -154,6 +162,15 @@ class Tiler:
         if per_col * fold <= w_cap // 2:
             return bands(cols[0], cols[1], fold), op.k
         return bands(cols[0], cols[1], fold), self._k_len(op, unit, fold, bias, w_cap)
+
+    def _whole_fold_fits(self, op: Op, unit: SystolicArray, col_blocks: list[tuple[int, int]],
+                         kinds: list[str], w_cap: int) -> bool:
+        """Whether one fold's weights over the whole reduction (and its bias slice) fit the
+        whole weight buffer: not double-buffered (``_col_blocks`` aims at half), so the next
+        block's fetch waits for this one's last tile, but with the reduction unsplit."""
+        fold = max(cb[1] - cb[0] for cb in col_blocks)
+        bias = 1 if "weight" in kinds[2:] else 0
+        return (op.k + bias) * fold * self.obs[self.index[op.name]] <= w_cap
 
     def _keeps_input(self, op: Op, plan: OpPlan, kinds: list[str], rows: tuple[int, int],
                      col_blocks: int, parts: int) -> bool:
@@ -219,21 +236,15 @@ class Tiler:
         ob = self.obs[plan.index]
         r0, r1 = rows
         k_blocks = bands(0, op.k, k_len)
-        height = self._tile_rows(r1 - r0, plan.index)
-        region = self.regions.region[plan.unit, "psum"]
-        share = 1 if region in self.regions.local else sharers
-        widest = max(cb[1] - cb[0] for cb in col_blocks)
-        band_psums = share * widest * self.acc_bytes  # buffer bytes per row of a band
-        carry = (r1 - r0) * band_psums <= self.regions.capacity[region] // 2
-        carried_rows = min(height, int(self.regions.capacity[region] // 2 // band_psums))
-        os_order = unit.dataflow == "os" or (not carry and self._reloads_weights(
-            op, r1 - r0, col_blocks, len(k_blocks), carried_rows, ob))
-        if os_order and unit.dataflow != "os":  # bands whose partial sums the buffer carries
-            height, carry = carried_rows, True
-        row_bands = bands(r0, r1, min(height, unit.rows) if unit.dataflow == "os" else height)
+        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
+                                                       len(k_blocks), sharers)
         cells = [(cb, band, kb) for cb in col_blocks for band in row_bands for kb in k_blocks]
         if not os_order:  # reduction block outside the bands
             cells = [(cb, band, kb) for cb in col_blocks for kb in k_blocks for band in row_bands]
+        if plan.loop_nest is None:
+            plan.loop_nest = LoopNest(len(col_blocks), len(k_blocks), len(row_bands),
+                                      "bands" if os_order else "carry" if carry else "spill",
+                                      keep_a)
         cycles = split_evenly(self._matmul_cycles(op, unit, r1 - r0, col_blocks[-1][1]
                                                   - col_blocks[0][0]),
                               [(cb[1] - cb[0]) * (b - a) * (k1 - k0)
@@ -274,6 +285,37 @@ class Tiler:
                     t.psum_hold_bytes = max(t.psum_hold_bytes, partial)
             out.append(t)
         return out
+
+    def _split_order(self, op: Op, plan: OpPlan, unit: SystolicArray, rows: tuple[int, int],
+                     col_blocks: list[tuple[int, int]], k_blocks: int,
+                     sharers: int) -> tuple[bool, bool, list[tuple[int, int]]]:
+        """The loop nest of a split reduction (``_split_k_tiles``): whether the reduction
+        blocks run inside the row bands (os's order), whether the partial sums are carried in
+        the buffer between blocks, and the row bands."""
+        r0, r1 = rows
+        height = self._tile_rows(r1 - r0, plan.index)
+        region = self.regions.region[plan.unit, "psum"]
+        share = 1 if region in self.regions.local else sharers
+        widest = max(cb[1] - cb[0] for cb in col_blocks)
+        band_psums = share * widest * self.acc_bytes  # buffer bytes per row of a band
+        carry = (r1 - r0) * band_psums <= self.regions.capacity[region] // 2
+        carried_rows = min(height, int(self.regions.capacity[region] // 2 // band_psums))
+        os_order = unit.dataflow == "os" or (not carry and self._reloads_weights(
+            op, r1 - r0, col_blocks, k_blocks, carried_rows, self.obs[plan.index]))
+        if os_order and unit.dataflow != "os":  # bands whose partial sums the buffer carries
+            height, carry = carried_rows, True
+        return os_order, carry, bands(r0, r1, min(height, unit.rows)
+                                      if unit.dataflow == "os" else height)
+
+    def _split_moves_more(self, op: Op, plan: OpPlan, unit: SystolicArray,
+                          rows: tuple[int, int], col_blocks: list[tuple[int, int]],
+                          k_len: int, sharers: int) -> bool:
+        """Whether splitting the reduction at ``k_len`` would move DRAM bytes the unsplit
+        reduction does not: weights fetched again per band, or spilled partial sums (carried
+        ones cost nothing extra)."""
+        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
+                                                       -(-op.k // k_len), sharers)
+        return (os_order and len(row_bands) > 1) or not carry
 
     def _reloads_weights(self, op: Op, rows: int, col_blocks: list[tuple[int, int]],
                          k_blocks: int, band_rows: int, ob: float) -> bool:

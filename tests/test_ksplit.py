@@ -117,14 +117,49 @@ def test_spilled_partial_sums_come_back_from_the_dram_they_went_to(tmp_path):
     from validation import scalesim_runner as base
     from workloads.simple import gemm_graph as plain_gemm
 
-    m, n, k = 64, 16, 512  # 4 kB filter SRAM: 2 reduction blocks; 1 kB ofmap: 8 rows carried
+    # 2 kB filter SRAM: 4 reduction blocks of 128 (one fold's whole reduction, 4 kB, does
+    # not fit even single-buffered); 1 kB ofmap: 16 rows carried, so fetching the weights
+    # again per band would move 15 * k * n = 122,880 bytes, spilling 98,304
+    m, n, k = 256, 16, 512
     cfg = tmp_path / "c.cfg"
-    cfg.write_text(base.config_text(base.Case("t", 8, 8, "ws", m, n, k), (64, 4, 1), 4))
-    s = simulate(arch.load(f"scalesim:{cfg}"), plain_gemm(m, n, k)).summary
-    spilled = (2 - 1) * m * n * ACC
+    cfg.write_text(base.config_text(base.Case("t", 8, 8, "ws", m, n, k), (64, 2, 1), 4))
+    res = simulate(arch.load(f"scalesim:{cfg}"), plain_gemm(m, n, k))
+    s = res.summary
+    assert res.plan.ops[0].loop_nest.order == "spill"
+    spilled = (4 - 1) * m * n * ACC
     assert _traffic(s, "dram_ofmap", "write", "psum") == spilled
     assert _traffic(s, "dram_ofmap", "read", "psum") == spilled
     assert _traffic(s, "dram_ifmap", "read", "psum") == 0
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_a_fold_that_fits_the_whole_buffer_keeps_its_reduction_when_that_moves_fewer_bytes(
+        tmp_path, dataflow):
+    """8x8 array, 64x16x512 GEMM, 4 kB filter SRAM: one fold's whole reduction (512 x 8 B)
+    fills it, twice the half a double-buffered block may take. ``fewest_bytes`` (default)
+    keeps it one single-buffered block per fold and moves only the unique bytes;
+    ``double_buffered`` splits it in two and moves more (weights per band or spilled sums)."""
+    import arch
+    from validation import scalesim_runner as base
+    from workloads.simple import gemm_graph as plain_gemm
+
+    m, n, k = 64, 16, 512
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text(base.config_text(base.Case("t", 8, 8, dataflow, m, n, k), (64, 4, 1), 4))
+    runs = {}
+    for policy in ("fewest_bytes", "double_buffered"):
+        a = arch.load(f"scalesim:{cfg}", [f"mapping.reduction_split={policy}"])
+        res = simulate(a, plain_gemm(m, n, k))
+        runs[policy] = res
+        s = res.summary
+        assert s["ops"][0]["compute_cycles"] == systolic_compute_cycles(dataflow, 8, 8, m, n, k)
+        for region, peak in s["sram_peak_bytes"].items():
+            assert peak <= s["sram_capacity_bytes"][region]
+    whole, split = (runs[p] for p in ("fewest_bytes", "double_buffered"))
+    assert whole.plan.ops[0].loop_nest.order == "whole"
+    assert whole.summary["dram_bytes"] == m * k + k * n + m * n
+    assert split.plan.ops[0].loop_nest.order in ("spill", "bands")
+    assert split.summary["dram_bytes"] > whole.summary["dram_bytes"]
 
 
 def test_a_smaller_buffer_is_slower_not_an_error():

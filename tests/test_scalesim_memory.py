@@ -20,7 +20,6 @@ from validation import scalesim_memory_runner as runner
 from validation.tiling_traffic import ideal_traffic, unique_words
 
 ROWS = chk.load_rows()
-IN_PROGRESS = pytest.mark.xfail(strict=False, reason="memory system in progress")
 OPERANDS = (("ifmap", "ifmap_dram_reads", "unique_ifmap_words"),
             ("filter", "filter_dram_reads", "unique_filter_words"))
 
@@ -214,6 +213,21 @@ def test_ideal_tiling_is_unique_traffic_when_everything_fits() -> None:
         assert t.total == unique_words(100, 70, 300).total
 
 
+@pytest.mark.parametrize("df", ["ws", "is"])
+def test_ideal_tiling_keeps_a_stationary_operand_that_fits_resident(df) -> None:
+    """A stationary operand whose column folds with their whole reduction fit its SRAM is read
+    once whatever the ofmap SRAM (before, the closed form re-read it per block of rows)."""
+    s = (1 << 20, 1 << 20, 64)
+    t = ideal_traffic(df, 32, 32, 128, 96, 200, s, psum_words=4)
+    assert (t.ifmap_read, t.filter_read, t.order) == (128 * 200, 200 * 96, "stationary resident")
+    # one column fold resident at a time: the streamed operand, which does not fit, is read
+    # once per fold
+    small = (32 * 200, 32 * 200, 64)
+    t = ideal_traffic(df, 32, 32, 128, 96, 200, small, psum_words=4)
+    streamed = 128 * 200 * 3 if df == "ws" else 200 * 96 * 4
+    assert (t.ifmap_read if df == "ws" else t.filter_read) == streamed
+
+
 def test_ideal_tiling_grows_as_buffers_shrink() -> None:
     for df in ("os", "ws", "is"):
         last = 0
@@ -303,7 +317,9 @@ def test_streaming_brings_bandwidth_bound_cases_near_the_bound(
     assert sum(x <= 1.4 for x in rs) >= 0.6 * len(rs)
 
 
-@IN_PROGRESS
+@pytest.mark.xfail(strict=False, reason="7 of 15 within 15 %: ws / is row bands wait for "
+                   "their whole weight block; os whole-array tiles cannot reach it (its array "
+                   "bound is up to 1.19x the physical one)")
 def test_cycles_within_15pct_of_the_bound_when_bandwidth_bound(
         replayed: list[dict[str, Any]]) -> None:
     rs = [r for r in _simulated(replayed) if r["bandwidth_bound"]]
@@ -312,7 +328,8 @@ def test_cycles_within_15pct_of_the_bound_when_bandwidth_bound(
         assert r["ours_cycles"] <= chk.WITHIN * r["bound_physical"], r
 
 
-@IN_PROGRESS
+@pytest.mark.xfail(strict=False, reason="one is case reads A once per column block, 5x, "
+                   "where SCALE-Sim reads it 4.2x (totals are all at or below SCALE-Sim's)")
 def test_traffic_between_unique_and_scalesim_when_an_operand_does_not_fit(
         replayed: list[dict[str, Any]]) -> None:
     rs = [r for r in _simulated(replayed) if None in chk.scalesim_fit_reads(r)]
@@ -338,11 +355,29 @@ def test_traffic_grows_as_buffers_shrink(replayed: list[dict[str, Any]]) -> None
                     assert a["ours_dram_bytes"] >= b["ours_dram_bytes"], (a, b)
 
 
-@IN_PROGRESS
-def test_traffic_equals_the_ideal_tiling(replayed: list[dict[str, Any]]) -> None:
-    """If the mapper adopts validation/tiling_traffic.py's tiling (psum_words=1 as SCALE-Sim)."""
+def test_traffic_equals_the_closed_form_of_the_chosen_loop_nest(
+        replayed: list[dict[str, Any]]) -> None:
+    """Every role's DRAM bytes, as the engine moved them, equal the closed form of the loop
+    nest the mapper reports for the case (``tiling_traffic.loop_nest_traffic``): re-fetches,
+    kept inputs, weights per band and spilled partial sums included. Every order occurs."""
+    orders = set()
     for r in _simulated(replayed):
-        assert r["ours_dram_bytes"] == r["tiling_bytes"], r
+        got = {k: v for k, v in r["ours_traffic"].items() if v}
+        assert got == {k: v for k, v in r["nest_traffic"].items() if v}, r
+        orders.add(r["loop_nest"].order)
+    assert orders == {"whole", "carry", "spill", "bands"}
+
+
+def test_chosen_loop_nest_against_the_ideal_tiling(replayed: list[dict[str, Any]]) -> None:
+    """Measured, a guard against regressions (docs/scalesim_memory.md, 2026-12-04: equal on
+    53 of 79, above on 25 with median 1.67x and at most 6.15x, below on 1): where the mapper
+    is above the ideal tiling it is its loop orders (A re-fetched per column block, the
+    weight buffer halved by double buffering, which splits a reduction the whole buffer
+    would hold)."""
+    ratios = [r["ours_dram_bytes"] / r["tiling_bytes"] for r in _simulated(replayed)]
+    assert sum(x == 1 for x in ratios) >= 0.6 * len(ratios)
+    above = sorted(x for x in ratios if x > 1)
+    assert above[len(above) // 2] <= 2 and max(ratios) <= 6.5
 
 
 def test_three_interfaces_each_carry_their_operand_and_bound_the_run(tmp_path) -> None:

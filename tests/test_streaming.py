@@ -15,7 +15,9 @@ final in ``Fo`` pieces.
   DRAM has delivered A: ``max(r + ceil(C/Fo), r + C + max(0, ceil(TC/Fo) - E) - TC, TB + TA)
   + TC``.
 
-Each path stage that is not the DRAM adds at most one cycle of its own (3 in all).
+Each path stage that is not the DRAM adds at most one cycle of its own on the critical path:
+the SRAM on B's fetch, the SRAM and NoC on A's way in and on C's way out (5 in all; 4 seen,
+m = n = k = 8 at 64 B/cycle, where every transfer is one DRAM cycle).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from workloads.simple import gemm_graph
 
 from engine_helpers import tiny_arch
 
-STAGE_SLACK = 3
+STAGE_SLACK = 5
 
 
 def _run(m: int, n: int, k: int, bw: float, dataflow: str, mode: str):

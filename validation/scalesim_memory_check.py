@@ -31,9 +31,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from arch.scalesim import ACCUMULATOR_BYTES
+
 from . import scalesim_runner as base
 from .tables import Section, num, ratio, table
-from .tiling_traffic import ideal_traffic
+from .tiling_traffic import ideal_traffic, loop_nest_traffic
 
 DATA = Path(__file__).resolve().parent / "data" / "scalesim_memory.csv"
 ROLES = ("input", "weight", "output", "psum")
@@ -143,7 +145,7 @@ def references(r: dict[str, Any]) -> dict[str, Any]:
                          r["unique_ofmap_words"])
     ss_bytes = r["ifmap_dram_reads"] + r["filter_dram_reads"] + r["ofmap_dram_writes"]
     tiling = ideal_traffic(r["dataflow"], r["array_rows"], r["array_cols"], r["M"], r["N"],
-                           r["K"], sram_words(r))
+                           r["K"], sram_words(r), ACCUMULATOR_BYTES)
     return {
         "unique_bytes": unique,
         "scalesim_dram_bytes": ss_bytes,
@@ -184,7 +186,8 @@ def dram_traffic(summary: dict[str, Any], dram_names: list[str]) -> dict[str, in
     return out
 
 
-OURS_KEYS = ("ours_cycles", "ours_compute_cycles", "ours_dram_bytes", "ours_traffic", "bound_ours",
+OURS_KEYS = ("ours_cycles", "ours_compute_cycles", "ours_dram_bytes", "ours_traffic", "loop_nest",
+             "nest_traffic", "bound_ours",
              "bound_physical", "ours_vs_scalesim", "ours_vs_scalesim_incl_prefetch",
              "ours_vs_bound", "ours_vs_physical", "ours_vs_array",
              "bytes_vs_scalesim", "bytes_vs_tiling")
@@ -208,11 +211,13 @@ def replay(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             a = arch.load(f"scalesim:{cfg}")
             drams = [name for name, m in a.memories.items() if m.type == "dram"]
             try:
-                s = simulate(a, gemm_graph(r["M"], r["N"], r["K"]), keep_intervals=False).summary
+                res = simulate(a, gemm_graph(r["M"], r["N"], r["K"]), keep_intervals=False)
             except InputError as exc:  # e.g. today's "enlarge the SRAM" on small buffers
                 out.append(r | dict.fromkeys(OURS_KEYS) | {"ours_error": str(exc)})
                 continue
+            s = res.summary
             per_role = dram_traffic(s, drams)
+            nest = res.plan.ops[0].loop_nest
             ours_bytes = int(s["dram_bytes"])
             w = r["bandwidth_words"]
             busiest = max(sum(int(v) for kind in ("read_bytes", "write_bytes")
@@ -224,6 +229,9 @@ def replay(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ours_compute_cycles": int(s["ops"][0]["compute_cycles"]),
                 "ours_dram_bytes": ours_bytes,
                 "ours_traffic": per_role,
+                "loop_nest": nest,
+                "nest_traffic": loop_nest_traffic(r["M"], r["N"], r["K"], nest,
+                                                  ACCUMULATOR_BYTES),
                 "bound_ours": bound_ours,
                 "bound_physical": max(bound_ours, r["bound_pipeline"]),
                 "ours_vs_scalesim": s["cycles"] / r["total_cycles"],

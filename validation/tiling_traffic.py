@@ -15,16 +15,20 @@ count is in words and has no padding: a tiling never fetches the lanes a partial
     column fold (``M*K * F_c``) and B for every row fold (``K*N * F_r``, or ``K*N`` if it fits).
   - *B outer*: the mirror (``b = floor(S_B / (K*cols))`` column folds of B resident).
 
-* **ws** (B stationary in the array, fold = rows of K x cols of N; A streams M rows; partial sums
-  of M x cols outputs per column fold): either the partial sums stay in the ofmap SRAM, in blocks
-  of ``m_b = floor(S_O / (cols * psum_words))`` output rows (B's folds reloaded once per block:
-  B = ``K*N * ceil(M / m_b)``, outputs written once, ``M*N``), or they spill (B = ``K*N``; partial
-  sums written ``F_k`` times and read back ``F_k - 1`` times, ``psum_words`` words each; final
-  outputs one word). A = ``M*K`` if it fits (``S_A >= M*K``) else ``M*K * F_c``. The smaller
-  total wins.
+* **ws** (B stationary in the array, fold = rows of K x cols of N; A streams M rows): when
+  ``c = floor(S_B / (K*cols))`` column folds of B with their whole reduction fit (``c >= 1``),
+  B stays resident in blocks of ``c`` column folds and each is read once: B = ``K*N``, outputs
+  written once; A is re-read for every such block unless it fits (A = ``M*K`` if
+  ``S_A >= M*K``, else ``M*K * ceil(F_c / c)``). Otherwise (``c = 0``) the reduction is split
+  and the partial sums of M x cols outputs per column fold either stay in the ofmap SRAM, in
+  blocks of ``m_b = floor(S_O / (cols * psum_words))`` output rows (B's folds fetched again
+  once per block: B = ``K*N * ceil(M / m_b)``, outputs written once, ``M*N``), or spill (B =
+  ``K*N``; partial sums written ``F_k`` times and read back ``F_k - 1`` times, ``psum_words``
+  words each; final outputs one word), with A = ``M*K`` if it fits else ``M*K * F_c``. The
+  smaller total wins.
 * **is** (A stationary, fold = rows of K x cols of M; B streams N rows): the mirror of ws with
-  A <-> B and M <-> N (``n_b = floor(S_O / (cols * psum_words))``, B = ``K*N`` if it fits else
-  ``K*N * F_m``).
+  A <-> B and M <-> N (``c = floor(S_A / (K*cols))``, ``n_b = floor(S_O / (cols * psum_words))``,
+  B = ``K*N`` if it fits else ``K*N * ceil(F_m / c)`` or ``K*N * F_m``).
 
 ``psum_words`` is the size of a partial sum in operand words: 1 counts words as SCALE-Sim does
 (it writes partial sums at the operand word size); 4 is a 32-bit accumulator with 8-bit operands.
@@ -33,6 +37,7 @@ count is in words and has no padding: a tiling never fetches the lanes a partial
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -74,15 +79,20 @@ def _os(rows: int, cols: int, m: int, n: int, k: int, s_a: int, s_b: int) -> Tra
     return min(first, second, key=lambda t: t.total)
 
 
-def _stationary(cols: int, rows: int, k: int, streamed: int, other: int, s_stream: int,
-                s_o: int, psum_words: int) -> tuple[int, int, int, int, str]:
+def _stationary(cols: int, rows: int, k: int, streamed: int, other: int, s_stat: int,
+                s_stream: int, s_o: int, psum_words: int) -> tuple[int, int, int, int, str]:
     """ws / is: (stationary reads, streamed reads, output writes, psum reads, choice).
 
     ``streamed`` is the streamed operand's outer dimension (ws: M, is: N), ``other`` the
     stationary operand's array-mapped one (ws: N, is: M)."""
     fk, f_other = _cdiv(k, rows), _cdiv(other, cols)
     stat_words, stream_words, out_words = k * other, streamed * k, streamed * other
-    stream = stream_words if s_stream >= stream_words else stream_words * f_other
+    fits = s_stream >= stream_words
+    resident = min(f_other, s_stat // (k * cols))
+    if resident >= 1:  # whole-reduction column folds of the stationary operand stay put
+        stream = stream_words if fits else stream_words * _cdiv(f_other, resident)
+        return stat_words, stream, out_words, 0, "stationary resident"
+    stream = stream_words if fits else stream_words * f_other
     block = max(1, min(streamed, s_o // (cols * psum_words)))
     keep = (stat_words * _cdiv(streamed, block), stream, out_words, 0, "psums in SRAM")
     if fk == 1:
@@ -99,10 +109,10 @@ def ideal_traffic(dataflow: str, rows: int, cols: int, m: int, n: int, k: int,
     if dataflow == "os":
         return _os(rows, cols, m, n, k, s_a, s_b)
     if dataflow == "ws":
-        b, a, o, p, choice = _stationary(cols, rows, k, m, n, s_a, s_o, psum_words)
+        b, a, o, p, choice = _stationary(cols, rows, k, m, n, s_b, s_a, s_o, psum_words)
         return Traffic(a, b, o, p, choice)
     if dataflow == "is":
-        a, b, o, p, choice = _stationary(cols, rows, k, n, m, s_b, s_o, psum_words)
+        a, b, o, p, choice = _stationary(cols, rows, k, n, m, s_a, s_b, s_o, psum_words)
         return Traffic(a, b, o, p, choice)
     raise ValueError(f"unknown dataflow {dataflow!r}")
 
@@ -110,3 +120,19 @@ def ideal_traffic(dataflow: str, rows: int, cols: int, m: int, n: int, k: int,
 def unique_words(m: int, n: int, k: int) -> Traffic:
     """The compulsory traffic: every operand read once, every output written once."""
     return Traffic(m * k, k * n, m * n, 0, "unique")
+
+
+def loop_nest_traffic(m: int, n: int, k: int, nest: Any, acc_bytes: int) -> dict[str, int]:
+    """DRAM bytes per role of an (M x K) @ (K x N) GEMM of one-byte operands, A and the output
+    in DRAM and B a weight, under the loop nest the mapper reports (``accelsim.plan.LoopNest``;
+    docs/engine.md, Tiles): the closed form a tiling's traffic must equal.
+
+    * A is read once, or once per column block unless it is kept staged across them;
+    * B is read once, or once per row band when the reduction blocks run inside the bands;
+    * the output is written once; spilled partial sums are written after every reduction
+      block but the last and read back before every one but the first, at ``acc_bytes``."""
+    a_times = 1 if nest.input_kept else nest.col_blocks
+    b_times = nest.row_bands if nest.order == "bands" else 1
+    spilled = (nest.k_blocks - 1) * m * n * acc_bytes if nest.order == "spill" else 0
+    return {"input_read": m * k * a_times, "weight_read": k * n * b_times,
+            "output_write": m * n, "psum_write": spilled, "psum_read": spilled}
