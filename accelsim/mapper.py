@@ -28,7 +28,7 @@ from .binding import binder_for
 from .buffers import regions
 from .errors import InputError
 from .geometry import Geometry, Part, bands, geometry, map_groups, split_evenly
-from .plan import OpPlan, Plan, Tile, WeightBlock
+from .plan import LoopNest, OpPlan, Plan, Tile, WeightBlock
 from .tiling import Tiler, computed_densely
 from .timing import (
     vector_cycles,
@@ -128,7 +128,8 @@ class Mapper(Tiler):
         self._last: tuple[tuple, Plan] | None = None  # the last mapping and what it depended on
         self._geoms = [geometry(op) for op in self.ops]
         #: per op, the tiles and weight blocks of the last pass and what they depended on
-        self._op_cache: dict[int, tuple[tuple, list[Tile], list[WeightBlock]]] = {}
+        self._op_cache: dict[int, tuple[tuple, list[Tile], list[WeightBlock],
+                                        LoopNest | None]] = {}
         for _ in range(16):
             plan = self._map_once(srcs, units, reserve)
             need = self._reserve_needed(plan)
@@ -255,6 +256,7 @@ class Mapper(Tiler):
             if cached is not None and cached[0] == sig:
                 new = cached[1]
                 blocks += cached[2]
+                plans[i].loop_nest = cached[3]
             else:
                 first_block = len(blocks)
                 holders = self.arch.chunks.holders(units[i])
@@ -269,7 +271,7 @@ class Mapper(Tiler):
                     for t, macs in zip(new, split_evenly(performed, [t.macs for t in new]),
                                        strict=True):
                         t.macs = macs
-                self._op_cache[i] = (sig, new, blocks[first_block:])
+                self._op_cache[i] = (sig, new, blocks[first_block:], plans[i].loop_nest)
             for t in new:
                 queues[t.unit].append(t.index)
             plans[i].tiles = [t.index for t in new]

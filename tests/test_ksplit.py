@@ -230,3 +230,17 @@ def test_a_split_weight_matmul_over_several_images_runs_in_order():
     s = simulate(tiny_arch(dataflow="ws", sram_kib=4), g).summary
     assert s["macs"] == 2 * 16 * 16 * 512
     assert s["ops"][0]["compute_cycles"] == 2 * systolic_compute_cycles("ws", 8, 8, 16, 16, 512)
+
+
+def test_every_matmul_reports_its_loop_nest_after_every_mapper_pass():
+    """DeiT-B on ``vitality`` takes several residency passes, in which ops whose inputs did
+    not change reuse their tiles; their loop nest must come along (it used to be lost)."""
+    import arch
+    from accelsim.mapper import map_graph
+    from workloads import resolve
+
+    plan = map_graph(arch.load("vitality"), resolve("deit_base", attention="taylor"))
+    matmuls = [p for p in plan.ops if p.tiles and plan.tiles[p.tiles[0]].macs
+               and p.kind in ("matmul", "sparse_matmul", "matvec", "lowbit_matmul")]
+    assert len(matmuls) > 12
+    assert all(p.loop_nest is not None for p in matmuls)
