@@ -117,7 +117,9 @@ class LoopNest:
     parameters its DRAM traffic follows from in closed form
     (``validation.tiling_traffic.loop_nest_traffic``).
 
-    ``order``: ``whole`` (the reduction in one weight block per column block), ``carry`` /
+    ``order``: ``whole`` (the reduction in one weight block per column block, column block
+    outside the row bands), ``rows_outer`` (the same, row band outside the column blocks: A
+    kept staged across them, weights fetched once per band), ``carry`` /
     ``spill`` (ws / is, reduction blocks outside the row bands, partial sums carried in the
     buffer or spilled to DRAM between them), ``bands`` (reduction blocks inside the row bands,
     weights fetched again per band: os, or ws / is when that beats spilling)."""

@@ -1,8 +1,10 @@
 """Stage 3 of the mapper: an op's share on one chunk becomes tiles (``accelsim.plan.Tile``).
 
 A matmul is cut into row bands and, when its weights are an operand, column blocks whole
-folds wide that fit the weight buffer; when even one fold of the weights does not fit, the
-reduction dimension is split too (``_k_blocks``). A vector op is cut into row bands. Every
+folds wide that fit the weight buffer, visited column block by column block or, when A
+streamed from DRAM does not fit and that moves fewer bytes, band by band (``_rows_outer``);
+when even one fold of the weights does not fit, the reduction dimension is split too
+(``accelsim.ksplit``). A vector op is cut into row bands. Every
 tile counts the bytes it moves by where they come from (``Tiler._charge``) and its compute
 cycles from the unit's closed-form timing (``accelsim.timing``).
 """
@@ -15,8 +17,8 @@ from arch.schema import Architecture, SystolicArray, VectorArray
 from workloads.ir import Op, OpKind
 
 from .buffers import Regions
-from .errors import InputError
 from .geometry import Geometry, Part, bands, per_row_divisor, split_evenly
+from .ksplit import ReductionSplit
 from .plan import LoopNest, OpPlan, Tile, WeightBlock
 from .timing import (
     systolic_compute_cycles,
@@ -45,7 +47,7 @@ def computed_densely(op: Op, unit: SystolicArray) -> bool:
     return op.kind is OpKind.SPARSE_MATMUL and "sparse_matmul" not in unit.fns
 
 
-class Tiler:
+class Tiler(ReductionSplit):
     """The tile-making methods of ``accelsim.mapper.Mapper`` (a mixin: the mapper holds the
     state they read)."""
 
@@ -104,35 +106,35 @@ class Tiler:
                             blocks, chunk, first + len(out), multicast, len(parts), keep_a)
                     continue
                 weight_a = kinds[0] == "weight"
-                ordinal = 0
+                rows_outer = self._rows_outer(op, plan, kinds, (r0, r1), row_bands, col_blocks,
+                                              len(parts), keep_a or multicast)
+                keep = keep_a or rows_outer
                 if plan.loop_nest is None:
-                    plan.loop_nest = LoopNest(len(col_blocks), 1, len(row_bands), "whole",
-                                              keep_a)
+                    plan.loop_nest = LoopNest(len(col_blocks), 1, len(row_bands),
+                                              "rows_outer" if rows_outer else "whole", keep)
+                bias = "weight" in kinds[2:]  # a bias: one value per output column
                 for g in groups:
                     # cycles of the chunk's whole slice, spread over its column blocks and row
                     # bands, so that tiling never changes an op's compute cycles
                     total = self._matmul_cycles(op, unit, r1 - r0, c1 - c0)
-                    cells = [(cb, band) for cb in col_blocks for band in row_bands]
-                    cycles = iter(split_evenly(
-                        total, [(cb[1] - cb[0]) * (b - a) for cb, (a, b) in cells]))
-                    for cb_ordinal, cb in enumerate(col_blocks):
+                    steps = [(cb, [band]) for band in row_bands for cb in col_blocks] \
+                        if rows_outer else [(cb, row_bands) for cb in col_blocks]
+                    cycles = iter(split_evenly(total, [(cb[1] - cb[0]) * (b - a)
+                                                       for cb, bs in steps for a, b in bs]))
+                    for cb, step_bands in steps:
+                        cb_ordinal = col_blocks.index(cb)
                         block = -1
-                        bias = "weight" in kinds[2:]  # a bias: one value per output column
                         if weight_a or weight_b or bias:
-                            block = len(blocks)
-                            nbytes = (op.k * (cb[1] - cb[0]) if weight_b else 0) + (
+                            block = self._new_block(plan, chunk, (
+                                op.k * (cb[1] - cb[0]) if weight_b else 0) + (
                                 (r1 - r0) * op.k if weight_a else 0) + (
-                                cb[1] - cb[0] if bias else 0)
-                            blocks.append(WeightBlock(block, plan.index,
-                                                      math.ceil(nbytes * self.obs[plan.index]),
-                                                      ordinal=ordinal, chunk=chunk))
-                            ordinal += 1
+                                cb[1] - cb[0] if bias else 0), blocks)
                         shared = (plan.index, cb_ordinal) if multicast else None
-                        new = self._matmul_tiles(op, plan, unit, inst, g, row_bands, cb,
+                        new = self._matmul_tiles(op, plan, unit, inst, g, step_bands, cb,
                                                  kinds, block, first + len(out),
-                                                 [next(cycles) for _ in row_bands], shared,
-                                                 a_fetched=cb_ordinal == 0 or not keep_a)
-                        if keep_a:  # A's rows stay staged from the first column block on
+                                                 [next(cycles) for _ in step_bands], shared,
+                                                 a_fetched=cb_ordinal == 0 or not keep)
+                        if keep:  # A's rows stay staged from the first column block on
                             for t in new:
                                 self._keep_input(t, op.k, cb_ordinal, len(col_blocks))
                         out += new
@@ -163,15 +165,6 @@ class Tiler:
             return bands(cols[0], cols[1], fold), op.k
         return bands(cols[0], cols[1], fold), self._k_len(op, unit, fold, bias, w_cap)
 
-    def _whole_fold_fits(self, op: Op, unit: SystolicArray, col_blocks: list[tuple[int, int]],
-                         kinds: list[str], w_cap: int) -> bool:
-        """Whether one fold's weights over the whole reduction (and its bias slice) fit the
-        whole weight buffer: not double-buffered (``_col_blocks`` aims at half), so the next
-        block's fetch waits for this one's last tile, but with the reduction unsplit."""
-        fold = max(cb[1] - cb[0] for cb in col_blocks)
-        bias = 1 if "weight" in kinds[2:] else 0
-        return (op.k + bias) * fold * self.obs[self.index[op.name]] <= w_cap
-
     def _keeps_input(self, op: Op, plan: OpPlan, kinds: list[str], rows: tuple[int, int],
                      col_blocks: int, parts: int) -> bool:
         """Whether A, streamed from DRAM (or the far level), stays staged in the input buffer
@@ -184,153 +177,32 @@ class Tiler:
         share = self.regions.capacity[region] // (1 if region in self.regions.local else parts)
         return (rows[1] - rows[0]) * op.k * self.obs[plan.index] <= share // 2
 
+    def _rows_outer(self, op: Op, plan: OpPlan, kinds: list[str], rows: tuple[int, int],
+                    row_bands: list[tuple[int, int]], col_blocks: list[tuple[int, int]],
+                    parts: int, kept: bool) -> bool:
+        """Whether to go band by band (row band > column block) instead of column block by
+        column block: A streamed from DRAM that does not stay staged across the column blocks
+        (``kept`` false) is otherwise fetched once per block; band by band, each band's A stays
+        staged across them and the weights are fetched once per band instead. Taken when that
+        moves fewer DRAM bytes and a band's A fits half the chunk's share of the input
+        buffer (ties: column blocks)."""
+        if kept or len(col_blocks) < 2 or len(kinds) < 2 or kinds[1] != "weight" \
+                or kinds[0] not in ("dram", "far"):
+            return False
+        region = self.regions.region[plan.unit, "input"]
+        share = self.regions.capacity[region] // (1 if region in self.regions.local else parts)
+        if max(b - a for a, b in row_bands) * op.k * self.obs[plan.index] > share // 2:
+            return False
+        a_extra = (rows[1] - rows[0]) * op.k * (len(col_blocks) - 1)
+        b_extra = op.k * (col_blocks[-1][1] - col_blocks[0][0]) * (len(row_bands) - 1)
+        return b_extra < a_extra
+
     def _keep_input(self, t: Tile, k_len: int, cb_ordinal: int, col_blocks: int) -> None:
         """Mark A's ``k_len`` columns of tile ``t``'s rows kept from its first column block's
         tile to its last one's."""
         kept = math.ceil((t.row1 - t.row0) * k_len * self.obs[t.op])
         t.input_keep_bytes = kept if cb_ordinal == 0 else 0
         t.input_free_bytes = kept if cb_ordinal == col_blocks - 1 else 0
-
-    def _k_len(self, op: Op, unit: SystolicArray, fold: int, bias: bool, w_cap: int) -> int:
-        """Reduction length of one weight block when a fold's weights exceed half the weight
-        buffer: the longest that fits (less the bias slice), in whole array folds of the
-        reduction where it is mapped on the array's rows (ws / is); an output-stationary array
-        streams the reduction in time, so any length will do."""
-        ob = self.obs[self.index[op.name]]
-        room = w_cap // 2 - (math.ceil(fold * ob) if bias else 0)
-        k_len = int(room // (fold * ob))
-        step = unit.rows if unit.dataflow in ("ws", "is") else 1
-        if k_len >= step:
-            k_len = k_len // step * step
-        if k_len < 1:
-            raise InputError(
-                f"op {op.name!r}: one reduction row of a weight fold needs "
-                f"{math.ceil(fold * ob)} bytes but the weight buffer holds {w_cap // 2} per "
-                f"block (half of {w_cap}); enlarge the buffer")
-        return min(k_len, op.k)
-
-    def _split_k_tiles(self, op: Op, plan: OpPlan, unit: SystolicArray, inst: str, g: int,
-                       rows: tuple[int, int], col_blocks: list[tuple[int, int]], k_len: int,
-                       kinds: list[str], blocks: list[WeightBlock], chunk: int, first: int,
-                       multicast: bool, sharers: int, keep_a: bool) -> list[Tile]:
-        """Tiles of a matmul whose weight folds do not fit the buffer whole: each column block
-        (one fold wide) is cut into reduction blocks of ``k_len``, each its own weight block,
-        and its compute cycles are the op's closed form spread over the tiles (splitting the
-        reduction at whole folds costs the array nothing; see docs/engine.md). Loop nests:
-
-        * ws / is (the reduction folds of the stationary operand): column block > reduction
-          block > row band. Each weight block is fetched once and serves every band; between
-          reduction blocks the partial sums of the whole slice (accumulator width) are either
-          *carried* in the partial-sum buffer (claimed by the first block's tiles, freed by the
-          last block's) when half of it holds them for the ``sharers`` chunks using it, or,
-          when it does not, *spilled* (written to DRAM after each block, read back before the
-          next) unless fetching the weights again costs fewer bytes (``_reloads_weights``):
-          then the order is os's below, in bands whose sums the buffer carries.
-        * os (outputs accumulate in the PEs): column block > row band of at most one row fold
-          > reduction block, so a band's outputs stay in the PEs while its reduction blocks
-          stream past; the weights are fetched again for every band (re-fetched from the next
-          level, as SCALE-Sim does when an operand does not fit).
-
-        With ``keep_a`` (``_keeps_input``) A, streamed from DRAM, is fetched by the first
-        column block's tiles and read from the input buffer by the others."""
-        ob = self.obs[plan.index]
-        r0, r1 = rows
-        k_blocks = bands(0, op.k, k_len)
-        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
-                                                       len(k_blocks), sharers)
-        cells = [(cb, band, kb) for cb in col_blocks for band in row_bands for kb in k_blocks]
-        if not os_order:  # reduction block outside the bands
-            cells = [(cb, band, kb) for cb in col_blocks for kb in k_blocks for band in row_bands]
-        if plan.loop_nest is None:
-            plan.loop_nest = LoopNest(len(col_blocks), len(k_blocks), len(row_bands),
-                                      "bands" if os_order else "carry" if carry else "spill",
-                                      keep_a)
-        cycles = split_evenly(self._matmul_cycles(op, unit, r1 - r0, col_blocks[-1][1]
-                                                  - col_blocks[0][0]),
-                              [(cb[1] - cb[0]) * (b - a) * (k1 - k0)
-                               for cb, (a, b), (k0, k1) in cells])
-        bias = "weight" in kinds[2:]
-        out: list[Tile] = []
-        block_of: dict[tuple, int] = {}
-        for (cb, band, kb), tile_cycles in zip(cells, cycles, strict=True):
-            ncols = cb[1] - cb[0]
-            kbi = k_blocks.index(kb)
-            first_k, last_k = kbi == 0, kbi == len(k_blocks) - 1
-            key = (cb, band, kb) if os_order else (cb, kb)
-            if key not in block_of:
-                nbytes = (kb[1] - kb[0]) * ncols + (ncols if bias and last_k else 0)
-                block_of[key] = len(blocks)
-                # ordinals run on over the op's groups on this chunk: the DMA fetches in order
-                nth = self._block_ordinals[plan.index, chunk] = self._block_ordinals.get(
-                    (plan.index, chunk), -1) + 1
-                blocks.append(WeightBlock(len(blocks), plan.index, math.ceil(nbytes * ob),
-                                          ordinal=nth, chunk=chunk))
-            shared = (plan.index, col_blocks.index(cb), kbi) if multicast else None
-            cbi = col_blocks.index(cb)
-            t = self._matmul_tiles(op, plan, unit, inst, g, [band], cb, kinds, block_of[key],
-                                   first + len(out), [tile_cycles], shared, k=kb,
-                                   last=last_k, a_fetched=cbi == 0 or not keep_a)[0]
-            if keep_a:  # A's rows of this reduction block stay staged for the next columns
-                self._keep_input(t, kb[1] - kb[0], cbi, len(col_blocks))
-            if unit.dataflow != "os":
-                partial = math.ceil((band[1] - band[0]) * ncols * self.acc_bytes)
-                if carry:  # partial sums stay in the buffer from the first block to the last
-                    t.psum_bytes += 0 if last_k else partial
-                    t.psum_hold_bytes = 0
-                    t.carry_take_bytes = partial if first_k else 0
-                    t.carry_give_bytes = partial if last_k else 0
-                else:  # spilled to DRAM between blocks; held while the tile accumulates
-                    t.partial_out_bytes = 0 if last_k else partial
-                    t.partial_in_bytes = 0 if first_k else partial
-                    t.psum_hold_bytes = max(t.psum_hold_bytes, partial)
-            out.append(t)
-        return out
-
-    def _split_order(self, op: Op, plan: OpPlan, unit: SystolicArray, rows: tuple[int, int],
-                     col_blocks: list[tuple[int, int]], k_blocks: int,
-                     sharers: int) -> tuple[bool, bool, list[tuple[int, int]]]:
-        """The loop nest of a split reduction (``_split_k_tiles``): whether the reduction
-        blocks run inside the row bands (os's order), whether the partial sums are carried in
-        the buffer between blocks, and the row bands."""
-        r0, r1 = rows
-        height = self._tile_rows(r1 - r0, plan.index)
-        region = self.regions.region[plan.unit, "psum"]
-        share = 1 if region in self.regions.local else sharers
-        widest = max(cb[1] - cb[0] for cb in col_blocks)
-        band_psums = share * widest * self.acc_bytes  # buffer bytes per row of a band
-        carry = (r1 - r0) * band_psums <= self.regions.capacity[region] // 2
-        carried_rows = min(height, int(self.regions.capacity[region] // 2 // band_psums))
-        os_order = unit.dataflow == "os" or (not carry and self._reloads_weights(
-            op, r1 - r0, col_blocks, k_blocks, carried_rows, self.obs[plan.index]))
-        if os_order and unit.dataflow != "os":  # bands whose partial sums the buffer carries
-            height, carry = carried_rows, True
-        return os_order, carry, bands(r0, r1, min(height, unit.rows)
-                                      if unit.dataflow == "os" else height)
-
-    def _split_moves_more(self, op: Op, plan: OpPlan, unit: SystolicArray,
-                          rows: tuple[int, int], col_blocks: list[tuple[int, int]],
-                          k_len: int, sharers: int) -> bool:
-        """Whether splitting the reduction at ``k_len`` would move DRAM bytes the unsplit
-        reduction does not: weights fetched again per band, or spilled partial sums (carried
-        ones cost nothing extra)."""
-        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
-                                                       -(-op.k // k_len), sharers)
-        return (os_order and len(row_bands) > 1) or not carry
-
-    def _reloads_weights(self, op: Op, rows: int, col_blocks: list[tuple[int, int]],
-                         k_blocks: int, band_rows: int, ob: float) -> bool:
-        """ws / is with a split reduction whose partial sums the buffer cannot carry for the
-        whole slice: rather than spill them (written after every reduction block but the last,
-        read back before every one but the first, at accumulator width), cut the slice into
-        bands of ``band_rows`` rows whose sums it carries and fetch the weights again for
-        every band, the order of an os array. Chosen when those extra weight bytes are
-        fewer than the spilled bytes (ties spill: one weight fetch)."""
-        if band_rows < 1 or k_blocks < 2:
-            return False
-        ncols = col_blocks[-1][1] - col_blocks[0][0]
-        spilled = 2 * (k_blocks - 1) * rows * ncols * self.acc_bytes
-        reloaded = (-(-rows // band_rows) - 1) * op.k * ncols * ob
-        return reloaded < spilled
 
     @staticmethod
     def _psum_live(unit: SystolicArray, rows: int, cols: int) -> int:

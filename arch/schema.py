@@ -437,13 +437,13 @@ class Mapping(Model):
         "granularity, so a tile starts once its first fold's operands are in and its result "
         "drains while it computes (docs/engine.md, Streaming)",
     )
-    reduction_split: Literal["fewest_bytes", "double_buffered"] = Field(
-        default="fewest_bytes",
+    reduction_split: Literal["double_buffered", "fewest_bytes"] = Field(
+        default="double_buffered",
         description="when one fold of weights over the whole reduction exceeds half the weight "
-        "buffer: fewest_bytes keeps the reduction whole in a single-buffered block if it fits "
-        "the buffer and splitting it would move more DRAM bytes (weights again per band, "
-        "spilled partial sums); double_buffered always splits it into blocks of half the "
-        "buffer (docs/engine.md, Reduction split)",
+        "buffer: double_buffered splits the reduction into blocks of half the buffer (fetch "
+        "overlaps compute); fewest_bytes keeps it whole in one single-buffered block if it "
+        "fits the buffer and splitting would move more DRAM bytes (weights again per band, "
+        "spilled partial sums), exposing the fetch (docs/engine.md, Reduction split)",
     )
     weight_buffer_fraction: float = Field(
         default=0.5, gt=0, lt=1,

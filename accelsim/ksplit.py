@@ -1,0 +1,188 @@
+"""The mapper's loop nests for a matmul whose weight folds do not fit half the weight buffer
+(docs/engine.md, Tiles, Reduction split): the reduction is cut into blocks, or kept whole in a
+single-buffered block when splitting would move more DRAM bytes; the partial sums between
+blocks are carried in the buffer, spilled to DRAM, or avoided by fetching the weights again
+per band of rows, whichever moves the fewest bytes. A mixin of ``accelsim.tiling.Tiler``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from arch.schema import Architecture, SystolicArray
+from workloads.ir import Op
+
+from .buffers import Regions
+from .errors import InputError
+from .geometry import bands, split_evenly
+from .plan import LoopNest, OpPlan, Tile, WeightBlock
+
+
+class ReductionSplit:
+    """The split-reduction methods of ``Tiler`` (which holds the state they read)."""
+
+    arch: Architecture
+    obs: list[float]
+    acc_bytes: float
+    index: dict[str, int]
+    regions: Regions
+    _block_ordinals: dict[tuple[int, int], int]
+    _tile_rows: Callable[[int, int], int]  # ``Tiler._tile_rows``
+    _matmul_cycles: Callable[..., int]  # ``Tiler._matmul_cycles``
+    _matmul_tiles: Callable[..., list[Tile]]  # ``Tiler._matmul_tiles``
+    _keep_input: Callable[[Tile, int, int, int], None]  # ``Tiler._keep_input``
+
+    def _new_block(self, plan: OpPlan, chunk: int, elems: int,
+                   blocks: list[WeightBlock]) -> int:
+        """Append a weight block of ``elems`` operands of ``plan``'s op on ``chunk``; its
+        ordinal runs on over the op's blocks on that chunk (the DMA fetches in that order)."""
+        nth = self._block_ordinals[plan.index, chunk] = self._block_ordinals.get(
+            (plan.index, chunk), -1) + 1
+        blocks.append(WeightBlock(len(blocks), plan.index,
+                                  math.ceil(elems * self.obs[plan.index]), ordinal=nth,
+                                  chunk=chunk))
+        return len(blocks) - 1
+
+    def _k_len(self, op: Op, unit: SystolicArray, fold: int, bias: bool, w_cap: int) -> int:
+        """Reduction length of one weight block when a fold's weights exceed half the weight
+        buffer: the longest that fits (less the bias slice), in whole array folds of the
+        reduction where it is mapped on the array's rows (ws / is); an output-stationary array
+        streams the reduction in time, so any length will do."""
+        ob = self.obs[self.index[op.name]]
+        room = w_cap // 2 - (math.ceil(fold * ob) if bias else 0)
+        k_len = int(room // (fold * ob))
+        step = unit.rows if unit.dataflow in ("ws", "is") else 1
+        if k_len >= step:
+            k_len = k_len // step * step
+        if k_len < 1:
+            raise InputError(
+                f"op {op.name!r}: one reduction row of a weight fold needs "
+                f"{math.ceil(fold * ob)} bytes but the weight buffer holds {w_cap // 2} per "
+                f"block (half of {w_cap}); enlarge the buffer")
+        return min(k_len, op.k)
+
+    def _whole_fold_fits(self, op: Op, unit: SystolicArray, col_blocks: list[tuple[int, int]],
+                         kinds: list[str], w_cap: int) -> bool:
+        """Whether one fold's weights over the whole reduction (and its bias slice) fit the
+        whole weight buffer: not double-buffered (``_col_blocks`` aims at half), so the next
+        block's fetch waits for this one's last tile, but with the reduction unsplit."""
+        fold = max(cb[1] - cb[0] for cb in col_blocks)
+        bias = 1 if "weight" in kinds[2:] else 0
+        return (op.k + bias) * fold * self.obs[self.index[op.name]] <= w_cap
+
+    def _split_k_tiles(self, op: Op, plan: OpPlan, unit: SystolicArray, inst: str, g: int,
+                       rows: tuple[int, int], col_blocks: list[tuple[int, int]], k_len: int,
+                       kinds: list[str], blocks: list[WeightBlock], chunk: int, first: int,
+                       multicast: bool, sharers: int, keep_a: bool) -> list[Tile]:
+        """Tiles of a matmul whose weight folds do not fit the buffer whole: each column block
+        (one fold wide) is cut into reduction blocks of ``k_len``, each its own weight block,
+        and its compute cycles are the op's closed form spread over the tiles (splitting the
+        reduction at whole folds costs the array nothing; see docs/engine.md). Loop nests:
+
+        * ws / is (the reduction folds of the stationary operand): column block > reduction
+          block > row band. Each weight block is fetched once and serves every band; between
+          reduction blocks the partial sums of the whole slice (accumulator width) are either
+          *carried* in the partial-sum buffer (claimed by the first block's tiles, freed by the
+          last block's) when half of it holds them for the ``sharers`` chunks using it, or,
+          when it does not, *spilled* (written to DRAM after each block, read back before the
+          next) unless fetching the weights again costs fewer bytes (``_reloads_weights``):
+          then the order is os's below, in bands whose sums the buffer carries.
+        * os (outputs accumulate in the PEs): column block > row band of at most one row fold
+          > reduction block, so a band's outputs stay in the PEs while its reduction blocks
+          stream past; the weights are fetched again for every band (re-fetched from the next
+          level, as SCALE-Sim does when an operand does not fit).
+
+        With ``keep_a`` (``_keeps_input``) A, streamed from DRAM, is fetched by the first
+        column block's tiles and read from the input buffer by the others."""
+        r0, r1 = rows
+        k_blocks = bands(0, op.k, k_len)
+        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
+                                                       len(k_blocks), sharers)
+        cells = [(cb, band, kb) for cb in col_blocks for band in row_bands for kb in k_blocks]
+        if not os_order:  # reduction block outside the bands
+            cells = [(cb, band, kb) for cb in col_blocks for kb in k_blocks for band in row_bands]
+        if plan.loop_nest is None:
+            plan.loop_nest = LoopNest(len(col_blocks), len(k_blocks), len(row_bands),
+                                      "bands" if os_order else "carry" if carry else "spill",
+                                      keep_a)
+        cycles = split_evenly(self._matmul_cycles(op, unit, r1 - r0, col_blocks[-1][1]
+                                                  - col_blocks[0][0]),
+                              [(cb[1] - cb[0]) * (b - a) * (k1 - k0)
+                               for cb, (a, b), (k0, k1) in cells])
+        bias = "weight" in kinds[2:]
+        out: list[Tile] = []
+        block_of: dict[tuple, int] = {}
+        for (cb, band, kb), tile_cycles in zip(cells, cycles, strict=True):
+            ncols = cb[1] - cb[0]
+            kbi = k_blocks.index(kb)
+            first_k, last_k = kbi == 0, kbi == len(k_blocks) - 1
+            key = (cb, band, kb) if os_order else (cb, kb)
+            if key not in block_of:
+                block_of[key] = self._new_block(plan, chunk, (kb[1] - kb[0]) * ncols + (
+                    ncols if bias and last_k else 0), blocks)
+            shared = (plan.index, col_blocks.index(cb), kbi) if multicast else None
+            cbi = col_blocks.index(cb)
+            t = self._matmul_tiles(op, plan, unit, inst, g, [band], cb, kinds, block_of[key],
+                                   first + len(out), [tile_cycles], shared, k=kb,
+                                   last=last_k, a_fetched=cbi == 0 or not keep_a)[0]
+            if keep_a:  # A's rows of this reduction block stay staged for the next columns
+                self._keep_input(t, kb[1] - kb[0], cbi, len(col_blocks))
+            if unit.dataflow != "os":
+                partial = math.ceil((band[1] - band[0]) * ncols * self.acc_bytes)
+                if carry:  # partial sums stay in the buffer from the first block to the last
+                    t.psum_bytes += 0 if last_k else partial
+                    t.psum_hold_bytes = 0
+                    t.carry_take_bytes = partial if first_k else 0
+                    t.carry_give_bytes = partial if last_k else 0
+                else:  # spilled to DRAM between blocks; held while the tile accumulates
+                    t.partial_out_bytes = 0 if last_k else partial
+                    t.partial_in_bytes = 0 if first_k else partial
+                    t.psum_hold_bytes = max(t.psum_hold_bytes, partial)
+            out.append(t)
+        return out
+
+    def _split_order(self, op: Op, plan: OpPlan, unit: SystolicArray, rows: tuple[int, int],
+                     col_blocks: list[tuple[int, int]], k_blocks: int,
+                     sharers: int) -> tuple[bool, bool, list[tuple[int, int]]]:
+        """The loop nest of a split reduction (``_split_k_tiles``): whether the reduction
+        blocks run inside the row bands (os's order), whether the partial sums are carried in
+        the buffer between blocks, and the row bands."""
+        r0, r1 = rows
+        height = self._tile_rows(r1 - r0, plan.index)
+        region = self.regions.region[plan.unit, "psum"]
+        share = 1 if region in self.regions.local else sharers
+        widest = max(cb[1] - cb[0] for cb in col_blocks)
+        band_psums = share * widest * self.acc_bytes  # buffer bytes per row of a band
+        carry = (r1 - r0) * band_psums <= self.regions.capacity[region] // 2
+        carried_rows = min(height, int(self.regions.capacity[region] // 2 // band_psums))
+        os_order = unit.dataflow == "os" or (not carry and self._reloads_weights(
+            op, r1 - r0, col_blocks, k_blocks, carried_rows, self.obs[plan.index]))
+        if os_order and unit.dataflow != "os":  # bands whose partial sums the buffer carries
+            height, carry = carried_rows, True
+        return os_order, carry, bands(r0, r1, min(height, unit.rows)
+                                      if unit.dataflow == "os" else height)
+
+    def _split_moves_more(self, op: Op, plan: OpPlan, unit: SystolicArray,
+                          rows: tuple[int, int], col_blocks: list[tuple[int, int]],
+                          k_len: int, sharers: int) -> bool:
+        """Whether splitting the reduction at ``k_len`` would move DRAM bytes the unsplit
+        reduction does not: weights fetched again per band, or spilled partial sums (carried
+        ones cost nothing extra)."""
+        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
+                                                       -(-op.k // k_len), sharers)
+        return (os_order and len(row_bands) > 1) or not carry
+
+    def _reloads_weights(self, op: Op, rows: int, col_blocks: list[tuple[int, int]],
+                         k_blocks: int, band_rows: int, ob: float) -> bool:
+        """ws / is with a split reduction whose partial sums the buffer cannot carry for the
+        whole slice: rather than spill them (written after every reduction block but the last,
+        read back before every one but the first, at accumulator width), cut the slice into
+        bands of ``band_rows`` rows whose sums it carries and fetch the weights again for
+        every band, the order of an os array. Chosen when those extra weight bytes are
+        fewer than the spilled bytes (ties spill: one weight fetch)."""
+        if band_rows < 1 or k_blocks < 2:
+            return False
+        ncols = col_blocks[-1][1] - col_blocks[0][0]
+        spilled = 2 * (k_blocks - 1) * rows * ncols * self.acc_bytes
+        reloaded = (-(-rows // band_rows) - 1) * op.k * ncols * ob
+        return reloaded < spilled
