@@ -170,6 +170,8 @@ class ReductionSplit:
         ones cost nothing extra)."""
         os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
                                                        -(-op.k // k_len), sharers)
+        if unit.dataflow == "os":  # sums stay in the PEs: only the weights per band cost
+            return len(row_bands) > 1
         return (os_order and len(row_bands) > 1) or not carry
 
     def _reloads_weights(self, op: Op, rows: int, col_blocks: list[tuple[int, int]],

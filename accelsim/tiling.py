@@ -184,14 +184,16 @@ class Tiler(ReductionSplit):
         column block: A streamed from DRAM that does not stay staged across the column blocks
         (``kept`` false) is otherwise fetched once per block; band by band, each band's A stays
         staged across them and the weights are fetched once per band instead. Taken when that
-        moves fewer DRAM bytes and a band's A fits half the chunk's share of the input
-        buffer (ties: column blocks)."""
+        moves fewer DRAM bytes and the band kept plus ``prefetch_depth`` bands staged fit the
+        chunk's share of the input buffer (the mapper's capacity rule, ``_reserve_needed``,
+        which would otherwise halve the bands and undo the choice; ties: column blocks)."""
         if kept or len(col_blocks) < 2 or len(kinds) < 2 or kinds[1] != "weight" \
                 or kinds[0] not in ("dram", "far"):
             return False
         region = self.regions.region[plan.unit, "input"]
         share = self.regions.capacity[region] // (1 if region in self.regions.local else parts)
-        if max(b - a for a, b in row_bands) * op.k * self.obs[plan.index] > share // 2:
+        band = max(b - a for a, b in row_bands) * op.k * self.obs[plan.index]
+        if band > share // (self.arch.mapping.prefetch_depth + 1):
             return False
         a_extra = (rows[1] - rows[0]) * op.k * (len(col_blocks) - 1)
         b_extra = op.k * (col_blocks[-1][1] - col_blocks[0][0]) * (len(row_bands) - 1)

@@ -355,10 +355,13 @@ def _binding_schema(schema: dict[str, Any]) -> None:
     _tag_required(schema)
     matrix = [k for k in BINDING_KINDS if OpKind(k).is_matmul]
     both = ["kind", "fn"]
+    named = {"type": "string"}  # an explicit null (``arch show``'s output) sets nothing
     schema["allOf"] = [
-        {"if": {"required": both, "properties": {"kind": {"enum": matrix}}},
+        {"if": {"required": both, "properties": {"kind": {**named, "enum": matrix},
+                                                 "fn": named}},
          "then": {"properties": {"fn": {"enum": list(SYSTOLIC_FNS)}}}},
-        {"if": {"required": both, "properties": {"kind": {"not": {"enum": matrix}}}},
+        {"if": {"required": both, "properties": {"kind": {**named, "not": {"enum": matrix}},
+                                                 "fn": named}},
          "then": {"properties": {"fn": {"not": {"enum": list(SYSTOLIC_FNS)}}}}},
     ]
 

@@ -121,3 +121,17 @@ def test_bad_names_are_bad_for_both(where, old, new):
         arch.loads(json.dumps(raw), "bad.json", json_=True)
     with pytest.raises(jsonschema.ValidationError):
         STRICT.validate(raw)
+
+
+@pytest.mark.parametrize("rule", [{"unit": "sa", "kind": "matmul", "fn": None},
+                                  {"unit": "sa", "kind": None, "fn": "matmul"},
+                                  {"unit": "sa", "kind": None, "fn": None, "scope": None}])
+def test_a_binding_with_explicit_nulls_is_good_for_both(rule):
+    """``model_dump`` / ``arch show`` write every field, unset ones as null: the schema's
+    kind-matches-fn rule must not read a null as a name."""
+    raw = _mutated("mapping.bindings", [rule])
+    arch.loads(json.dumps(raw), "good.json", json_=True)
+    STRICT.validate(raw)
+    PLAIN.validate(raw)
+    dumped = arch.loads(json.dumps(raw), "good.json", json_=True).model_dump(mode="json")
+    STRICT.validate(dumped)

@@ -84,8 +84,9 @@ def h_cdist(b: Builder, raw, a, fn):
 def h_bilinear(b: Builder, raw, a, fn):
     """``y = x1 W x2 + bias`` with W of shape (O, I, J), for B rows: first ``x1 @ W`` as one
     (B x I) @ (I x O*J) product, then per row its (O x J) slice times that row's x2 (a
-    batched matvec with the bias as epilogue): ``B*O*J*(I + 1)`` MACs, the order that costs
-    fewest (FlopCounterMode counts none)."""
+    batched matvec with the bias as epilogue): ``B*O*J*(I + 1)`` MACs, the order of torch's
+    ``_trilinear`` (x1 with W first; x2 first would be ``B*O*I*(J + 1)``, fewer when J > I;
+    FlopCounterMode counts none)."""
     x1, x2, w = a["input1"], a["input2"], a["weight"]
     out_f, i_f, j_f = w.shape
     rows = numel(x1.shape[:-1])
