@@ -120,8 +120,8 @@ class ReductionSplit:
             if key not in block_of:
                 block_of[key] = self._new_block(plan, chunk, (kb[1] - kb[0]) * ncols + (
                     ncols if bias and last_k else 0), blocks)
-            shared = (plan.index, col_blocks.index(cb), kbi) if multicast else None
             cbi = col_blocks.index(cb)
+            shared = (plan.index, cbi, kbi) if multicast else None
             t = self._matmul_tiles(op, plan, unit, inst, g, [band], cb, kinds, block_of[key],
                                    first + len(out), [tile_cycles], shared, k=kb,
                                    last=last_k, a_fetched=cbi == 0 or not keep_a)[0]

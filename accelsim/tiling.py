@@ -117,12 +117,13 @@ class Tiler(ReductionSplit):
                     # cycles of the chunk's whole slice, spread over its column blocks and row
                     # bands, so that tiling never changes an op's compute cycles
                     total = self._matmul_cycles(op, unit, r1 - r0, c1 - c0)
-                    steps = [(cb, [band]) for band in row_bands for cb in col_blocks] \
-                        if rows_outer else [(cb, row_bands) for cb in col_blocks]
+                    # (column block ordinal, column block, its row bands in this step)
+                    steps = [(j, cb, [band]) for band in row_bands
+                             for j, cb in enumerate(col_blocks)] if rows_outer else [
+                        (j, cb, row_bands) for j, cb in enumerate(col_blocks)]
                     cycles = iter(split_evenly(total, [(cb[1] - cb[0]) * (b - a)
-                                                       for cb, bs in steps for a, b in bs]))
-                    for cb, step_bands in steps:
-                        cb_ordinal = col_blocks.index(cb)
+                                                       for _, cb, bs in steps for a, b in bs]))
+                    for cb_ordinal, cb, step_bands in steps:
                         block = -1
                         if weight_a or weight_b or bias:
                             block = self._new_block(plan, chunk, (
@@ -173,9 +174,14 @@ class Tiler(ReductionSplit):
         own staging)."""
         if col_blocks < 2 or kinds[0] not in ("dram", "far"):
             return False
+        return (rows[1] - rows[0]) * op.k * self.obs[plan.index] <= self._input_share(
+            plan, parts) // 2
+
+    def _input_share(self, plan: OpPlan, parts: int) -> int:
+        """Bytes of ``plan``'s input buffer region one chunk may use: all of a chunk-local
+        one, a ``parts``-th of one the op's chunks share."""
         region = self.regions.region[plan.unit, "input"]
-        share = self.regions.capacity[region] // (1 if region in self.regions.local else parts)
-        return (rows[1] - rows[0]) * op.k * self.obs[plan.index] <= share // 2
+        return self.regions.capacity[region] // (1 if region in self.regions.local else parts)
 
     def _rows_outer(self, op: Op, plan: OpPlan, kinds: list[str], rows: tuple[int, int],
                     row_bands: list[tuple[int, int]], col_blocks: list[tuple[int, int]],
@@ -190,10 +196,8 @@ class Tiler(ReductionSplit):
         if kept or len(col_blocks) < 2 or len(kinds) < 2 or kinds[1] != "weight" \
                 or kinds[0] not in ("dram", "far"):
             return False
-        region = self.regions.region[plan.unit, "input"]
-        share = self.regions.capacity[region] // (1 if region in self.regions.local else parts)
         band = max(b - a for a, b in row_bands) * op.k * self.obs[plan.index]
-        if band > share // (self.arch.mapping.prefetch_depth + 1):
+        if band > self._input_share(plan, parts) // (self.arch.mapping.prefetch_depth + 1):
             return False
         a_extra = (rows[1] - rows[0]) * op.k * (len(col_blocks) - 1)
         b_extra = op.k * (col_blocks[-1][1] - col_blocks[0][0]) * (len(row_bands) - 1)
