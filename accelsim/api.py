@@ -15,7 +15,7 @@ from workloads.ir import OpGraph
 
 from .engine import Engine
 from .limits import check_finite, check_run
-from .mapper import map_graph
+from .mapper import map_graph, plan_fits
 from .plan import Plan
 from .progress import Progress
 from .result import SimResult, build_summary
@@ -33,7 +33,8 @@ def simulate(arch: Architecture | str, graph: OpGraph | str, *,
     ``progress=True`` draws a progress bar on stderr when it is a terminal. ``plan``: the
     mapping of ``graph`` on an architecture with the same ``mapping_key`` (a sweep reuses one
     across points that differ only in clock, bandwidth, latency or energy; the engine does not
-    modify it); by default ``graph`` is mapped here.
+    modify it); by default, or when a choice in ``plan`` read bandwidths that ``arch`` does
+    not have (``mapper.plan_fits``), ``graph`` is mapped here.
     """
     if isinstance(arch, str):
         from arch import load
@@ -46,7 +47,7 @@ def simulate(arch: Architecture | str, graph: OpGraph | str, *,
     check_run(arch, graph)  # resource limits, before any work
     t0 = time.perf_counter()
     with _no_gc():
-        if plan is None:
+        if plan is None or not plan_fits(plan, arch):
             plan = map_graph(arch, graph)
         bar = Progress(len(plan.tiles), "simulating") if progress else None
         engine = Engine(arch, plan, keep_intervals=keep_intervals, progress=bar)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from arch.schema import Architecture, SystolicArray
+from arch.graph import Graph, path_from_dram, sram_for
+from arch.schema import Architecture, Dram, Noc, Sram, SystolicArray
 from workloads.ir import Op
 
 from .buffers import Regions
@@ -31,6 +32,10 @@ class ReductionSplit:
     _matmul_cycles: Callable[..., int]  # ``Tiler._matmul_cycles``
     _matmul_tiles: Callable[..., list[Tile]]  # ``Tiler._matmul_tiles``
     _keep_input: Callable[[Tile, int, int, int], None]  # ``Tiler._keep_input``
+    _rows_outer: Callable[..., bool]  # ``Tiler._rows_outer``
+    components: Graph  # the mapper's one-chunk component graph
+    #: whether a choice read the memories' bandwidths and the clock (``Plan.rates``)
+    rate_dependent: bool
 
     def _new_block(self, plan: OpPlan, chunk: int, elems: int,
                    blocks: list[WeightBlock]) -> int:
@@ -173,6 +178,90 @@ class ReductionSplit:
         if unit.dataflow == "os":  # sums stay in the PEs: only the weights per band cost
             return len(row_bands) > 1
         return (os_order and len(row_bands) > 1) or not carry
+
+    def _whole_is_faster(self, op: Op, plan: OpPlan, unit: SystolicArray,
+                         rows: tuple[int, int], col_blocks: list[tuple[int, int]], k_len: int,
+                         kinds: list[str], sharers: int, keep_a: bool, multicast: bool,
+                         w_cap: int) -> bool:
+        """``reduction_split: auto``: whether one single-buffered block per fold (the whole
+        reduction) is estimated to take no longer than the split into double-buffered
+        blocks of ``k_len``. Each estimate is the op's compute against the bytes each memory
+        on the operands' paths moves over its rate (a shared memory's rate divided among the
+        ``sharers`` chunks working on the op at once); the split adds its extra bytes (weights
+        again per band, or partial sums written and read back) and exposes its first block's
+        fetch, the single-buffered blocks expose all of their fetches (the next block's
+        waits for the previous block's last tile), and when the chunks sharing the weight
+        buffer cannot all hold such a block at once (``w_cap``), they take turns. The split's
+        estimate is its ideal (no stall between its blocks), so the choice leans towards it.
+        Ties keep it whole: fewer bytes."""
+        self.rate_dependent = True
+        r0, r1 = rows
+        height, ncols = r1 - r0, col_blocks[-1][1] - col_blocks[0][0]
+        ob = self.obs[plan.index]
+        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
+                                                       -(-op.k // k_len), sharers)
+        weights = op.k * ncols * ob
+        extra_w = (len(row_bands) - 1) * weights if os_order else 0
+        extra_p = 0 if os_order or carry else (
+            2 * (-(-op.k // k_len) - 1) * height * ncols * self.acc_bytes)
+        # A per chunk: fetched once per column block unless kept; a multicast serves all
+        a_bytes = height * op.k * ob * (1 if keep_a else len(col_blocks)) / (
+            sharers if multicast else 1)
+        compute = self._matmul_cycles(op, unit, height, ncols)
+        fold = max(cb[1] - cb[0] for cb in col_blocks)
+        out_bytes = height * ncols * ob
+        a_dram = kinds[0] in ("dram", "far")
+
+        def estimate(fetched: float, moves: list[tuple[str, bool, float]],
+                     at_once: int) -> float:
+            """``fetched`` weight bytes exposed, then the compute against every memory's
+            bytes over its rate, with ``at_once`` chunks sharing the rates."""
+            load: dict[str, float] = {}
+            for role, from_dram, nbytes in moves:
+                for name, rate in self._rate_path(plan.unit, role, from_dram, at_once):
+                    load[name] = load.get(name, 0.0) + nbytes / rate
+            exposed = max((fetched / rate for _, rate in self._rate_path(
+                plan.unit, "weight", True, at_once)), default=0.0)
+            return exposed + max(compute, max(load.values(), default=0.0))
+
+        split = estimate(k_len * fold * ob, [
+            ("input", a_dram, a_bytes), ("weight", True, weights + extra_w),
+            ("output", plan.spilled, out_bytes), ("output", True, extra_p)], sharers)
+        # chunks that can hold a whole-reduction block at once; the others wait their turn
+        block = (op.k + ("weight" in kinds[2:])) * fold * ob
+        at_once = sharers if self.regions.region[plan.unit, "weight"] in self.regions.local \
+            else max(1, min(sharers, int(w_cap // block)))
+        # unsplit, the tiler may go band by band (A once, the weights once per band)
+        whole_bands = bands(r0, r1, self._tile_rows(height, plan.index))
+        if self._rows_outer(op, plan, kinds, rows, whole_bands, col_blocks, sharers,
+                            keep_a or multicast):
+            a_whole, w_whole = height * op.k * ob, weights * len(whole_bands)
+        else:
+            a_whole, w_whole = a_bytes, weights
+        whole = -(-sharers // at_once) * estimate(w_whole, [
+            ("input", a_dram, a_whole), ("output", plan.spilled, out_bytes)], at_once)
+        return whole <= split
+
+    def _rate_path(self, unit: str, role: str, from_dram: bool,
+                   sharers: int) -> list[tuple[str, float]]:
+        """(memory, bytes per cycle one chunk gets of it) along ``role``'s route to ``unit``:
+        from the DRAM, or from its SRAM on when ``from_dram`` is false. A DRAM, a shared SRAM
+        and a shared NoC link are split among the ``sharers`` chunks using them at once."""
+        g, inst = self.components, f"chunk0.{unit}"
+        path = path_from_dram(g, inst, role)
+        if not from_dram:
+            path = path[path.index(sram_for(g, inst, role)):]
+        out = []
+        for name in path:
+            c = g.nodes[name].get("component")
+            if isinstance(c, Dram):
+                out.append((name, c.bandwidth_gbps * 1e3 / self.arch.clock_mhz / sharers))
+            elif isinstance(c, Sram):
+                out.append((name, c.bandwidth_bytes_per_cycle / (1 if c.local else sharers)))
+            elif isinstance(c, Noc):
+                out.append((name, c.bandwidth_bytes_per_cycle
+                            / (sharers if c.links == "shared" else 1)))
+        return out
 
     def _reloads_weights(self, op: Op, rows: int, col_blocks: list[tuple[int, int]],
                          k_blocks: int, band_rows: int, ob: float) -> bool:

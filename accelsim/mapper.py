@@ -122,6 +122,7 @@ class Mapper(Tiler):
         compute = sorted(n for n, u in self.arch.chunks.units.items()
                          if isinstance(u, SystolicArray | VectorArray))
         self.components = component_graph(self.arch, 1)
+        self.rate_dependent = False  # set when a choice reads bandwidths (``Plan.rates``)
         self.regions = regions(self.arch, self.components, compute)
         reserve: dict[str, int] = {}
         self._row_cap: dict[int, int] = {}  # op -> rows per tile, where its tiles must shrink
@@ -146,6 +147,7 @@ class Mapper(Tiler):
         if need is None:
             raise InputError("could not shrink tiles to fit their buffers")
         self._link(plan, srcs)
+        plan.rates = rate_key(self.arch) if self.rate_dependent else None
         plan.reserve_bytes = {r: max(reserve.get(r, 0), n) for r, n in need.items()}
         return plan
 
@@ -462,6 +464,26 @@ def mapping_key(arch: Architecture) -> str:
         return x
 
     return json.dumps(strip(arch.model_dump(mode="json")), sort_keys=True)
+
+
+#: The fields of ``TIMING_ONLY_FIELDS`` that ``mapping.reduction_split: auto`` reads.
+RATE_FIELDS = ("clock_mhz", "bandwidth_gbps", "bandwidth_bytes_per_cycle")
+
+
+def rate_key(arch: Architecture) -> str:
+    """The clock and every memory's bandwidth, as canonical JSON: a plan whose ``rates`` is
+    set (a split chosen by estimated time) holds only for architectures with this key."""
+    import json
+
+    rates = {name: {f: getattr(m, f) for f in RATE_FIELDS if hasattr(m, f)}
+             for name, m in sorted(arch.memories.items())}
+    return json.dumps({"clock_mhz": arch.clock_mhz, "memories": rates}, sort_keys=True)
+
+
+def plan_fits(plan: Plan, arch: Architecture) -> bool:
+    """Whether ``plan`` (made on an architecture with ``arch``'s ``mapping_key``) is also
+    ``arch``'s mapping: always, unless a choice in it read the bandwidths (``Plan.rates``)."""
+    return plan.rates is None or plan.rates == rate_key(arch)
 
 
 def map_graph(arch: Architecture, graph: OpGraph) -> Plan:

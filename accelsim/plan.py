@@ -179,6 +179,9 @@ class Plan:
     #: ``mapper.mapping_key``): the engine and the summary ask it their path questions, which
     #: it answers once each (``arch.graph`` memoises them on the graph)
     graph: Any = None
+    #: ``mapper.rate_key`` of the architecture when a mapping choice read its clock and
+    #: bandwidths (``mapping.reduction_split: auto`` estimated an op's time); None otherwise
+    rates: str | None = None
 
     def dma_order(self) -> list[WeightBlock]:
         """The order the DMA fetches blocks in: op by op, and within an op round-robin over

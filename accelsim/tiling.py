@@ -94,10 +94,14 @@ class Tiler(ReductionSplit):
                 multicast = weight_b and len(parts) > 1 and self.multicast
                 keep_a = not multicast and self._keeps_input(op, plan, kinds, (r0, r1),
                                                              len(col_blocks), len(parts))
-                if k_len < op.k and self.arch.mapping.reduction_split == "fewest_bytes" \
+                policy = self.arch.mapping.reduction_split
+                if k_len < op.k and policy != "double_buffered" \
                         and self._whole_fold_fits(op, unit, col_blocks, kinds, w_cap) \
                         and self._split_moves_more(op, plan, unit, (r0, r1), col_blocks, k_len,
-                                                   len(parts)):
+                                                   len(parts)) \
+                        and (policy == "fewest_bytes" or self._whole_is_faster(
+                            op, plan, unit, (r0, r1), col_blocks, k_len, kinds, len(parts),
+                            keep_a, multicast, w_cap)):
                     k_len = op.k  # one block per fold, single-buffered: fewer DRAM bytes
                 if k_len < op.k:  # the reduction split: its own loop nest
                     for g in groups:

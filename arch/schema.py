@@ -440,13 +440,15 @@ class Mapping(Model):
         "granularity, so a tile starts once its first fold's operands are in and its result "
         "drains while it computes (docs/engine.md, Streaming)",
     )
-    reduction_split: Literal["double_buffered", "fewest_bytes"] = Field(
-        default="double_buffered",
+    reduction_split: Literal["auto", "double_buffered", "fewest_bytes"] = Field(
+        default="auto",
         description="when one fold of weights over the whole reduction exceeds half the weight "
         "buffer: double_buffered splits the reduction into blocks of half the buffer (fetch "
         "overlaps compute); fewest_bytes keeps it whole in one single-buffered block if it "
         "fits the buffer and splitting would move more DRAM bytes (weights again per band, "
-        "spilled partial sums), exposing the fetch (docs/engine.md, Reduction split)",
+        "spilled partial sums), exposing the fetch; auto keeps it whole only where the "
+        "mapper's estimate of the op's time (compute against bytes over each memory's "
+        "bandwidth, the exposed fetch) is no longer (docs/engine.md, Reduction split)",
     )
     weight_buffer_fraction: float = Field(
         default=0.5, gt=0, lt=1,

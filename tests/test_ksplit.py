@@ -141,8 +141,7 @@ def test_spilled_partial_sums_come_back_from_the_dram_they_went_to(tmp_path):
 def test_a_fold_that_fits_the_whole_buffer_keeps_its_reduction_when_that_moves_fewer_bytes(
         tmp_path, dataflow):
     """8x8 array, 64x16x512 GEMM, 4 kB filter SRAM: one fold's whole reduction (512 x 8 B)
-    fills it, twice the half a double-buffered block may take. ``fewest_bytes`` (default)
-    keeps it one single-buffered block per fold and moves only the unique bytes;
+    fills it, twice the half a double-buffered block may take. ``fewest_bytes`` keeps it one single-buffered block per fold and moves only the unique bytes;
     ``double_buffered`` splits it in two and moves more (weights per band or spilled sums)."""
     import arch
     from validation import scalesim_runner as base
@@ -324,3 +323,50 @@ def test_an_os_split_that_costs_no_bytes_stays_double_buffered_under_fewest_byte
     assert runs[0].plan.ops[0].loop_nest.order == "bands"
     assert runs[0].plan.ops[0].loop_nest.row_bands == 1
     assert _simulated(runs[1].summary) == _simulated(runs[0].summary)
+
+
+def _policy_runs(tmp_path, dataflow: str, m: int, n: int, k: int, bandwidth: int) -> dict:
+    """One GEMM on an 8x8 SCALE-Sim array with 64/4/1 kB SRAMs under each reduction split."""
+    import arch
+    from validation import scalesim_runner as base
+    from workloads.simple import gemm_graph as plain_gemm
+
+    cfg = tmp_path / f"{dataflow}_{bandwidth}.cfg"
+    cfg.write_text(base.config_text(base.Case("t", 8, 8, dataflow, m, n, k), (64, 4, 1),
+                                    bandwidth))
+    return {p: simulate(arch.load(f"scalesim:{cfg}", [f"mapping.reduction_split={p}"]),
+                        plain_gemm(m, n, k), keep_intervals=False)
+            for p in ("auto", "double_buffered", "fewest_bytes")}
+
+
+@pytest.mark.parametrize("dataflow,m,bandwidth,faster", [
+    ("os", 64, 1, "fewest_bytes"),     # bandwidth-bound: weights per band cost 2.4x the bytes
+    ("os", 64, 64, "double_buffered"),  # compute-bound: the exposed fetch costs more
+    ("ws", 256, 1, "fewest_bytes"),    # spilled sums against band by band
+])
+def test_auto_takes_the_faster_of_split_and_whole(tmp_path, dataflow, m, bandwidth, faster):
+    """``reduction_split: auto`` estimates both (docs/engine.md, Reduction split); on these
+    cases, where the two differ by more than 7%, it takes the one the engine finds faster,
+    and its plan records that it read the bandwidths."""
+    runs = _policy_runs(tmp_path, dataflow, m, 16, 512, bandwidth)
+    cycles = {p: r.summary["cycles"] for p, r in runs.items()}
+    slower = "double_buffered" if faster == "fewest_bytes" else "fewest_bytes"
+    assert cycles[slower] > 1.07 * cycles[faster]
+    assert _simulated(runs["auto"].summary) == _simulated(runs[faster].summary)
+    assert runs["auto"].plan.rates is not None and runs[faster].plan.rates is None
+
+
+def test_a_plan_chosen_for_other_bandwidths_is_made_again(tmp_path):
+    """A plan whose split was chosen by estimated time holds only for its bandwidths: given
+    to ``simulate`` for an architecture with the same mapping key but another bandwidth, it
+    is mapped again (the result equals a fresh run, not the reused plan's)."""
+    from accelsim.api import plan_for
+    from accelsim.mapper import mapping_key
+    from workloads.simple import gemm_graph as plain_gemm
+
+    slow, fast = (_policy_runs(tmp_path, "os", 64, 16, 512, bw)["auto"] for bw in (1, 64))
+    assert mapping_key(slow.arch) == mapping_key(fast.arch)
+    assert slow.plan.ops[0].loop_nest.order != fast.plan.ops[0].loop_nest.order
+    g = plain_gemm(64, 16, 512)
+    reused = simulate(fast.arch, g, keep_intervals=False, plan=plan_for(slow.arch, g))
+    assert _simulated(reused.summary) == _simulated(fast.summary)

@@ -103,12 +103,13 @@ def run_point(task: Task, graph_text: str | None = None) -> dict[str, Any]:
 def _plan(task: Task, arch, graph):
     """The mapping of this point, reused from an earlier point with the same mapping key."""
     from accelsim.api import plan_for
-    from accelsim.mapper import mapping_key
+    from accelsim.mapper import mapping_key, plan_fits
 
     key = (task.graph_key, mapping_key(arch))
     plan = _PLANS.get(key)
-    if plan is None:
+    if plan is None or not plan_fits(plan, arch):  # a split chosen for other bandwidths
         plan = plan_for(arch, graph)
+        _PLANS.pop(key, None)
         if len(_PLANS) >= _PLANS_KEPT:  # bounded: a sweep over shapes reuses nothing
             _PLANS.pop(next(iter(_PLANS)))
         _PLANS[key] = plan
