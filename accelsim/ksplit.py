@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from arch.graph import Graph, path_from_dram, sram_for
 from arch.schema import Architecture, Dram, Noc, Sram, SystolicArray
@@ -17,6 +19,43 @@ from .buffers import Regions
 from .errors import InputError
 from .geometry import bands, split_evenly
 from .plan import LoopNest, OpPlan, Tile, WeightBlock
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One chunk's share of a weight matmul, as the tiler cut it: rows, column blocks, where
+    each input comes from (``kinds``), the chunks working on the op at once (``sharers``),
+    whether A stays staged across the column blocks or is multicast to the chunks."""
+
+    op: Op
+    plan: OpPlan
+    unit: SystolicArray
+    rows: tuple[int, int]
+    col_blocks: list[tuple[int, int]]
+    kinds: list[str]
+    sharers: int
+    keep_a: bool
+    multicast: bool
+
+    @property
+    def ncols(self) -> int:
+        return self.col_blocks[-1][1] - self.col_blocks[0][0]
+
+
+class SplitNest(NamedTuple):
+    """A split reduction's loop nest (``ReductionSplit._split_order``) and the DRAM bytes it
+    moves for the chunk's slice."""
+
+    order: str  # "blocks" | "bands" | "rows_outer"
+    carry: bool  # partial sums carried in the buffer between reduction blocks
+    row_bands: list[tuple[int, int]]
+    a_bytes: float
+    w_bytes: float
+    spill_bytes: float  # partial sums written to DRAM and read back
+
+    @property
+    def total_bytes(self) -> float:
+        return self.a_bytes + self.w_bytes + self.spill_bytes
 
 
 class ReductionSplit:
@@ -33,6 +72,7 @@ class ReductionSplit:
     _matmul_tiles: Callable[..., list[Tile]]  # ``Tiler._matmul_tiles``
     _keep_input: Callable[[Tile, int, int, int], None]  # ``Tiler._keep_input``
     _rows_outer: Callable[..., bool]  # ``Tiler._rows_outer``
+    _input_share: Callable[[OpPlan, int], int]  # ``Tiler._input_share``
     components: Graph  # the mapper's one-chunk component graph
     #: whether a choice read the memories' bandwidths and the clock (``Plan.rates``)
     rate_dependent: bool
@@ -75,63 +115,55 @@ class ReductionSplit:
         bias = 1 if "weight" in kinds[2:] else 0
         return (op.k + bias) * fold * self.obs[self.index[op.name]] <= w_cap
 
-    def _split_k_tiles(self, op: Op, plan: OpPlan, unit: SystolicArray, inst: str, g: int,
-                       rows: tuple[int, int], col_blocks: list[tuple[int, int]], k_len: int,
-                       kinds: list[str], blocks: list[WeightBlock], chunk: int, first: int,
-                       multicast: bool, sharers: int, keep_a: bool) -> list[Tile]:
+    def _split_k_tiles(self, sl: Slice, inst: str, g: int, k_len: int,
+                       blocks: list[WeightBlock], chunk: int, first: int) -> list[Tile]:
         """Tiles of a matmul whose weight folds do not fit the buffer whole: each column block
         (one fold wide) is cut into reduction blocks of ``k_len``, each its own weight block,
         and its compute cycles are the op's closed form spread over the tiles (splitting the
-        reduction at whole folds costs the array nothing; see docs/engine.md). Loop nests:
-
-        * ws / is (the reduction folds of the stationary operand): column block > reduction
-          block > row band. Each weight block is fetched once and serves every band; between
-          reduction blocks the partial sums of the whole slice (accumulator width) are either
-          *carried* in the partial-sum buffer (claimed by the first block's tiles, freed by the
-          last block's) when half of it holds them for the ``sharers`` chunks using it, or,
-          when it does not, *spilled* (written to DRAM after each block, read back before the
-          next) unless fetching the weights again costs fewer bytes (``_reloads_weights``):
-          then the order is os's below, in bands whose sums the buffer carries.
-        * os (outputs accumulate in the PEs): column block > row band of at most one row fold
-          > reduction block, so a band's outputs stay in the PEs while its reduction blocks
-          stream past; the weights are fetched again for every band (re-fetched from the next
-          level, as SCALE-Sim does when an operand does not fit).
-
-        With ``keep_a`` (``_keeps_input``) A, streamed from DRAM, is fetched by the first
-        column block's tiles and read from the input buffer by the others."""
-        r0, r1 = rows
+        reduction at whole folds costs the array nothing; see docs/engine.md). The loop nest
+        is ``_split_order``'s: column block > reduction block > row band (``carry`` /
+        ``spill``), column block > row band > reduction block (``bands``) or row band >
+        column block > reduction block (``rows_outer``: each band's A stays staged across the
+        column blocks). With ``keep_a`` (``_keeps_input``) A, streamed from DRAM, is fetched
+        by the first column block's tiles and read from the input buffer by the others."""
+        op, plan, unit = sl.op, sl.plan, sl.unit
         k_blocks = bands(0, op.k, k_len)
-        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
-                                                       len(k_blocks), sharers)
-        cells = [(cb, band, kb) for cb in col_blocks for band in row_bands for kb in k_blocks]
-        if not os_order:  # reduction block outside the bands
-            cells = [(cb, band, kb) for cb in col_blocks for kb in k_blocks for band in row_bands]
+        nest = self._split_order(sl, len(k_blocks))
+        row_bands, carry = nest.row_bands, nest.carry
+        cells = {"blocks": [(cb, band, kb) for cb in sl.col_blocks for kb in k_blocks
+                            for band in row_bands],
+                 "bands": [(cb, band, kb) for cb in sl.col_blocks for band in row_bands
+                           for kb in k_blocks],
+                 "rows_outer": [(cb, band, kb) for band in row_bands for cb in sl.col_blocks
+                                for kb in k_blocks]}[nest.order]
+        kept = sl.keep_a or nest.order == "rows_outer"
         if plan.loop_nest is None:
-            plan.loop_nest = LoopNest(len(col_blocks), len(k_blocks), len(row_bands),
-                                      "bands" if os_order else "carry" if carry else "spill",
-                                      keep_a)
-        cycles = split_evenly(self._matmul_cycles(op, unit, r1 - r0, col_blocks[-1][1]
-                                                  - col_blocks[0][0]),
+            plan.loop_nest = LoopNest(
+                len(sl.col_blocks), len(k_blocks), len(row_bands),
+                nest.order if nest.order != "blocks" else "carry" if carry else "spill",
+                kept, psums_spilled=nest.spill_bytes > 0)
+        r0, r1 = sl.rows
+        cycles = split_evenly(self._matmul_cycles(op, unit, r1 - r0, sl.ncols),
                               [(cb[1] - cb[0]) * (b - a) * (k1 - k0)
                                for cb, (a, b), (k0, k1) in cells])
-        bias = "weight" in kinds[2:]
+        bias = "weight" in sl.kinds[2:]
         out: list[Tile] = []
         block_of: dict[tuple, int] = {}
         for (cb, band, kb), tile_cycles in zip(cells, cycles, strict=True):
             ncols = cb[1] - cb[0]
             kbi = k_blocks.index(kb)
             first_k, last_k = kbi == 0, kbi == len(k_blocks) - 1
-            key = (cb, band, kb) if os_order else (cb, kb)
+            key = (cb, kb) if nest.order == "blocks" else (cb, band, kb)  # weights per band
             if key not in block_of:
                 block_of[key] = self._new_block(plan, chunk, (kb[1] - kb[0]) * ncols + (
                     ncols if bias and last_k else 0), blocks)
-            cbi = col_blocks.index(cb)
-            shared = (plan.index, cbi, kbi) if multicast else None
-            t = self._matmul_tiles(op, plan, unit, inst, g, [band], cb, kinds, block_of[key],
+            cbi = sl.col_blocks.index(cb)
+            shared = (plan.index, cbi, kbi) if sl.multicast else None
+            t = self._matmul_tiles(op, plan, unit, inst, g, [band], cb, sl.kinds, block_of[key],
                                    first + len(out), [tile_cycles], shared, k=kb,
-                                   last=last_k, a_fetched=cbi == 0 or not keep_a)[0]
-            if keep_a:  # A's rows of this reduction block stay staged for the next columns
-                self._keep_input(t, kb[1] - kb[0], cbi, len(col_blocks))
+                                   last=last_k, a_fetched=cbi == 0 or not kept)[0]
+            if kept:  # A's rows of this reduction block stay staged for the next columns
+                self._keep_input(t, kb[1] - kb[0], cbi, len(sl.col_blocks))
             if unit.dataflow != "os":
                 partial = math.ceil((band[1] - band[0]) * ncols * self.acc_bytes)
                 if carry:  # partial sums stay in the buffer from the first block to the last
@@ -146,71 +178,90 @@ class ReductionSplit:
             out.append(t)
         return out
 
-    def _split_order(self, op: Op, plan: OpPlan, unit: SystolicArray, rows: tuple[int, int],
-                     col_blocks: list[tuple[int, int]], k_blocks: int,
-                     sharers: int) -> tuple[bool, bool, list[tuple[int, int]]]:
-        """The loop nest of a split reduction (``_split_k_tiles``): whether the reduction
-        blocks run inside the row bands (os's order), whether the partial sums are carried in
-        the buffer between blocks, and the row bands."""
-        r0, r1 = rows
-        height = self._tile_rows(r1 - r0, plan.index)
+    def _split_order(self, sl: Slice, k_blocks: int) -> SplitNest:
+        """The loop nest of a split reduction that moves the fewest DRAM bytes (ties: the
+        first below), with its bytes for the chunk's slice:
+
+        * ``blocks`` (ws / is): column block > reduction block > row band. Each weight block is
+          fetched once and serves every band; between reduction blocks the partial sums of
+          the whole slice (accumulator width) are *carried* in the partial-sum buffer when
+          half of it holds them for the chunks using it, else *spilled* (written to DRAM after
+          each block, read back before the next).
+        * ``bands``: column block > row band > reduction block; the weights are fetched again
+          for every band (re-fetched from the next level, as SCALE-Sim does when an operand
+          does not fit). os: bands of at most one row fold, whose outputs stay in the PEs
+          while the reduction blocks stream past; ws / is: bands whose partial sums half the
+          buffer carries, so nothing spills.
+        * ``rows_outer``: row band > column block > reduction block, when A is streamed from
+          DRAM and not kept for the whole slice: a band's A stays staged across the column
+          blocks (it must fit the chunk's share of the input buffer beside ``prefetch_depth``
+          staged tiles), read once in all, and the weights are fetched once per band; the
+          partial sums of one band and column block are carried, or spilled when they do
+          not fit, or the bands are cut to what the buffer carries."""
+        op, plan, unit = sl.op, sl.plan, sl.unit
+        r0, r1 = sl.rows
+        rows, ob = r1 - r0, self.obs[plan.index]
+        weights = op.k * sl.ncols * ob
+        height = self._tile_rows(rows, plan.index)
         region = self.regions.region[plan.unit, "psum"]
-        share = 1 if region in self.regions.local else sharers
-        widest = max(cb[1] - cb[0] for cb in col_blocks)
-        band_psums = share * widest * self.acc_bytes  # buffer bytes per row of a band
-        carry = (r1 - r0) * band_psums <= self.regions.capacity[region] // 2
+        share = 1 if region in self.regions.local else sl.sharers
+        band_psums = share * max(cb[1] - cb[0] for cb in sl.col_blocks) * self.acc_bytes
         carried_rows = min(height, int(self.regions.capacity[region] // 2 // band_psums))
-        os_order = unit.dataflow == "os" or (not carry and self._reloads_weights(
-            op, r1 - r0, col_blocks, k_blocks, carried_rows, self.obs[plan.index]))
-        if os_order and unit.dataflow != "os":  # bands whose partial sums the buffer carries
-            height, carry = carried_rows, True
-        return os_order, carry, bands(r0, r1, min(height, unit.rows)
-                                      if unit.dataflow == "os" else height)
+        spilled = 2 * (k_blocks - 1) * rows * sl.ncols * self.acc_bytes
+        a_base = rows * op.k * ob * (1 if sl.keep_a else len(sl.col_blocks))
 
-    def _split_moves_more(self, op: Op, plan: OpPlan, unit: SystolicArray,
-                          rows: tuple[int, int], col_blocks: list[tuple[int, int]],
-                          k_len: int, sharers: int) -> bool:
-        """Whether splitting the reduction at ``k_len`` would move DRAM bytes the unsplit
-        reduction does not: weights fetched again per band, or spilled partial sums (carried
-        ones cost nothing extra)."""
-        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
-                                                       -(-op.k // k_len), sharers)
-        if unit.dataflow == "os":  # sums stay in the PEs: only the weights per band cost
-            return len(row_bands) > 1
-        return (os_order and len(row_bands) > 1) or not carry
+        def nest(order: str, band_rows: int, a_bytes: float) -> SplitNest:
+            row_bands = bands(r0, r1, band_rows)
+            live = rows if order == "blocks" else band_rows
+            carry = unit.dataflow == "os" or live * band_psums <= self.regions.capacity[
+                region] // 2
+            return SplitNest(order, carry, row_bands, a_bytes,
+                             weights * (1 if order == "blocks" else len(row_bands)),
+                             0 if carry else spilled)
 
-    def _whole_is_faster(self, op: Op, plan: OpPlan, unit: SystolicArray,
-                         rows: tuple[int, int], col_blocks: list[tuple[int, int]], k_len: int,
-                         kinds: list[str], sharers: int, keep_a: bool, multicast: bool,
+        if unit.dataflow == "os":
+            options = [nest("bands", min(height, unit.rows), a_base)]
+        else:
+            options = [nest("blocks", height, a_base)]
+            if not options[0].carry and carried_rows >= 1 and k_blocks >= 2:
+                options.append(nest("bands", carried_rows, a_base))
+        if not (sl.keep_a or sl.multicast) and len(sl.col_blocks) > 1 \
+                and sl.kinds[0] in ("dram", "far"):
+            depth = self.arch.mapping.prefetch_depth
+            fit = int(self._input_share(plan, sl.sharers) // (depth + 1) // (op.k * ob))
+            band = min(options[0].row_bands[0][1] - r0, fit)
+            for b in dict.fromkeys((band, min(band, carried_rows))):  # tallest first
+                if b >= 1:
+                    options.append(nest("rows_outer", b, rows * op.k * ob))
+        return min(options, key=lambda n: n.total_bytes)  # first of equals
+
+    def _split_moves_more(self, sl: Slice, k_len: int, whole: tuple[float, float]) -> bool:
+        """Whether splitting the reduction at ``k_len`` would move more DRAM bytes than the
+        unsplit reduction, whose (A, weight) bytes are ``whole``."""
+        return self._split_order(sl, -(-sl.op.k // k_len)).total_bytes > sum(whole)
+
+    def _whole_is_faster(self, sl: Slice, k_len: int, whole: tuple[float, float],
                          w_cap: int) -> bool:
         """``reduction_split: auto``: whether one single-buffered block per fold (the whole
-        reduction) is estimated to take no longer than the split into double-buffered
-        blocks of ``k_len``. Each estimate is the op's compute against the bytes each memory
-        on the operands' paths moves over its rate (a shared memory's rate divided among the
-        ``sharers`` chunks working on the op at once); the split adds its extra bytes (weights
-        again per band, or partial sums written and read back) and exposes its first block's
-        fetch, the single-buffered blocks expose all of their fetches (the next block's
-        waits for the previous block's last tile), and when the chunks sharing the weight
-        buffer cannot all hold such a block at once (``w_cap``), they take turns. The split's
-        estimate is its ideal (no stall between its blocks), so the choice leans towards it.
-        Ties keep it whole: fewer bytes."""
+        reduction, moving ``whole`` (A, weight) bytes) is estimated to take no longer than the
+        split into double-buffered blocks of ``k_len``. Each estimate is the op's compute
+        against the bytes each memory on the operands' paths moves over its rate (a shared
+        memory's rate divided among the chunks working on the op at once); the split's nest
+        (``_split_order``) moves its bytes and exposes its first block's fetch, the
+        single-buffered blocks expose all of their fetches (the next block's waits for the
+        previous block's last tile), and when the chunks sharing the weight buffer cannot all
+        hold such a block at once (``w_cap``), they take turns. The split's estimate is its
+        ideal (no stall between its blocks), so the choice leans towards it. Ties keep it
+        whole: fewer bytes."""
         self.rate_dependent = True
-        r0, r1 = rows
-        height, ncols = r1 - r0, col_blocks[-1][1] - col_blocks[0][0]
-        ob = self.obs[plan.index]
-        os_order, carry, row_bands = self._split_order(op, plan, unit, rows, col_blocks,
-                                                       -(-op.k // k_len), sharers)
-        weights = op.k * ncols * ob
-        extra_w = (len(row_bands) - 1) * weights if os_order else 0
-        extra_p = 0 if os_order or carry else (
-            2 * (-(-op.k // k_len) - 1) * height * ncols * self.acc_bytes)
-        # A per chunk: fetched once per column block unless kept; a multicast serves all
-        a_bytes = height * op.k * ob * (1 if keep_a else len(col_blocks)) / (
-            sharers if multicast else 1)
-        compute = self._matmul_cycles(op, unit, height, ncols)
-        fold = max(cb[1] - cb[0] for cb in col_blocks)
-        out_bytes = height * ncols * ob
-        a_dram = kinds[0] in ("dram", "far")
+        op, plan, ob, sharers = sl.op, sl.plan, self.obs[sl.plan.index], sl.sharers
+        split = self._split_order(sl, -(-op.k // k_len))
+        r0, r1 = sl.rows
+        compute = self._matmul_cycles(op, sl.unit, r1 - r0, sl.ncols)
+        fold = max(cb[1] - cb[0] for cb in sl.col_blocks)
+        out_bytes = (r1 - r0) * sl.ncols * ob
+        a_dram = sl.kinds[0] in ("dram", "far")
+        per_chunk = sharers if sl.multicast else 1  # one multicast serves every chunk
 
         def estimate(fetched: float, moves: list[tuple[str, bool, float]],
                      at_once: int) -> float:
@@ -224,23 +275,17 @@ class ReductionSplit:
                 plan.unit, "weight", True, at_once)), default=0.0)
             return exposed + max(compute, max(load.values(), default=0.0))
 
-        split = estimate(k_len * fold * ob, [
-            ("input", a_dram, a_bytes), ("weight", True, weights + extra_w),
-            ("output", plan.spilled, out_bytes), ("output", True, extra_p)], sharers)
+        split_time = estimate(k_len * fold * ob, [
+            ("input", a_dram, split.a_bytes / per_chunk), ("weight", True, split.w_bytes),
+            ("output", plan.spilled, out_bytes), ("output", True, split.spill_bytes)], sharers)
         # chunks that can hold a whole-reduction block at once; the others wait their turn
-        block = (op.k + ("weight" in kinds[2:])) * fold * ob
+        block = (op.k + ("weight" in sl.kinds[2:])) * fold * ob
         at_once = sharers if self.regions.region[plan.unit, "weight"] in self.regions.local \
             else max(1, min(sharers, int(w_cap // block)))
-        # unsplit, the tiler may go band by band (A once, the weights once per band)
-        whole_bands = bands(r0, r1, self._tile_rows(height, plan.index))
-        if self._rows_outer(op, plan, kinds, rows, whole_bands, col_blocks, sharers,
-                            keep_a or multicast):
-            a_whole, w_whole = height * op.k * ob, weights * len(whole_bands)
-        else:
-            a_whole, w_whole = a_bytes, weights
-        whole = -(-sharers // at_once) * estimate(w_whole, [
-            ("input", a_dram, a_whole), ("output", plan.spilled, out_bytes)], at_once)
-        return whole <= split
+        whole_time = -(-sharers // at_once) * estimate(whole[1], [
+            ("input", a_dram, whole[0] / per_chunk), ("output", plan.spilled, out_bytes)],
+            at_once)
+        return whole_time <= split_time
 
     def _rate_path(self, unit: str, role: str, from_dram: bool,
                    sharers: int) -> list[tuple[str, float]]:
@@ -262,18 +307,3 @@ class ReductionSplit:
                 out.append((name, c.bandwidth_bytes_per_cycle
                             / (sharers if c.links == "shared" else 1)))
         return out
-
-    def _reloads_weights(self, op: Op, rows: int, col_blocks: list[tuple[int, int]],
-                         k_blocks: int, band_rows: int, ob: float) -> bool:
-        """ws / is with a split reduction whose partial sums the buffer cannot carry for the
-        whole slice: rather than spill them (written after every reduction block but the last,
-        read back before every one but the first, at accumulator width), cut the slice into
-        bands of ``band_rows`` rows whose sums it carries and fetch the weights again for
-        every band, the order of an os array. Chosen when those extra weight bytes are
-        fewer than the spilled bytes (ties spill: one weight fetch)."""
-        if band_rows < 1 or k_blocks < 2:
-            return False
-        ncols = col_blocks[-1][1] - col_blocks[0][0]
-        spilled = 2 * (k_blocks - 1) * rows * ncols * self.acc_bytes
-        reloaded = (-(-rows // band_rows) - 1) * op.k * ncols * ob
-        return reloaded < spilled

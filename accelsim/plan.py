@@ -118,17 +118,20 @@ class LoopNest:
     (``validation.tiling_traffic.loop_nest_traffic``).
 
     ``order``: ``whole`` (the reduction in one weight block per column block, column block
-    outside the row bands), ``rows_outer`` (the same, row band outside the column blocks: A
-    kept staged across them, weights fetched once per band), ``carry`` /
-    ``spill`` (ws / is, reduction blocks outside the row bands, partial sums carried in the
-    buffer or spilled to DRAM between them), ``bands`` (reduction blocks inside the row bands,
-    weights fetched again per band: os, or ws / is when that beats spilling)."""
+    outside the row bands), ``rows_outer`` (row band outside the column blocks: A kept staged
+    across them, weights fetched once per band; with ``k_blocks > 1`` the reduction blocks
+    innermost), ``carry`` / ``spill`` (ws / is, reduction blocks outside the row bands,
+    partial sums carried in the buffer or spilled to DRAM between them), ``bands``
+    (reduction blocks inside the row bands, weights fetched again per band: os, or ws / is
+    when that beats spilling). ``psums_spilled``: partial sums go to DRAM and back between
+    reduction blocks (``spill``, or a ``rows_outer`` band whose sums the buffer cannot carry)."""
 
     col_blocks: int
     k_blocks: int
     row_bands: int
     order: str
     input_kept: bool
+    psums_spilled: bool = False
 
 
 @dataclass

@@ -18,7 +18,7 @@ from workloads.ir import Op, OpKind
 
 from .buffers import Regions
 from .geometry import Geometry, Part, bands, per_row_divisor, split_evenly
-from .ksplit import ReductionSplit
+from .ksplit import ReductionSplit, Slice
 from .plan import LoopNest, OpPlan, Tile, WeightBlock
 from .timing import (
     systolic_compute_cycles,
@@ -95,19 +95,20 @@ class Tiler(ReductionSplit):
                 keep_a = not multicast and self._keeps_input(op, plan, kinds, (r0, r1),
                                                              len(col_blocks), len(parts))
                 policy = self.arch.mapping.reduction_split
-                if k_len < op.k and policy != "double_buffered" \
-                        and self._whole_fold_fits(op, unit, col_blocks, kinds, w_cap) \
-                        and self._split_moves_more(op, plan, unit, (r0, r1), col_blocks, k_len,
-                                                   len(parts)) \
-                        and (policy == "fewest_bytes" or self._whole_is_faster(
-                            op, plan, unit, (r0, r1), col_blocks, k_len, kinds, len(parts),
-                            keep_a, multicast, w_cap)):
-                    k_len = op.k  # one block per fold, single-buffered: fewer DRAM bytes
+                if k_len < op.k:
+                    sl = Slice(op, plan, unit, (r0, r1), col_blocks, kinds, len(parts), keep_a,
+                               multicast)
+                    whole = self._whole_bytes(sl, row_bands)
+                    if policy != "double_buffered" \
+                            and self._whole_fold_fits(op, unit, col_blocks, kinds, w_cap) \
+                            and self._split_moves_more(sl, k_len, whole) \
+                            and (policy == "fewest_bytes"
+                                 or self._whole_is_faster(sl, k_len, whole, w_cap)):
+                        k_len = op.k  # one block per fold, single-buffered: fewer DRAM bytes
                 if k_len < op.k:  # the reduction split: its own loop nest
                     for g in groups:
-                        out += self._split_k_tiles(
-                            op, plan, unit, inst, g, (r0, r1), col_blocks, k_len, kinds,
-                            blocks, chunk, first + len(out), multicast, len(parts), keep_a)
+                        out += self._split_k_tiles(sl, inst, g, k_len, blocks, chunk,
+                                                   first + len(out))
                     continue
                 weight_a = kinds[0] == "weight"
                 rows_outer = self._rows_outer(op, plan, kinds, (r0, r1), row_bands, col_blocks,
@@ -206,6 +207,18 @@ class Tiler(ReductionSplit):
         a_extra = (rows[1] - rows[0]) * op.k * (len(col_blocks) - 1)
         b_extra = op.k * (col_blocks[-1][1] - col_blocks[0][0]) * (len(row_bands) - 1)
         return b_extra < a_extra
+
+    def _whole_bytes(self, sl: Slice, row_bands: list[tuple[int, int]]) -> tuple[float, float]:
+        """DRAM bytes of A and of the weights of a weight matmul's slice with its reduction
+        unsplit: A once per column block unless kept (or band by band, ``_rows_outer``: A
+        once, the weights once per band)."""
+        r0, r1 = sl.rows
+        ob = self.obs[sl.plan.index]
+        a_once, weights = (r1 - r0) * sl.op.k * ob, sl.op.k * sl.ncols * ob
+        if self._rows_outer(sl.op, sl.plan, sl.kinds, sl.rows, row_bands, sl.col_blocks,
+                            sl.sharers, sl.keep_a or sl.multicast):
+            return a_once, weights * len(row_bands)
+        return a_once * (1 if sl.keep_a else len(sl.col_blocks)), weights
 
     def _keep_input(self, t: Tile, k_len: int, cb_ordinal: int, col_blocks: int) -> None:
         """Mark A's ``k_len`` columns of tile ``t``'s rows kept from its first column block's

@@ -99,7 +99,9 @@ def test_partial_sums_carried_per_band_when_refetching_weights_costs_less(tmp_pa
 
     m, n, k = 256, 16, 512
     cfg = tmp_path / "c.cfg"
-    cfg.write_text(base.config_text(base.Case("t", 8, 8, dataflow, m, n, k), (64, 2, 8), 4))
+    # a 512 kB ifmap SRAM keeps A staged across the column blocks (so band by band,
+    # ``rows_outer``, gains nothing: test_a_band_keeps_its_a_across_the_column_blocks)
+    cfg.write_text(base.config_text(base.Case("t", 8, 8, dataflow, m, n, k), (512, 2, 8), 4))
     res = simulate(arch.load(f"scalesim:{cfg}"), plain_gemm(m, n, k))
     s = res.summary
     bands = len({(t.row0, t.row1) for t in res.plan.tiles})
@@ -124,10 +126,11 @@ def test_spilled_partial_sums_come_back_from_the_dram_they_went_to(tmp_path):
 
     # 2 kB filter SRAM: 4 reduction blocks of 128 (one fold's whole reduction, 4 kB, does
     # not fit even single-buffered); 1 kB ofmap: 16 rows carried, so fetching the weights
-    # again per band would move 15 * k * n = 122,880 bytes, spilling 98,304
+    # again per band would move 15 * k * n = 122,880 bytes, spilling 98,304; A (128 kB)
+    # stays staged in the 512 kB ifmap SRAM
     m, n, k = 256, 16, 512
     cfg = tmp_path / "c.cfg"
-    cfg.write_text(base.config_text(base.Case("t", 8, 8, "ws", m, n, k), (64, 2, 1), 4))
+    cfg.write_text(base.config_text(base.Case("t", 8, 8, "ws", m, n, k), (512, 2, 1), 4))
     res = simulate(arch.load(f"scalesim:{cfg}"), plain_gemm(m, n, k))
     s = res.summary
     assert res.plan.ops[0].loop_nest.order == "spill"
@@ -141,7 +144,8 @@ def test_spilled_partial_sums_come_back_from_the_dram_they_went_to(tmp_path):
 def test_a_fold_that_fits_the_whole_buffer_keeps_its_reduction_when_that_moves_fewer_bytes(
         tmp_path, dataflow):
     """8x8 array, 64x16x512 GEMM, 4 kB filter SRAM: one fold's whole reduction (512 x 8 B)
-    fills it, twice the half a double-buffered block may take. ``fewest_bytes`` keeps it one single-buffered block per fold and moves only the unique bytes;
+    fills it, twice the half a double-buffered block may take. ``fewest_bytes`` keeps it
+    one single-buffered block per fold and moves only the unique bytes;
     ``double_buffered`` splits it in two and moves more (weights per band or spilled sums)."""
     import arch
     from validation import scalesim_runner as base
@@ -325,30 +329,35 @@ def test_an_os_split_that_costs_no_bytes_stays_double_buffered_under_fewest_byte
     assert _simulated(runs[1].summary) == _simulated(runs[0].summary)
 
 
-def _policy_runs(tmp_path, dataflow: str, m: int, n: int, k: int, bandwidth: int) -> dict:
-    """One GEMM on an 8x8 SCALE-Sim array with 64/4/1 kB SRAMs under each reduction split."""
+def _policy_runs(tmp_path, dataflow: str, m: int, n: int, k: int, bandwidth: int,
+                 array: tuple[int, int] = (8, 8), srams: tuple[int, int, int] = (64, 4, 1)) -> dict:
+    """One GEMM on a SCALE-Sim array (8x8, 64/4/1 kB SRAMs) under each reduction split."""
     import arch
     from validation import scalesim_runner as base
     from workloads.simple import gemm_graph as plain_gemm
 
-    cfg = tmp_path / f"{dataflow}_{bandwidth}.cfg"
-    cfg.write_text(base.config_text(base.Case("t", 8, 8, dataflow, m, n, k), (64, 4, 1),
+    cfg = tmp_path / f"{dataflow}_{bandwidth}_{array}_{srams}.cfg"
+    cfg.write_text(base.config_text(base.Case("t", *array, dataflow, m, n, k), srams,
                                     bandwidth))
     return {p: simulate(arch.load(f"scalesim:{cfg}", [f"mapping.reduction_split={p}"]),
                         plain_gemm(m, n, k), keep_intervals=False)
             for p in ("auto", "double_buffered", "fewest_bytes")}
 
 
-@pytest.mark.parametrize("dataflow,m,bandwidth,faster", [
-    ("os", 64, 1, "fewest_bytes"),     # bandwidth-bound: weights per band cost 2.4x the bytes
-    ("os", 64, 64, "double_buffered"),  # compute-bound: the exposed fetch costs more
-    ("ws", 256, 1, "fewest_bytes"),    # spilled sums against band by band
+@pytest.mark.parametrize("dataflow,gemm,bandwidth,shape,faster", [
+    # bandwidth-bound: weights per band cost 2.4x the bytes
+    ("os", (64, 16, 512), 1, ((8, 8), (64, 4, 1)), "fewest_bytes"),
+    # compute-bound: the exposed fetch costs more
+    ("os", (64, 16, 512), 64, ((8, 8), (64, 4, 1)), "double_buffered"),
+    # spilled 4-byte sums against the unique bytes
+    ("ws", (243, 126, 46), 16, ((16, 32), (64, 2, 1)), "fewest_bytes"),
 ])
-def test_auto_takes_the_faster_of_split_and_whole(tmp_path, dataflow, m, bandwidth, faster):
+def test_auto_takes_the_faster_of_split_and_whole(tmp_path, dataflow, gemm, bandwidth, shape,
+                                                  faster):
     """``reduction_split: auto`` estimates both (docs/engine.md, Reduction split); on these
     cases, where the two differ by more than 7%, it takes the one the engine finds faster,
     and its plan records that it read the bandwidths."""
-    runs = _policy_runs(tmp_path, dataflow, m, 16, 512, bandwidth)
+    runs = _policy_runs(tmp_path, dataflow, *gemm, bandwidth, *shape)
     cycles = {p: r.summary["cycles"] for p, r in runs.items()}
     slower = "double_buffered" if faster == "fewest_bytes" else "fewest_bytes"
     assert cycles[slower] > 1.07 * cycles[faster]
@@ -370,3 +379,41 @@ def test_a_plan_chosen_for_other_bandwidths_is_made_again(tmp_path):
     g = plain_gemm(64, 16, 512)
     reused = simulate(fast.arch, g, keep_intervals=False, plan=plan_for(slow.arch, g))
     assert _simulated(reused.summary) == _simulated(fast.summary)
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_a_band_keeps_its_a_across_the_column_blocks(tmp_path, dataflow):
+    """8x8 array, 256x16x512 GEMM, SRAMs 64/2/8 kB: A (128 kB) does not fit the ifmap SRAM,
+    the 2 kB filter SRAM splits the reduction, and the 16 columns are 2 column blocks.
+    Column block by column block A would be fetched twice (2 x 131,072 bytes); band by band
+    (``rows_outer``) each band's A stays staged across both and the weights (8 kB) are
+    fetched once per band instead (os: per band of one row fold, as it does anyway), fewer
+    bytes: A read once, weights ``bands`` times, the
+    partial sums of a band carried (none to DRAM), traffic equal to the loop nest's closed
+    form, compute cycles untouched, no buffer over its capacity."""
+    import arch
+    from validation import scalesim_runner as base
+    from validation.tiling_traffic import loop_nest_traffic
+    from workloads.simple import gemm_graph as plain_gemm
+
+    m, n, k = 256, 16, 512
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text(base.config_text(base.Case("t", 8, 8, dataflow, m, n, k), (64, 2, 8), 4))
+    res = simulate(arch.load(f"scalesim:{cfg}"), plain_gemm(m, n, k))
+    s, nest = res.summary, res.plan.ops[0].loop_nest
+    assert (nest.order, nest.col_blocks, nest.input_kept) == ("rows_outer", 2, True)
+    assert nest.k_blocks > 1 and 1 < nest.row_bands < m
+    assert _traffic(s, "dram_ifmap", "read", "input") == m * k
+    assert _traffic(s, "dram_filter", "read", "weight") == nest.row_bands * k * n
+    if dataflow == "os":  # bands of one row fold, which os fetches the weights per anyway
+        assert nest.row_bands == m // 8
+    else:  # the weights again per band cost less than the second fetch of A
+        assert (nest.row_bands - 1) * k * n < m * k
+    for mem in ("dram_ifmap", "dram_ofmap"):
+        assert _traffic(s, mem, "write", "psum") == _traffic(s, mem, "read", "psum") == 0
+    closed = loop_nest_traffic(m, n, k, nest, ACC)
+    assert closed["input_read"] + closed["weight_read"] + closed["output_write"] == s[
+        "dram_bytes"]
+    assert s["ops"][0]["compute_cycles"] == systolic_compute_cycles(dataflow, 8, 8, m, n, k)
+    for region, peak in s["sram_peak_bytes"].items():
+        assert peak <= s["sram_capacity_bytes"][region]

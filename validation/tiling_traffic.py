@@ -129,11 +129,11 @@ def loop_nest_traffic(m: int, n: int, k: int, nest: Any, acc_bytes: int) -> dict
 
     * A is read once, or once per column block unless it is kept staged across them;
     * B is read once, or once per row band when the reduction blocks run inside the bands or
-      the bands outside the column blocks;
+      the bands outside the column blocks (``rows_outer``, A then kept);
     * the output is written once; spilled partial sums are written after every reduction
       block but the last and read back before every one but the first, at ``acc_bytes``."""
     a_times = 1 if nest.input_kept else nest.col_blocks
     b_times = nest.row_bands if nest.order in ("bands", "rows_outer") else 1
-    spilled = (nest.k_blocks - 1) * m * n * acc_bytes if nest.order == "spill" else 0
+    spilled = (nest.k_blocks - 1) * m * n * acc_bytes if nest.psums_spilled else 0
     return {"input_read": m * k * a_times, "weight_read": k * n * b_times,
             "output_write": m * n, "psum_write": spilled, "psum_read": spilled}
