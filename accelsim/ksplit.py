@@ -1,8 +1,10 @@
 """The mapper's loop nests for a matmul whose weight folds do not fit half the weight buffer
 (docs/engine.md, Tiles, Reduction split): the reduction is cut into blocks, or kept whole in a
-single-buffered block when splitting would move more DRAM bytes; the partial sums between
-blocks are carried in the buffer, spilled to DRAM, or avoided by fetching the weights again
-per band of rows, whichever moves the fewest bytes. A mixin of ``accelsim.tiling.Tiler``."""
+single-buffered block (``mapping.reduction_split``: always, where that moves fewer DRAM bytes,
+or where the mapper's time estimate says it is no slower); the partial sums between blocks
+are carried in the buffer or spilled to DRAM, or avoided by fetching the weights again per
+band of rows, column block by column block or band by band, whichever nest moves the fewest
+bytes. A mixin of ``accelsim.tiling.Tiler``."""
 
 from __future__ import annotations
 
@@ -253,7 +255,6 @@ class ReductionSplit:
         hold such a block at once (``w_cap``), they take turns. The split's estimate is its
         ideal (no stall between its blocks), so the choice leans towards it. Ties keep it
         whole: fewer bytes."""
-        self.rate_dependent = True
         op, plan, ob, sharers = sl.op, sl.plan, self.obs[sl.plan.index], sl.sharers
         split = self._split_order(sl, -(-op.k // k_len))
         r0, r1 = sl.rows
@@ -263,29 +264,32 @@ class ReductionSplit:
         a_dram = sl.kinds[0] in ("dram", "far")
         per_chunk = sharers if sl.multicast else 1  # one multicast serves every chunk
 
-        def estimate(fetched: float, moves: list[tuple[str, bool, float]],
-                     at_once: int) -> float:
-            """``fetched`` weight bytes exposed, then the compute against every memory's
-            bytes over its rate, with ``at_once`` chunks sharing the rates."""
-            load: dict[str, float] = {}
-            for role, from_dram, nbytes in moves:
-                for name, rate in self._rate_path(plan.unit, role, from_dram, at_once):
-                    load[name] = load.get(name, 0.0) + nbytes / rate
-            exposed = max((fetched / rate for _, rate in self._rate_path(
-                plan.unit, "weight", True, at_once)), default=0.0)
-            return exposed + max(compute, max(load.values(), default=0.0))
-
-        split_time = estimate(k_len * fold * ob, [
+        split_time = self._estimate_cycles(plan.unit, compute, k_len * fold * ob, [
             ("input", a_dram, split.a_bytes / per_chunk), ("weight", True, split.w_bytes),
             ("output", plan.spilled, out_bytes), ("output", True, split.spill_bytes)], sharers)
         # chunks that can hold a whole-reduction block at once; the others wait their turn
         block = (op.k + ("weight" in sl.kinds[2:])) * fold * ob
         at_once = sharers if self.regions.region[plan.unit, "weight"] in self.regions.local \
             else max(1, min(sharers, int(w_cap // block)))
-        whole_time = -(-sharers // at_once) * estimate(whole[1], [
-            ("input", a_dram, whole[0] / per_chunk), ("output", plan.spilled, out_bytes)],
-            at_once)
+        whole_time = -(-sharers // at_once) * self._estimate_cycles(
+            plan.unit, compute, whole[1], [("input", a_dram, whole[0] / per_chunk),
+                                           ("output", plan.spilled, out_bytes)], at_once)
         return whole_time <= split_time
+
+    def _estimate_cycles(self, unit: str, compute: float, fetched: float,
+                         moves: list[tuple[str, bool, float]], at_once: int) -> float:
+        """A chunk's estimated cycles for a slice: ``fetched`` weight bytes exposed (over the
+        slowest memory on the weight route), then ``compute`` against every memory's bytes
+        over its rate; ``moves`` are (role, from DRAM, bytes), ``at_once`` the chunks sharing
+        the rates (``_rate_path``)."""
+        self.rate_dependent = True
+        load: dict[str, float] = {}
+        for role, from_dram, nbytes in moves:
+            for name, rate in self._rate_path(unit, role, from_dram, at_once):
+                load[name] = load.get(name, 0.0) + nbytes / rate
+        exposed = max((fetched / rate for _, rate in self._rate_path(
+            unit, "weight", True, at_once)), default=0.0)
+        return exposed + max(compute, max(load.values(), default=0.0))
 
     def _rate_path(self, unit: str, role: str, from_dram: bool,
                    sharers: int) -> list[tuple[str, float]]:
