@@ -129,6 +129,7 @@ def systolic_compute_cycles(dataflow: str, rows: int, cols: int, m: int, n: int,
 
         os:  F * max(k, rows) + rows + cols - 2 - 1
         ws:  rows + F * max(m, rows) + rows + cols - 2 - 1      (is: n for m)
+        down_forward:  rows + U * max(m, rows) + R * max(m, rows + 1) + rows + cols - 2 - 1
 
     With one fold (and a stream at least ``rows`` long) both give the same cycles.
 
@@ -142,7 +143,16 @@ def systolic_compute_cycles(dataflow: str, rows: int, cols: int, m: int, n: int,
     cycles, the same count as SCALE-Sim's ws although derived independently; where the two
     differ is where the sums of successive reduction folds meet: in down-forward they enter at
     the top of each column from the partial-sum buffer (``systolic_psum_traffic``), in ws they
-    are added at the output buffer. ``fold_overlap`` applies to it as to ws.
+    are added at the output buffer. That makes the ``R = F - ceil(n/cols)`` folds that continue
+    an earlier fold's sums (every reduction fold but a column block's first; the reduction
+    folds run innermost) wait for them: row ``i``'s sum leaves the bottom of column ``c``
+    ``rows`` cycles after row ``i`` entered its top, and takes one cycle through the
+    partial-sum buffer back to the top, so such a fold starts at least ``rows + 1`` cycles after
+    the one it continues. Folds back to back (``fold_overlap="none"``) are always that far
+    apart (``m + 2*rows + cols - 2``), so there down_forward's cycles equal ws's; with
+    ``double_buffered`` its ``U = ceil(n/cols)`` first folds follow at ``max(m, rows)`` and the
+    ``R`` continuing ones at ``max(m, rows + 1)``: one cycle more each when the stream is no
+    longer than the array is tall (ViTALiTy's K^T V: m = d = 64 on 65 rows).
 
     Returns 0 when any of m, n, k is 0 (SCALE-Sim cannot run such a GEMM; there is no work).
     Raises ``ValueError`` for an unknown dataflow or overlap, a non-positive array or a
@@ -158,7 +168,10 @@ def systolic_compute_cycles(dataflow: str, rows: int, cols: int, m: int, n: int,
     df = _check(dataflow, rows, cols, m, n, k)
     stream, reload = _stream_and_reload(df, rows, m, n, k)
     first_load = 0 if df == "os" else rows
-    return first_load + folds * max(stream, reload) + rows + cols - 2 - 1
+    # down_forward: the folds continuing a column block's sums wait for them (docstring)
+    chained = folds - _cdiv(n, cols) if dataflow == "down_forward" else 0
+    return (first_load + (folds - chained) * max(stream, reload)
+            + chained * max(stream, reload + 1) + rows + cols - 2 - 1)
 
 
 def systolic_psum_traffic(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> int:

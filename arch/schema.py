@@ -216,7 +216,8 @@ class RegisterFile(Model):
 
 class SystolicArray(Model):
     """A rows x cols PE array. ``down_forward`` is the paper's accumulation: one operand
-    stationary, the other streaming, partial sums flowing down each column (timed as ws)."""
+    stationary, the other streaming, partial sums flowing down each column (ws's fold
+    structure; its own timing with double-buffered folds, ``accelsim.timing``)."""
 
     type: Literal["systolic"] = Field("systolic", description="component kind (the YAML tag)")
     description: str = Field("", description="free text")
