@@ -51,13 +51,14 @@ class SplitNest(NamedTuple):
     order: str  # "blocks" | "bands" | "rows_outer"
     carry: bool  # partial sums carried in the buffer between reduction blocks
     row_bands: list[tuple[int, int]]
-    a_bytes: float
+    a_bytes: float  # A's bytes from where it is kept (DRAM, the far level or an SRAM)
     w_bytes: float
     spill_bytes: float  # partial sums written to DRAM and read back
+    a_dram: bool  # A is streamed from DRAM (its bytes are DRAM bytes)
 
     @property
-    def total_bytes(self) -> float:
-        return self.a_bytes + self.w_bytes + self.spill_bytes
+    def dram_bytes(self) -> float:
+        return (self.a_bytes if self.a_dram else 0) + self.w_bytes + self.spill_bytes
 
 
 class ReductionSplit:
@@ -182,7 +183,8 @@ class ReductionSplit:
 
     def _split_order(self, sl: Slice, k_blocks: int) -> SplitNest:
         """The loop nest of a split reduction that moves the fewest DRAM bytes (ties: the
-        first below), with its bytes for the chunk's slice:
+        first below; A read from the far level or an SRAM moves none), with its bytes for
+        the chunk's slice:
 
         * ``blocks`` (ws / is): column block > reduction block > row band. Each weight block is
           fetched once and serves every band; between reduction blocks the partial sums of
@@ -195,7 +197,7 @@ class ReductionSplit:
           while the reduction blocks stream past; ws / is: bands whose partial sums half the
           buffer carries, so nothing spills.
         * ``rows_outer``: row band > column block > reduction block, when A is streamed from
-          DRAM and not kept for the whole slice: a band's A stays staged across the column
+          DRAM, not multicast and not kept for the whole slice: a band's A stays staged across the column
           blocks (it must fit the chunk's share of the input buffer beside ``prefetch_depth``
           staged tiles), read once in all, and the weights are fetched once per band; the
           partial sums of one band and column block are carried, or spilled when they do
@@ -219,7 +221,7 @@ class ReductionSplit:
                 region] // 2
             return SplitNest(order, carry, row_bands, a_bytes,
                              weights * (1 if order == "blocks" else len(row_bands)),
-                             0 if carry else spilled)
+                             0 if carry else spilled, sl.kinds[0] == "dram")
 
         if unit.dataflow == "os":
             options = [nest("bands", min(height, unit.rows), a_base)]
@@ -228,19 +230,21 @@ class ReductionSplit:
             if not options[0].carry and carried_rows >= 1 and k_blocks >= 2:
                 options.append(nest("bands", carried_rows, a_base))
         if not (sl.keep_a or sl.multicast) and len(sl.col_blocks) > 1 \
-                and sl.kinds[0] in ("dram", "far"):
+                and sl.kinds[0] == "dram":
             depth = self.arch.mapping.prefetch_depth
             fit = int(self._input_share(plan, sl.sharers) // (depth + 1) // (op.k * ob))
             band = min(options[0].row_bands[0][1] - r0, fit)
             for b in dict.fromkeys((band, min(band, carried_rows))):  # tallest first
                 if b >= 1:
                     options.append(nest("rows_outer", b, rows * op.k * ob))
-        return min(options, key=lambda n: n.total_bytes)  # first of equals
+        return min(options, key=lambda n: n.dram_bytes)  # first of equals
 
     def _split_moves_more(self, sl: Slice, k_len: int, whole: tuple[float, float]) -> bool:
         """Whether splitting the reduction at ``k_len`` would move more DRAM bytes than the
-        unsplit reduction, whose (A, weight) bytes are ``whole``."""
-        return self._split_order(sl, -(-sl.op.k // k_len)).total_bytes > sum(whole)
+        unsplit reduction, whose (A, weight) bytes are ``whole`` (A's count only when it is
+        streamed from DRAM)."""
+        unsplit = (whole[0] if sl.kinds[0] == "dram" else 0) + whole[1]
+        return self._split_order(sl, -(-sl.op.k // k_len)).dram_bytes > unsplit
 
     def _whole_is_faster(self, sl: Slice, k_len: int, whole: tuple[float, float],
                          w_cap: int) -> bool:
@@ -261,53 +265,63 @@ class ReductionSplit:
         compute = self._matmul_cycles(op, sl.unit, r1 - r0, sl.ncols)
         fold = max(cb[1] - cb[0] for cb in sl.col_blocks)
         out_bytes = (r1 - r0) * sl.ncols * ob
-        a_dram = sl.kinds[0] in ("dram", "far")
-        per_chunk = sharers if sl.multicast else 1  # one multicast serves every chunk
+        a_from = {"dram": "dram", "far": "far"}.get(sl.kinds[0], "sram")
+        out_from = "dram" if plan.spilled else "far" if plan.far else "sram"
 
         split_time = self._estimate_cycles(plan.unit, compute, k_len * fold * ob, [
-            ("input", a_dram, split.a_bytes / per_chunk), ("weight", True, split.w_bytes),
-            ("output", plan.spilled, out_bytes), ("output", True, split.spill_bytes)], sharers)
+            ("input", a_from, split.a_bytes, sl.multicast), ("weight", "dram", split.w_bytes),
+            ("output", out_from, out_bytes), ("output", "dram", split.spill_bytes)], sharers)
         # chunks that can hold a whole-reduction block at once; the others wait their turn
         block = (op.k + ("weight" in sl.kinds[2:])) * fold * ob
         at_once = sharers if self.regions.region[plan.unit, "weight"] in self.regions.local \
             else max(1, min(sharers, int(w_cap // block)))
         whole_time = -(-sharers // at_once) * self._estimate_cycles(
-            plan.unit, compute, whole[1], [("input", a_dram, whole[0] / per_chunk),
-                                           ("output", plan.spilled, out_bytes)], at_once)
+            plan.unit, compute, whole[1], [("input", a_from, whole[0], sl.multicast),
+                                           ("output", out_from, out_bytes)], at_once)
         return whole_time <= split_time
 
     def _estimate_cycles(self, unit: str, compute: float, fetched: float,
-                         moves: list[tuple[str, bool, float]], at_once: int) -> float:
+                         moves: list[tuple], at_once: int) -> float:
         """A chunk's estimated cycles for a slice: ``fetched`` weight bytes exposed (over the
-        slowest memory on the weight route), then ``compute`` against every memory's bytes
-        over its rate; ``moves`` are (role, from DRAM, bytes), ``at_once`` the chunks sharing
-        the rates (``_rate_path``)."""
+        slowest memory on the weight route from the DRAM), then ``compute`` against every
+        memory's bytes over its rate. ``moves`` are (role, source, bytes[, multicast]): the
+        route of ``role`` from ``source`` (``_rate_path``) carries ``bytes`` for this chunk,
+        and a multicast carries them once for all ``at_once`` chunks where they share a
+        memory. ``at_once``: the chunks sharing the rates."""
         self.rate_dependent = True
         load: dict[str, float] = {}
-        for role, from_dram, nbytes in moves:
-            for name, rate in self._rate_path(unit, role, from_dram, at_once):
-                load[name] = load.get(name, 0.0) + nbytes / rate
-        exposed = max((fetched / rate for _, rate in self._rate_path(
-            unit, "weight", True, at_once)), default=0.0)
+        for role, source, nbytes, *multicast in moves:
+            for name, rate, shared in self._rate_path(unit, role, source, at_once):
+                per_chunk = nbytes / at_once if shared and multicast and multicast[0] else nbytes
+                load[name] = load.get(name, 0.0) + per_chunk / rate
+        exposed = max((fetched / rate for _, rate, _ in self._rate_path(
+            unit, "weight", "dram", at_once)), default=0.0)
         return exposed + max(compute, max(load.values(), default=0.0))
 
-    def _rate_path(self, unit: str, role: str, from_dram: bool,
-                   sharers: int) -> list[tuple[str, float]]:
-        """(memory, bytes per cycle one chunk gets of it) along ``role``'s route to ``unit``:
-        from the DRAM, or from its SRAM on when ``from_dram`` is false. A DRAM, a shared SRAM
+    def _rate_path(self, unit: str, role: str, source: str,
+                   sharers: int) -> list[tuple[str, float, bool]]:
+        """(memory, bytes per cycle one chunk gets of it, whether chunks share it) along
+        ``role``'s route to ``unit`` from ``source``: the DRAM, the unit's far level (an
+        output kept in an L2, ``Regions.far``) or the role's own SRAM. A DRAM, a shared SRAM
         and a shared NoC link are split among the ``sharers`` chunks using them at once."""
         g, inst = self.components, f"chunk0.{unit}"
         path = path_from_dram(g, inst, role)
-        if not from_dram:
+        start = {"dram": path[0], "far": self.regions.far.get(unit, ("", ""))[0]}.get(
+            source, sram_for(g, inst, role))
+        if start in path:
+            path = path[path.index(start):]
+        else:  # the far level off this route: from the role's SRAM
             path = path[path.index(sram_for(g, inst, role)):]
         out = []
         for name in path:
             c = g.nodes[name].get("component")
             if isinstance(c, Dram):
-                out.append((name, c.bandwidth_gbps * 1e3 / self.arch.clock_mhz / sharers))
+                out.append((name, c.bandwidth_gbps * 1e3 / self.arch.clock_mhz / sharers, True))
             elif isinstance(c, Sram):
-                out.append((name, c.bandwidth_bytes_per_cycle / (1 if c.local else sharers)))
+                out.append((name, c.bandwidth_bytes_per_cycle / (1 if c.local else sharers),
+                            not c.local))
             elif isinstance(c, Noc):
-                out.append((name, c.bandwidth_bytes_per_cycle
-                            / (sharers if c.links == "shared" else 1)))
+                shared = c.links == "shared"
+                out.append((name, c.bandwidth_bytes_per_cycle / (sharers if shared else 1),
+                            shared))
         return out

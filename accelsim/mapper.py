@@ -441,8 +441,10 @@ class _Rows:
         return [j for j, r1 in zip(self.index[:hi], self.row1[:hi], strict=True) if r1 > row0]
 
 
-#: Fields the mapper never reads: what a transfer costs in time and energy, and names. Two
-#: architectures that differ only in them map every graph the same (``mapping_key``).
+#: Fields that shape no mapping decision on their own: what a transfer costs in time and
+#: energy, and names. Two architectures that differ only in them map every graph the same
+#: (``mapping_key``), except where ``mapping.reduction_split: auto`` estimated an op's time
+#: from the clock and bandwidths: such a plan records them (``Plan.rates``, ``plan_fits``).
 TIMING_ONLY_FIELDS = frozenset({
     "name", "description", "sources", "clock_mhz", "streaming", "bandwidth_gbps",
     "bandwidth_bytes_per_cycle", "latency_ns", "leakage_mw", "mac_energy_pj", "energy_pj",
@@ -453,7 +455,8 @@ TIMING_ONLY_FIELDS = frozenset({
 
 def mapping_key(arch: Architecture) -> str:
     """The part of ``arch`` the mapping depends on, as canonical JSON: everything but
-    ``TIMING_ONLY_FIELDS`` (at any depth). Equal keys give equal plans for a graph."""
+    ``TIMING_ONLY_FIELDS`` (at any depth). Equal keys give equal plans for a graph, unless the
+    plan read the rates (``Plan.rates``): then also equal ``rate_key`` (``plan_fits``)."""
     import json
 
     def strip(x: Any) -> Any:

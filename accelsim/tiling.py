@@ -199,7 +199,7 @@ class Tiler(ReductionSplit):
         chunk's share of the input buffer (the mapper's capacity rule, ``_reserve_needed``,
         which would otherwise halve the bands and undo the choice; ties: column blocks)."""
         if kept or len(col_blocks) < 2 or len(kinds) < 2 or kinds[1] != "weight" \
-                or kinds[0] not in ("dram", "far"):
+                or kinds[0] != "dram":  # A from the far level: its re-reads are no DRAM bytes
             return False
         band = max(b - a for a, b in row_bands) * op.k * self.obs[plan.index]
         if band > self._input_share(plan, parts) // (self.arch.mapping.prefetch_depth + 1):

@@ -417,3 +417,46 @@ def test_a_band_keeps_its_a_across_the_column_blocks(tmp_path, dataflow):
     assert s["ops"][0]["compute_cycles"] == systolic_compute_cycles(dataflow, 8, 8, m, n, k)
     for region, peak in s["sram_peak_bytes"].items():
         assert peak <= s["sram_capacity_bytes"][region]
+
+
+def test_a_sweep_worker_keeps_rate_dependent_plans_per_bandwidth(tmp_path, monkeypatch):
+    """The sweep worker's plan cache: a plan whose split was chosen by estimated time is
+    reused for the same clock and bandwidths only; alternating between two bandwidths maps
+    twice in all, not once per point, and every point gets its own bandwidth's plan."""
+    import accelsim.api
+    from accelsim.sweep import runner
+    from workloads.simple import gemm_graph as plain_gemm
+
+    runs = {bw: _policy_runs(tmp_path, "os", 64, 16, 512, bw)["auto"] for bw in (1, 64)}
+    made = []
+    real = accelsim.api.plan_for
+
+    def counting(a, g):
+        made.append(a)
+        return real(a, g)
+
+    monkeypatch.setattr(accelsim.api, "plan_for", counting)
+    monkeypatch.setattr(runner, "_PLANS", {})
+    g = plain_gemm(64, 16, 512)
+    task = runner.Task("p", "b", (), "gemm", "")
+    for bw in (1, 64, 1, 64):
+        plan = runner._plan(task, runs[bw].arch, g)
+        assert plan.ops[0].loop_nest == runs[bw].plan.ops[0].loop_nest
+    assert len(made) == 2
+
+
+def test_an_input_kept_in_the_far_level_is_estimated_over_its_route():
+    """``_rate_path`` from the far level starts at that SRAM (an L2 holding outputs), not at
+    the DRAM; from the DRAM it starts at the DRAM."""
+    import arch
+    from accelsim.mapper import Mapper
+    from workloads.simple import gemm_graph as plain_gemm
+
+    a = arch.load("examples/arch/two_level.yaml")
+    m = Mapper(a, plain_gemm(64, 64, 64))
+    m.map()
+    unit = next(u for u in a.chunks.units if u in m.regions.far)
+    far = m.regions.far[unit][0]
+    assert m._rate_path(unit, "input", "far", 1)[0][0] == far
+    assert m._rate_path(unit, "input", "dram", 1)[0][0] == next(
+        n for n, c in a.memories.items() if c.type == "dram")

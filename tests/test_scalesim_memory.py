@@ -318,8 +318,10 @@ def test_streaming_brings_bandwidth_bound_cases_near_the_bound(
 
 
 @pytest.mark.xfail(strict=False, reason="7 of 15 within 15 %: ws / is row bands wait for "
-                   "their whole weight block; os whole-array tiles cannot reach it (its array "
-                   "bound is up to 1.19x the physical one)")
+                   "their whole weight block, and the loader stages tiles by count, not by "
+                   "buffer room, so no tile order lets A and the weights grow together (a "
+                   "wavefront was tried: docs/engine.md); os whole-array tiles cannot reach it "
+                   "(its array bound is up to 1.19x the physical one)")
 def test_cycles_within_15pct_of_the_bound_when_bandwidth_bound(
         replayed: list[dict[str, Any]]) -> None:
     rs = [r for r in _simulated(replayed) if r["bandwidth_bound"]]

@@ -73,9 +73,10 @@ class Report:
 # -- the worker side ---------------------------------------------------------------------------
 _GRAPHS: dict[str, Any] = {}  # graph_key -> OpGraph, per worker process
 _BASES: dict[str, Any] = {}  # base spec -> its parsed architecture (arch.loader_for), per worker
-#: (graph key, accelsim.mapper.mapping_key) -> Plan, per worker: points whose axes change only
-#: timing or energy (clock, bandwidths, latencies, energies) share one mapping
-_PLANS: dict[tuple[str, str], Any] = {}
+#: (graph key, accelsim.mapper.mapping_key[, rate_key]) -> Plan, per worker: points whose axes
+#: change only timing or energy (clock, bandwidths, latencies, energies) share one mapping,
+#: per clock and bandwidths where the plan's choices read them (``Plan.rates``)
+_PLANS: dict[tuple[str, ...], Any] = {}
 _PLANS_KEPT = 4
 
 
@@ -101,15 +102,18 @@ def run_point(task: Task, graph_text: str | None = None) -> dict[str, Any]:
 
 
 def _plan(task: Task, arch, graph):
-    """The mapping of this point, reused from an earlier point with the same mapping key."""
+    """The mapping of this point, reused from an earlier point with the same mapping key (and,
+    for a plan whose choices read the clock and bandwidths, the same ``rate_key``)."""
     from accelsim.api import plan_for
-    from accelsim.mapper import mapping_key, plan_fits
+    from accelsim.mapper import mapping_key, plan_fits, rate_key
 
-    key = (task.graph_key, mapping_key(arch))
+    key: tuple[str, ...] = (task.graph_key, mapping_key(arch))
     plan = _PLANS.get(key)
-    if plan is None or not plan_fits(plan, arch):  # a split chosen for other bandwidths
+    if plan is not None and not plan_fits(plan, arch):  # kept per rates as well
+        key = (*key, rate_key(arch))
+        plan = _PLANS.get(key)
+    if plan is None:
         plan = plan_for(arch, graph)
-        _PLANS.pop(key, None)
         if len(_PLANS) >= _PLANS_KEPT:  # bounded: a sweep over shapes reuses nothing
             _PLANS.pop(next(iter(_PLANS)))
         _PLANS[key] = plan
