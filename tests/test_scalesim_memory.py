@@ -219,13 +219,19 @@ def test_ideal_tiling_keeps_a_stationary_operand_that_fits_resident(df) -> None:
     once whatever the ofmap SRAM (before, the closed form re-read it per block of rows)."""
     s = (1 << 20, 1 << 20, 64)
     t = ideal_traffic(df, 32, 32, 128, 96, 200, s, psum_words=4)
-    assert (t.ifmap_read, t.filter_read, t.order) == (128 * 200, 200 * 96, "stationary resident")
-    # one column fold resident at a time: the streamed operand, which does not fit, is read
-    # once per fold
+    assert (t.ifmap_read, t.filter_read) == (128 * 200, 200 * 96)
+    assert t.order.endswith("stationary resident")
+
+
+@pytest.mark.parametrize("df", ["ws", "is"])
+def test_ideal_tiling_keeps_whichever_operand_costs_less(df) -> None:
+    """One 32-column fold of either operand fits its SRAM, neither whole: keeping B (3 column
+    folds, A streamed 3 times: 76,800 + 19,200 words) beats keeping A (4 folds of M, B
+    streamed 4 times: 25,600 + 76,800), whichever operand the array keeps stationary."""
     small = (32 * 200, 32 * 200, 64)
     t = ideal_traffic(df, 32, 32, 128, 96, 200, small, psum_words=4)
-    streamed = 128 * 200 * 3 if df == "ws" else 200 * 96 * 4
-    assert (t.ifmap_read if df == "ws" else t.filter_read) == streamed
+    assert (t.ifmap_read, t.filter_read, t.order) == (
+        128 * 200 * 3, 200 * 96, "B kept: stationary resident")
 
 
 def test_ideal_tiling_grows_as_buffers_shrink() -> None:
@@ -370,13 +376,14 @@ def test_traffic_equals_the_closed_form_of_the_chosen_loop_nest(
 
 def test_chosen_loop_nest_against_the_ideal_tiling(replayed: list[dict[str, Any]]) -> None:
     """Measured, a guard against regressions (docs/scalesim_memory.md, 2026-12-04: equal on
-    57 of 79, above on 20 with median 1.62x and at most 3.73x, below on 2): where the mapper
+    58 of 79, above on 21 with median 1.60x and at most 3.73x, below on none): where the mapper
     is above the ideal tiling it is a halved buffer (double buffering: A re-fetched per
     column block, B per band, a reduction split that the whole buffer would hold)."""
     ratios = [r["ours_dram_bytes"] / r["tiling_bytes"] for r in _simulated(replayed)]
     assert sum(x == 1 for x in ratios) >= 0.6 * len(ratios)
     above = sorted(x for x in ratios if x > 1)
-    assert above[len(above) // 2] <= 2 and max(ratios) <= 6.5
+    assert above[len(above) // 2] <= 2 and max(ratios) <= 4.5
+    assert min(ratios) >= 1  # the ideal keeps whichever operand costs less: never above us
 
 
 def test_three_interfaces_each_carry_their_operand_and_bound_the_run(tmp_path) -> None:

@@ -29,6 +29,9 @@ count is in words and has no padding: a tiling never fetches the lanes a partial
 * **is** (A stationary, fold = rows of K x cols of M; B streams N rows): the mirror of ws with
   A <-> B and M <-> N (``c = floor(S_A / (K*cols))``, ``n_b = floor(S_O / (cols * psum_words))``,
   B = ``K*N`` if it fits else ``K*N * ceil(F_m / c)`` or ``K*N * F_m``).
+* For ws and is alike, the operand the DRAM-level tiling keeps resident need not be the one
+  the array keeps stationary: the smaller total of the two forms (B kept, A streaming; A kept, B
+  streaming) wins, the array's own form on a tie (``order`` says which).
 
 ``psum_words`` is the size of a partial sum in operand words: 1 counts words as SCALE-Sim does
 (it writes partial sums at the operand word size); 4 is a 32-bit accumulator with 8-bit operands.
@@ -108,12 +111,15 @@ def ideal_traffic(dataflow: str, rows: int, cols: int, m: int, n: int, k: int,
     s_a, s_b, s_o = sram_words
     if dataflow == "os":
         return _os(rows, cols, m, n, k, s_a, s_b)
-    if dataflow == "ws":
+    if dataflow in ("ws", "is"):
+        # which operand the DRAM-level tiling keeps resident need not be the one the array
+        # keeps stationary: the better of B resident (A streaming) and its mirror
         b, a, o, p, choice = _stationary(cols, rows, k, m, n, s_b, s_a, s_o, psum_words)
-        return Traffic(a, b, o, p, choice)
-    if dataflow == "is":
-        a, b, o, p, choice = _stationary(cols, rows, k, n, m, s_a, s_b, s_o, psum_words)
-        return Traffic(a, b, o, p, choice)
+        a2, b2, o2, p2, choice2 = _stationary(cols, rows, k, n, m, s_a, s_b, s_o, psum_words)
+        first = Traffic(a, b, o, p, f"B kept: {choice}")
+        second = Traffic(a2, b2, o2, p2, f"A kept: {choice2}")
+        own, other = (first, second) if dataflow == "ws" else (second, first)
+        return min(own, other, key=lambda t: t.total)  # ties: the array's own form
     raise ValueError(f"unknown dataflow {dataflow!r}")
 
 
