@@ -70,7 +70,7 @@ def test_pareto_specs_keep_vitalitys_budget_at_every_point(family):
     spec = load_spec(ROOT / "examples" / "sweeps" / f"pareto_{family}.yaml")
     assert [(w.spec, w.img_size) for w in spec.workloads] == [
         ("deit_tiny", None), ("deit_small", None), ("deit_base", None),
-        ("deit_tiny", 448), ("deit_small", 448), ("deit_base", 448)]
+        ("deit_tiny", 448), ("deit_small", 448), ("deit_base", 448), ("deit_tiny", 896)]
     want = _budget(arch.load("vitality"))
     params = spec.params()
     assert len(params) >= 100
