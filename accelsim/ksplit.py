@@ -118,20 +118,19 @@ class ReductionSplit:
         bias = 1 if "weight" in kinds[2:] else 0
         return (op.k + bias) * fold * self.obs[self.index[op.name]] <= w_cap
 
-    def _split_k_tiles(self, sl: Slice, inst: str, g: int, k_len: int,
+    def _split_k_tiles(self, sl: Slice, nest: SplitNest, inst: str, g: int, k_len: int,
                        blocks: list[WeightBlock], chunk: int, first: int) -> list[Tile]:
         """Tiles of a matmul whose weight folds do not fit the buffer whole: each column block
         (one fold wide) is cut into reduction blocks of ``k_len``, each its own weight block,
         and its compute cycles are the op's closed form spread over the tiles (splitting the
         reduction at whole folds costs the array nothing; see docs/engine.md). The loop nest
-        is ``_split_order``'s: column block > reduction block > row band (``carry`` /
+        is ``nest`` (``_split_order``'s): column block > reduction block > row band (``carry`` /
         ``spill``), column block > row band > reduction block (``bands``) or row band >
         column block > reduction block (``rows_outer``: each band's A stays staged across the
         column blocks). With ``keep_a`` (``_keeps_input``) A, streamed from DRAM, is fetched
         by the first column block's tiles and read from the input buffer by the others."""
         op, plan, unit = sl.op, sl.plan, sl.unit
         k_blocks = bands(0, op.k, k_len)
-        nest = self._split_order(sl, len(k_blocks))
         row_bands, carry = nest.row_bands, nest.carry
         cells = {"blocks": [(cb, band, kb) for cb in sl.col_blocks for kb in k_blocks
                             for band in row_bands],
@@ -239,18 +238,17 @@ class ReductionSplit:
                     options.append(nest("rows_outer", b, rows * op.k * ob))
         return min(options, key=lambda n: n.dram_bytes)  # first of equals
 
-    def _split_moves_more(self, sl: Slice, k_len: int, whole: tuple[float, float]) -> bool:
-        """Whether splitting the reduction at ``k_len`` would move more DRAM bytes than the
-        unsplit reduction, whose (A, weight) bytes are ``whole`` (A's count only when it is
-        streamed from DRAM)."""
-        unsplit = (whole[0] if sl.kinds[0] == "dram" else 0) + whole[1]
-        return self._split_order(sl, -(-sl.op.k // k_len)).dram_bytes > unsplit
+    @staticmethod
+    def _split_moves_more(sl: Slice, split: SplitNest, whole: tuple[float, float]) -> bool:
+        """Whether the split nest ``split`` moves more DRAM bytes than the unsplit reduction,
+        whose (A, weight) bytes are ``whole`` (A's count only when it is streamed from DRAM)."""
+        return split.dram_bytes > (whole[0] if sl.kinds[0] == "dram" else 0) + whole[1]
 
-    def _whole_is_faster(self, sl: Slice, k_len: int, whole: tuple[float, float],
-                         w_cap: int) -> bool:
+    def _whole_is_faster(self, sl: Slice, split: SplitNest, k_len: int,
+                         whole: tuple[float, float], w_cap: int) -> bool:
         """``reduction_split: auto``: whether one single-buffered block per fold (the whole
         reduction, moving ``whole`` (A, weight) bytes) is estimated to take no longer than the
-        split into double-buffered blocks of ``k_len``. Each estimate is the op's compute
+        split into double-buffered blocks of ``k_len`` (nest ``split``). Each estimate is the op's compute
         against the bytes each memory on the operands' paths moves over its rate (a shared
         memory's rate divided among the chunks working on the op at once); the split's nest
         (``_split_order``) moves its bytes and exposes its first block's fetch, the
@@ -260,7 +258,6 @@ class ReductionSplit:
         ideal (no stall between its blocks), so the choice leans towards it. Ties keep it
         whole: fewer bytes."""
         op, plan, ob, sharers = sl.op, sl.plan, self.obs[sl.plan.index], sl.sharers
-        split = self._split_order(sl, -(-op.k // k_len))
         r0, r1 = sl.rows
         compute = self._matmul_cycles(op, sl.unit, r1 - r0, sl.ncols)
         fold = max(cb[1] - cb[0] for cb in sl.col_blocks)

@@ -98,16 +98,17 @@ class Tiler(ReductionSplit):
                 if k_len < op.k:
                     sl = Slice(op, plan, unit, (r0, r1), col_blocks, kinds, len(parts), keep_a,
                                multicast)
-                    whole = self._whole_bytes(sl, row_bands)
+                    split = self._split_order(sl, -(-op.k // k_len))
                     if policy != "double_buffered" \
-                            and self._whole_fold_fits(op, unit, col_blocks, kinds, w_cap) \
-                            and self._split_moves_more(sl, k_len, whole) \
-                            and (policy == "fewest_bytes"
-                                 or self._whole_is_faster(sl, k_len, whole, w_cap)):
-                        k_len = op.k  # one block per fold, single-buffered: fewer DRAM bytes
+                            and self._whole_fold_fits(op, unit, col_blocks, kinds, w_cap):
+                        whole = self._whole_bytes(sl, row_bands)
+                        if self._split_moves_more(sl, split, whole) and (
+                                policy == "fewest_bytes"
+                                or self._whole_is_faster(sl, split, k_len, whole, w_cap)):
+                            k_len = op.k  # one block per fold, single-buffered
                 if k_len < op.k:  # the reduction split: its own loop nest
                     for g in groups:
-                        out += self._split_k_tiles(sl, inst, g, k_len, blocks, chunk,
+                        out += self._split_k_tiles(sl, split, inst, g, k_len, blocks, chunk,
                                                    first + len(out))
                     continue
                 weight_a = kinds[0] == "weight"
