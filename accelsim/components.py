@@ -115,17 +115,25 @@ class Server(Recorder):
         if self._whole:
             self.bytes_per_cycle = int(bytes_per_cycle)
         self.latency = latency
+        #: bytes this server moved in all and per op: not counted per reservation but added
+        #: once after the run by whoever made the reservations (``paths.expand_route_bytes``,
+        #: from its bytes per op and route: the same sums)
         self.moved_bytes = 0
-        #: bytes this server moved per op, and per ``BANDWIDTH_WINDOW_CYCLES`` window (each
-        #: transfer's bytes spread evenly over its reservation): the windows a transfer covers
-        #: in part in ``window_bytes``, those it covers whole as steps of a running sum
-        #: (``window_steps``: +bytes per window from its first whole window, - after its last),
-        #: so a long transfer costs two entries, not one per window
         self.op_bytes: dict[int, int] = defaultdict(int)
+        #: bytes per ``BANDWIDTH_WINDOW_CYCLES`` window (each transfer's bytes spread evenly
+        #: over its reservation): the windows a transfer covers in part in ``window_bytes``,
+        #: those it covers whole as steps of a running sum (``window_steps``: +bytes per
+        #: window from its first whole window, - after its last), so a long transfer costs
+        #: two entries, not one per window
         self.window_bytes: dict[int, float] = defaultdict(float)
         self.window_steps: dict[int, float] = defaultdict(float)
         #: reservations that end in the future, sorted by start: [start, end] pairs
         self.calendar: list[list[int]] = []
+
+    @property
+    def servers(self) -> tuple[Server]:
+        """The servers a request on this port occupies (itself; a ``Fanout``'s are several)."""
+        return (self,)
 
     def duration(self, nbytes: int) -> int:
         return math.ceil(nbytes / self.bytes_per_cycle)
@@ -135,7 +143,8 @@ class Server(Recorder):
         """Reserve the server for ``nbytes`` that start arriving at ``arrive`` and have all
         arrived by ``data_done``; returns (start, end) of its own transfer, which ends no
         earlier than the data it forwards (cut-through streaming)."""
-        dur = int(-(-nbytes // self.bytes_per_cycle)) if self._whole else self.duration(nbytes)
+        dur = (int(-(-nbytes // self.bytes_per_cycle)) if self._whole
+               else math.ceil(nbytes / self.bytes_per_cycle))  # ``duration``, inlined
         cal = self.calendar
         if cal and cal[0][1] <= now:
             drop = 1
@@ -157,8 +166,6 @@ class Server(Recorder):
                 start = max(start, e)
             end = start + dur
             cal.insert(pos, [start, end])
-        self.moved_bytes += nbytes
-        self.op_bytes[op] += nbytes
         # the bytes per window (``_count_windows``, inlined: this is the engine's hottest path)
         w = BANDWIDTH_WINDOW_CYCLES
         first, last = start // w, (end - 1) // w
@@ -220,11 +227,12 @@ class Fanout:
     """One request carried by every server of ``servers`` at once (a multicast): it ends when
     the last of them has delivered it."""
 
-    __slots__ = ("latency", "servers")
+    __slots__ = ("kind", "latency", "servers")
 
     def __init__(self, servers: list[Server]) -> None:
         self.servers = servers
         self.latency = max(s.latency for s in servers)
+        self.kind = servers[0].kind  # the memory it belongs to, as a Server's
 
     def reserve(self, now: int, arrive: int, data_done: int, nbytes: int, op: int,
                 what: str) -> tuple[int, int]:
@@ -260,7 +268,7 @@ def transfer_via(stages: list[Port], now: int, nbytes: int, op: int, what: str,
         start, end = port.reserve(now, arrive, data_done, nbytes, op, what)
         if end - arrive > worst:
             worst = end - arrive
-            via = port.servers[0].kind if isinstance(port, Fanout) else port.kind
+            via = port.kind
         if end - start > longest:
             longest = end - start
         # cut-through: the stream's first byte goes on at once unless the stage queued it

@@ -38,7 +38,15 @@ from arch.schema import Architecture
 from .clock import Clock, Slots
 from .components import MEMORY_MODELS, MemoryModel, Pool, Port, Recorder, Server, transfer_via
 from .errors import DeadlockError, InputError, deadlock_message
-from .paths import ROLE_OF, WHAT_OF, RouteActions, out_kind, route_of, transfer_paths
+from .paths import (
+    ROLE_OF,
+    WHAT_OF,
+    RouteActions,
+    expand_route_bytes,
+    out_kind,
+    route_of,
+    transfer_paths,
+)
 from .plan import Plan, Tile
 from .progress import Progress
 from .record import RunRecord, Via, Waits
@@ -158,14 +166,6 @@ class Engine(Streaming):
             route = self._routes[key] = route_of(self.memories, self.paths[uname][kind], kind,
                                                  int(chunk_s[5:]), list(fanout) if fanout else None)
         return route
-
-    def _expand_actions(self) -> None:
-        """Per op, the action counts of the bytes it moved (in the order routes were first
-        used, so the tables add in the same order whatever the engine's bookkeeping)."""
-        for per_op, acts in zip(self._route_bytes, self.op_actions, strict=True):
-            for key, nbytes in per_op.items():
-                for akey, mult in self._routes[key][1]:
-                    acts[akey] += nbytes * mult
 
     # -- processes ------------------------------------------------------------------------
     def _dma(self):
@@ -482,7 +482,7 @@ class Engine(Streaming):
             raise DeadlockError(deadlock_message(
                 self.plan, self.done, self.pending,
                 self.block_issued if self.stream else self.block_done, self._out_granted))
-        self._expand_actions()
+        expand_route_bytes(self._route_bytes, self._routes, self.op_actions)
         return self._record()
 
     def _record(self) -> RunRecord:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from arch.graph import component_graph, path_from_dram, sram_for
 from arch.schema import Architecture
 
-from .components import Fanout, MemoryModel, Port
+from .components import MemoryModel, Port
 from .plan import Plan, Tile
 
 #: Operand role of the bytes each path kind moves (for traffic per role).
@@ -101,9 +101,31 @@ def route_of(memories: dict[str, MemoryModel], names: list[str], kind: str, chun
             direction = "write"  # data lands there
         else:  # a stream passing through: written, then read
             direction = "through"
-        copies = len(port.servers) if isinstance(port, Fanout) else 1
+        copies = len(port.servers)
         passes = ("write", "read") if direction == "round_trip" else (direction,)
         for way in passes:
             for action, count in model.actions(spec, way, 1, copies):
                 actions.append(((n, action, role), count))
     return stages, actions
+
+
+def expand_route_bytes(route_bytes: list[dict[tuple, int]],
+                       routes: dict[tuple, tuple[list[Port], RouteActions]],
+                       op_actions: list[dict[tuple[str, str, str], int]]) -> None:
+    """After a run, from the bytes each op moved per route (``route_bytes[op][key]``, the
+    engine's ``_move`` keys): add every route's action counts to ``op_actions[op]`` (in the
+    order routes were first used, so the tables add in the same order whatever the engine's
+    bookkeeping), and its bytes to each server it crossed (``Server.op_bytes``,
+    ``moved_bytes``; twice for partial sums, which cross their path out and back), which
+    adds up to what the reservations moved without counting per reservation."""
+    for op, (per_op, acts) in enumerate(zip(route_bytes, op_actions, strict=True)):
+        for key, nbytes in per_op.items():
+            ports, actions = routes[key]
+            for akey, mult in actions:
+                acts[akey] += nbytes * mult
+            if key[1] == "psum":
+                nbytes *= 2
+            for port in ports:
+                for server in port.servers:
+                    server.op_bytes[op] += nbytes
+                    server.moved_bytes += nbytes

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .components import Fanout, Port, Recorder, Server
+from .components import Port, Recorder, Server
 from .paths import out_kind
 from .plan import Tile
 from .record import Via, Waits
@@ -119,8 +119,7 @@ class Streaming:
         server = self._slow.get((inst, kind))
         if server is None:
             server = self._slow[inst, kind] = min(
-                (s for p in self._route_ports(inst, kind)
-                 for s in (p.servers if isinstance(p, Fanout) else (p,))),
+                (s for p in self._route_ports(inst, kind) for s in p.servers),
                 key=lambda s: s.bytes_per_cycle)
         return server.duration(nbytes)
 

@@ -271,9 +271,16 @@ class Tiler(ReductionSplit):
         a_reads, b_reads = split_evenly(a_all, heights), split_evenly(b_all, heights)
         psums = split_evenly(systolic_psum_traffic(unit.dataflow, unit.rows, unit.cols,
                                                    sum(heights), ncols, klen), heights)
+        # what each row tile fetches of an operand streamed from DRAM or the far level: A's
+        # own rows (unless kept), and B whole with the first tile; the array's further reads
+        # of it come from the input buffer, spread over the tiles like the reads (never below
+        # zero on a tile: B's fetch is the first tile's alone, its reads are everyone's)
+        uniques = ([(b - a) * klen if a_fetched else 0 for a, b in row_bands],
+                   [klen * ncols] + [0] * (len(row_bands) - 1))
+        rereads = [split_evenly(max(0, total - sum(u)), heights)
+                   for total, u in zip((a_all, b_all), uniques, strict=True)]
         tiles = []
         for j, (a, b) in enumerate(row_bands):
-            a_el, b_el = a_reads[j], b_reads[j]
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
                      macs=(b - a) * ncols * klen,  # dense; scaled to the op's MACs later
                      out_bytes=int((b - a) * ncols * ob) if last else 0,
@@ -287,9 +294,10 @@ class Tiler(ReductionSplit):
             if psums[j]:
                 t.psum_hold_bytes = math.ceil(self._psum_live(unit, b - a, ncols)
                                               * self.acc_bytes)
-            unique = ((b - a) * klen if a_fetched else 0, klen * ncols if j == 0 else 0)
-            for i, (kind, elems, uniq) in enumerate(
-                    zip(kinds[:2], (a_el, b_el), unique, strict=False)):
+            for i, kind in enumerate(kinds[:2]):
+                uniq = uniques[i][j]
+                elems = (uniq + rereads[i][j] if kind in ("dram", "far")
+                         else (a_reads, b_reads)[i][j])
                 if i == 0 and shared is not None and kind != "weight":
                     # every column slice of the op reads these rows: one multicast serves all
                     t.shared_key = (*shared, g, a, b)
