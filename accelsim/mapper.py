@@ -126,6 +126,10 @@ class Mapper(Tiler):
         self.regions = regions(self.arch, self.components, compute)
         reserve: dict[str, int] = {}
         self._row_cap: dict[int, int] = {}  # op -> rows per tile, where its tiles must shrink
+        #: op -> columns per block of a matmul whose B is not a weight, where one row of a
+        #: tile would not fit its buffer with all of B's columns (``_narrower_columns``)
+        self._col_cap: dict[int, int] = {}
+        self._act_b: set[int] = set()  # matmuls tiled with a B that is not a weight
         self._last: tuple[tuple, Plan] | None = None  # the last mapping and what it depended on
         self._geoms = [geometry(op) for op in self.ops]
         #: per op, the tiles and weight blocks of the last pass and what they depended on
@@ -162,6 +166,7 @@ class Mapper(Tiler):
         the op and that is bad input."""
         need: dict[str, int] = {}
         shrink = False
+        narrowed: set[int] = set()
         depth = self.arch.mapping.prefetch_depth
         # partial sums a split matmul carries between its reduction blocks, per unit
         # instance: the most live at once (they are held beside each tile's own staging)
@@ -214,6 +219,12 @@ class Mapper(Tiler):
                         fit = max(1, min(rows * (cap // copies) // n, rows // 2))  # >= halve
                         self._row_cap[t.op] = min(self._row_cap.get(t.op, rows), fit)
                         shrink = True
+                    elif n > cap and t.op in narrowed:  # narrowed already in this pass
+                        shrink = True
+                    elif n > cap and (width := self._narrower_columns(t.op, unit)):
+                        self._col_cap[t.op] = width  # fewer of B's columns staged at once
+                        narrowed.add(t.op)
+                        shrink = True
                     elif n > cap:
                         raise InputError(
                             f"op {op.name!r}: one row of a tile stages {n} bytes "
@@ -223,6 +234,20 @@ class Mapper(Tiler):
                     staged = here.get(r, (0, 0))[0]
                     need[r] = max(need.get(r, 0), staged + kept.get(r, 0))
         return None if shrink else need
+
+    def _narrower_columns(self, i: int, unit_name: str) -> int | None:
+        """Columns per block for op ``i`` when one row of its tile does not fit its buffer: a
+        matmul whose B is not a weight (attention's V, a cross-attention's keys) stages B with
+        its first row tile, all of its columns at once unless capped; halve them (whole
+        folds, at least one) or None when already one fold wide (then the buffer is too small
+        for the op). Only an op that would otherwise not fit at all is narrowed."""
+        unit = self.arch.chunks.units[unit_name]
+        if i not in self._act_b or not isinstance(unit, SystolicArray):
+            return None
+        width = self._col_cap.get(i, self.ops[i].n)
+        if width <= unit.cols:
+            return None
+        return max(unit.cols, width // 2 // unit.cols * unit.cols)
 
     def _map_once(self, srcs: list[list[list[Source]]], units: list[str],
                   reserve: dict[str, int]) -> Plan:
@@ -234,7 +259,8 @@ class Mapper(Tiler):
         ]
         self._plan_residency(plans, srcs, reserve)
         # tiles depend on the reserve only through residency: an unchanged one maps the same
-        key = (tuple((p.resident, p.far) for p in plans), tuple(sorted(self._row_cap.items())))
+        key = (tuple((p.resident, p.far) for p in plans), tuple(sorted(self._row_cap.items())),
+               tuple(sorted(self._col_cap.items())))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         self._block_ordinals = {}
@@ -252,8 +278,8 @@ class Mapper(Tiler):
             assert isinstance(unit, SystolicArray | VectorArray)  # unit_for picks only these
             weight_b = op.kind.is_matmul and len(kinds) > 1 and kinds[1] == "weight"
             # an op tiles the same as in the last pass when nothing it depends on changed
-            sig = (tuple(kinds), plans[i].resident, plans[i].far, self._row_cap.get(i), len(tiles),
-                   len(blocks))
+            sig = (tuple(kinds), plans[i].resident, plans[i].far, self._row_cap.get(i),
+                   self._col_cap.get(i), len(tiles), len(blocks))
             cached = self._op_cache.get(i)
             if cached is not None and cached[0] == sig:
                 new = cached[1]

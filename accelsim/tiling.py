@@ -58,6 +58,8 @@ class Tiler(ReductionSplit):
     index: dict[str, int]
     multicast: bool
     _row_cap: dict[int, int]
+    _col_cap: dict[int, int]
+    _act_b: set[int]
     _block_ordinals: dict[tuple[int, int], int]
     regions: Regions
 
@@ -161,8 +163,10 @@ class Tiler(ReductionSplit):
         one fold is bigger, blocks are one fold wide and the chunks take turns (an undersized
         buffer serialises them, as it would in hardware); when one fold's whole reduction
         does not fit half the buffer, the reduction is split too (``_k_len``)."""
-        if not weight_b:
-            return [cols], op.k
+        if not weight_b:  # B staged whole unless its columns are capped (``_narrower_columns``)
+            self._act_b.add(self.index[op.name])
+            width = self._col_cap.get(self.index[op.name])
+            return (bands(cols[0], cols[1], width) if width else [cols]), op.k
         per_col = op.k * self.obs[self.index[op.name]]
         fold = min(unit.cols, cols[1] - cols[0])
         width = int(w_cap // (2 * parts) // per_col) // unit.cols * unit.cols

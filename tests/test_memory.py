@@ -222,3 +222,21 @@ def test_bytes_per_server_and_op_equal_what_its_reservations_moved(arch_name):
         assert server.moved_bytes == sum(moved.values())
         checked += bool(moved)
     assert checked >= 3
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is", "down_forward"])
+def test_an_activation_b_too_wide_for_the_buffer_is_staged_in_column_blocks(dataflow):
+    """A matmul of two activations whose B (1024 x 128, 128 KiB, from DRAM) does not fit the
+    64 KiB buffer beside one row of A: its columns are staged a block at a time (a slower
+    design, not an error), the buffer is never over capacity, every MAC is done and B is
+    read from DRAM no less than once."""
+    from engine_helpers import GraphBuilder
+    b = GraphBuilder()
+    b.bmm("mm", None, None, 1, 8, 1024, 128)
+    res = simulate(tiny_arch(sram_kib=64, dataflow=dataflow), b.graph, keep_intervals=False)
+    s = res.summary
+    assert s["macs"] == 8 * 1024 * 128
+    assert res.plan.ops[0].loop_nest.col_blocks > 1
+    for region, peak in s["sram_peak_bytes"].items():
+        assert peak <= s["sram_capacity_bytes"][region]
+    assert s["dram_bytes"] >= 8 * 1024 + 1024 * 128 + 8 * 128
