@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import arch
 import vitality_model
 import workloads
 from accelsim.cli import main as cli_main
@@ -243,6 +244,28 @@ def test_unknown_op_is_reported_and_kept():
     assert node.attrs["aten"] == "aten::cumsum"
     assert g.predecessors("cumsum")[0][0] == "sdpa_sv"
     assert g.meta["outputs"] == ["cumsum"]
+
+
+def test_an_unknown_op_that_reads_more_than_it_writes_is_charged_its_reads():
+    """``topk`` keeps 4 of 256 values per row: it must read all 256, so it costs a step per
+    element read, streamed as a reduction, and is no faster than its compute bound
+    (validation section 2) on every preset."""
+    from accelsim.api import simulate
+    from validation.bounds import op_bounds
+
+    class TopK(nn.Module):
+        def forward(self, x):
+            return torch.topk(x * 2, 4, dim=-1).values
+
+    g = workloads.trace(TopK(), torch.randn(1, 64, 256))
+    assert g.meta["unknown_ops"] == {"topk": 1}
+    node = next(op for op in g if op.attrs.get("unknown"))
+    assert node.kind is OpKind.REDUCE and node.fn == "unknown"
+    assert node.cost.element_ops == {"unknown": 64 * 256}
+    for preset in ("vitality", "systolic", "sanger"):
+        a = arch.load(preset)
+        s = simulate(a, g, keep_intervals=False).summary
+        assert [b.name for b in op_bounds(a, g, s) if b.violation] == [], preset
 
 
 def test_data_dependent_module_falls_back_to_dispatch():

@@ -275,12 +275,18 @@ class Builder:
 
     def unknown_op(self, raw: RawNode, name: str, operands: list, out_shape) -> Val:
         """An op the table does not know: never free. Charged conservatively as one
-        elementwise step per output element (fn ``unknown``, class elementwise), listed in
-        ``meta["unknown_ops"]``; ``trace`` and ``run`` warn about it."""
+        elementwise step per element of its output or, when its first operand is larger
+        (``topk``, ``nonzero``: it must read all of it), of that operand, streamed as a
+        reduction does (fn ``unknown``); listed in ``meta["unknown_ops"]``; ``trace`` and
+        ``run`` warn about it."""
         self.unknown[name] += 1
         out = tuple(out_shape or ())
-        return self.emit(raw, name.split("::")[-1].lstrip("_"), OpKind.ELEMENTWISE, UNKNOWN_FN,
-                         operands, False, out, element_ops={UNKNOWN_FN: math.prod(out)},
+        first = next((v for v in operands if isinstance(v, Val)), None)
+        reads = math.prod(first.shape) if first is not None else 0
+        kind = OpKind.REDUCE if reads > math.prod(out) else OpKind.ELEMENTWISE
+        return self.emit(raw, name.split("::")[-1].lstrip("_"), kind, UNKNOWN_FN,
+                         operands, False, out,
+                         element_ops={UNKNOWN_FN: max(reads, math.prod(out))},
                          track=None, gtrack=None, attrs={"unknown": True})
 
     def next_density(self, raw: RawNode) -> float:
