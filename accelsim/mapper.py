@@ -129,7 +129,6 @@ class Mapper(Tiler):
         #: op -> columns per block of a matmul whose B is not a weight, where one row of a
         #: tile would not fit its buffer with all of B's columns (``_narrower_columns``)
         self._col_cap: dict[int, int] = {}
-        self._act_b: set[int] = set()  # matmuls tiled with a B that is not a weight
         self._last: tuple[tuple, Plan] | None = None  # the last mapping and what it depended on
         self._geoms = [geometry(op) for op in self.ops]
         #: per op, the tiles and weight blocks of the last pass and what they depended on
@@ -241,10 +240,11 @@ class Mapper(Tiler):
         its first row tile, all of its columns at once unless capped; halve them (whole
         folds, at least one) or None when already one fold wide (then the buffer is too small
         for the op). Only an op that would otherwise not fit at all is narrowed."""
-        unit = self.arch.chunks.units[unit_name]
-        if i not in self._act_b or not isinstance(unit, SystolicArray):
-            return None
-        width = self._col_cap.get(i, self.ops[i].n)
+        unit, op = self.arch.chunks.units[unit_name], self.ops[i]
+        if not (op.kind.is_matmul and isinstance(unit, SystolicArray)) or len(
+                op.input_shapes) < 2 or all(s.kind == "weight" for s in self.sources(op.name, 1)):
+            return None  # B a weight: its blocks are the reduction split's (``_col_blocks``)
+        width = self._col_cap.get(i, op.n)
         if width <= unit.cols:
             return None
         return max(unit.cols, width // 2 // unit.cols * unit.cols)

@@ -59,7 +59,6 @@ class Tiler(ReductionSplit):
     multicast: bool
     _row_cap: dict[int, int]
     _col_cap: dict[int, int]
-    _act_b: set[int]
     _block_ordinals: dict[tuple[int, int], int]
     regions: Regions
 
@@ -164,7 +163,6 @@ class Tiler(ReductionSplit):
         buffer serialises them, as it would in hardware); when one fold's whole reduction
         does not fit half the buffer, the reduction is split too (``_k_len``)."""
         if not weight_b:  # B staged whole unless its columns are capped (``_narrower_columns``)
-            self._act_b.add(self.index[op.name])
             width = self._col_cap.get(self.index[op.name])
             return (bands(cols[0], cols[1], width) if width else [cols]), op.k
         per_col = op.k * self.obs[self.index[op.name]]
@@ -283,6 +281,7 @@ class Tiler(ReductionSplit):
                    [klen * ncols] + [0] * (len(row_bands) - 1))
         rereads = [split_evenly(max(0, total - sum(u)), heights)
                    for total, u in zip((a_all, b_all), uniques, strict=True)]
+        reads = (a_reads, b_reads)
         tiles = []
         for j, (a, b) in enumerate(row_bands):
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
@@ -300,8 +299,7 @@ class Tiler(ReductionSplit):
                                               * self.acc_bytes)
             for i, kind in enumerate(kinds[:2]):
                 uniq = uniques[i][j]
-                elems = (uniq + rereads[i][j] if kind in ("dram", "far")
-                         else (a_reads, b_reads)[i][j])
+                elems = uniq + rereads[i][j] if kind in ("dram", "far") else reads[i][j]
                 if i == 0 and shared is not None and kind != "weight":
                     # every column slice of the op reads these rows: one multicast serves all
                     t.shared_key = (*shared, g, a, b)
