@@ -314,6 +314,15 @@ class Pool:
         self._waiting.append((nbytes, ev))
         return ev
 
+    def grow(self, ev: simpy.Event, nbytes: int) -> None:
+        """Ask ``nbytes`` more for the waiting ``take`` whose event is ``ev`` (it stays
+        all or nothing: a request never holds part of its room while it waits)."""
+        for i, (n, e) in enumerate(self._waiting):
+            if e is ev:
+                self._waiting[i] = (n + nbytes, e)
+                return
+        raise AssertionError(f"{self.name}: no waiting request to grow")
+
     def take_resident(self, op: int) -> simpy.Event | None:
         if self._may_grant(op):
             self._grant(op)

@@ -74,6 +74,12 @@ class Engine(Streaming):
         # flags, with SimPy events made only when a process actually has to wait on one
         self.is_ready = [False] * n
         self.block_done = [False] * len(plan.weight_blocks)
+        #: an activation B's first row tile (``Tile.b_owner``) -> tiles of its block holding
+        #: room that read it: the first to be granted claims B's room with its own, the last
+        #: to compute returns it; a tile of the block that asked without B while one held it
+        #: waits in (pool, event) and is asked B's bytes too if the last holder leaves first
+        self.b_refs: dict[int, int] = {}
+        self.b_waiting: dict[int, tuple[Pool, simpy.Event]] = {}
         #: ``mapping.streaming: folds``: tiles wait for their weight block's fetch to start,
         #: not end, and overlap their transfers with their compute (``_stream_ready``)
         self.stream = arch.mapping.streaming == "folds"
@@ -208,11 +214,23 @@ class Engine(Streaming):
                          regions.region[uname, "psum"] in regions.regfiles,
                          bool(self.paths[uname]["psum"]))
 
-    @staticmethod
-    def _release(ctx: _Instance, t: Tile) -> None:
+    def _release(self, ctx: _Instance, t: Tile) -> None:
         """Room a tile returns when it has computed: its staged inputs, its live partial sums
-        and, the last reduction block of a split matmul, the carried ones."""
+        and, the last reduction block of a split matmul, the carried ones; an activation B's
+        when no other tile of its block is in flight."""
         n = t.staged_bytes + t.input_free_bytes - t.input_keep_bytes
+        nb = t.b_bytes
+        if nb:
+            n -= t.b_stage_bytes
+            refs = self.b_refs[t.b_owner] - 1
+            if refs:
+                self.b_refs[t.b_owner] = refs
+            else:
+                del self.b_refs[t.b_owner]
+                n += nb
+                waiting = self.b_waiting.get(t.b_owner)
+                if waiting is not None:
+                    waiting[0].grow(waiting[1], nb)
         if n:
             ctx.pool_in.give(n)
         n = t.psum_hold_bytes + t.carry_give_bytes
@@ -259,6 +277,9 @@ class Engine(Streaming):
             c0 = deps_at[ti] = now
             # one claim per pool (never hold part of the room), in the order of pool names
             n_in, n_psum = t.staged_bytes, t.psum_hold_bytes + t.carry_take_bytes
+            nb = t.b_bytes  # an activation B: claimed unless a tile of its block holds it
+            if nb:
+                n_in += (nb if t.b_owner not in self.b_refs else 0) - t.b_stage_bytes
             claims: tuple[tuple[Pool, int], ...]
             if ctx.psum_local or not n_psum:
                 claims = ((ctx.pool_in, n_in),)
@@ -272,8 +293,13 @@ class Engine(Streaming):
                 if nbytes:
                     ev = pool.take(nbytes)
                     if ev is not None:
+                        if nb and pool is ctx.pool_in and t.b_owner in self.b_refs:
+                            self.b_waiting[t.b_owner] = (pool, ev)
                         yield ev
                         now = env.now
+            if nb:
+                self.b_waiting.pop(t.b_owner, None)
+                self.b_refs[t.b_owner] = self.b_refs.get(t.b_owner, 0) + 1
             if now > c0:
                 room.append((c0, now))
             if room and any(b > a for a, b in room):

@@ -192,7 +192,7 @@ class Mapper(Tiler):
             kept_of: dict[str, dict[str, int]] = {}  # unit instance -> region -> kept bytes
             for ti in op.tiles:
                 t = plan.tiles[ti]
-                n_in, n_psum = t.staged_bytes, t.psum_hold_bytes
+                n_in, n_psum = t.room_bytes, t.psum_hold_bytes
                 kept = kept_of.get(t.unit)
                 if kept is None:  # bytes the op keeps across tiles (sized to fit half)
                     kept = kept_of[t.unit] = {}
@@ -214,8 +214,8 @@ class Mapper(Tiler):
                 rows = t.row1 - t.row0
                 for r, (n, copies) in here.items():
                     cap = regions.capacity[r] - kept.get(r, 0)
-                    if n > cap // copies and rows > 1:
-                        fit = max(1, min(rows * (cap // copies) // n, rows // 2))  # >= halve
+                    b = t.b_bytes if r == r_in else 0
+                    if fit := self._rows_that_fit(n, b, rows, copies, cap):
                         self._row_cap[t.op] = min(self._row_cap.get(t.op, rows), fit)
                         shrink = True
                     elif n > cap and t.op in narrowed:  # narrowed already in this pass
@@ -226,13 +226,25 @@ class Mapper(Tiler):
                         shrink = True
                     elif n > cap:
                         raise InputError(
-                            f"op {op.name!r}: one row of a tile stages {n} bytes "
+                            f"op {op.name!r}: a tile of {rows} row(s) stages {n} bytes "
                             f"in buffer {r!r} of {regions.capacity[r]} bytes beside "
                             f"{kept.get(r, 0)} kept there; enlarge the buffer")
                 for r in here.keys() | kept.keys():
                     staged = here.get(r, (0, 0))[0]
                     need[r] = max(need.get(r, 0), staged + kept.get(r, 0))
         return None if shrink else need
+
+    @staticmethod
+    def _rows_that_fit(n: int, b: int, rows: int, copies: int, cap: int) -> int | None:
+        """Rows per tile (at least halved, at least one) at which ``copies`` tiles of ``rows``
+        rows needing ``n`` bytes of room each fit ``cap`` (double buffering), ``b`` of those
+        bytes an activation B that the tiles of its block share (claimed once) and fewer rows
+        do not shrink; None when they fit already, or when not even one row fits beside B
+        (then B's columns narrow, or the buffer is too small)."""
+        if b + (n - b) * copies <= cap or rows <= 1:
+            return None
+        fit = (cap - b) // copies * rows // (n - b) if cap > b else 0
+        return max(1, min(fit, rows // 2)) if fit or not b else None
 
     def _narrower_columns(self, i: int, unit_name: str) -> int | None:
         """Columns per block for op ``i`` when one row of its tile does not fit its buffer: a

@@ -70,6 +70,14 @@ class Tile:
     #: when the first block's tile has computed, freed when the last block's tile has
     input_keep_bytes: int = 0
     input_free_bytes: int = 0
+    #: a matmul's activation B (not a weight) staged from above once per column block, with
+    #: its first row tile (part of that tile's ``dram_in_bytes`` / ``far_in_bytes``) ...
+    b_stage_bytes: int = 0
+    #: ... and read again by every later row tile of the block, without a transfer: its room
+    #: stays claimed while any tile of the block is in flight on the unit, whose first
+    #: row tile (the index of the one that fetched it) keys it
+    b_hold_bytes: int = 0
+    b_owner: int = -1
     #: pieces the tile's compute advances in (its array folds, or its rows on a vector
     #: unit), and the pieces its result is complete in (the folds of the output): what
     #: ``mapping.streaming: folds`` overlaps its transfers with
@@ -90,6 +98,17 @@ class Tile:
         """Operand bytes staged in the input buffer from a level above it (DRAM, far level):
         held from the tile's load to its compute end."""
         return self.dram_in_bytes + self.far_in_bytes
+
+    @property
+    def room_bytes(self) -> int:
+        """Most input-buffer room the tile needs while it is in flight: what it stages and
+        the activation B it reads there."""
+        return self.dram_in_bytes + self.far_in_bytes + self.b_hold_bytes
+
+    @property
+    def b_bytes(self) -> int:
+        """The activation B's room the tile needs claimed (``b_owner``), 0 if none."""
+        return self.b_stage_bytes + self.b_hold_bytes
 
     @property
     def in_bytes(self) -> int:

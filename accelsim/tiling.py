@@ -282,6 +282,7 @@ class Tiler(ReductionSplit):
         rereads = [split_evenly(max(0, total - sum(u)), heights)
                    for total, u in zip((a_all, b_all), uniques, strict=True)]
         reads = (a_reads, b_reads)
+        hold_b = self.arch.mapping.activation_b_room == "all_tiles"
         tiles = []
         for j, (a, b) in enumerate(row_bands):
             t = Tile(first + j, plan.index, inst, g, a, b, cycles[j],
@@ -297,6 +298,13 @@ class Tiler(ReductionSplit):
             if psums[j]:
                 t.psum_hold_bytes = math.ceil(self._psum_live(unit, b - a, ncols)
                                               * self.acc_bytes)
+            if kinds[1] in ("dram", "far") and hold_b:  # an activation B, fetched with the
+                staged_b = int(uniques[1][0] * ob)  # first tile: room held while any computes
+                if j == 0:
+                    t.b_stage_bytes = staged_b
+                else:
+                    t.b_hold_bytes = staged_b
+                t.b_owner = first
             for i, kind in enumerate(kinds[:2]):
                 uniq = uniques[i][j]
                 elems = uniq + rereads[i][j] if kind in ("dram", "far") else reads[i][j]

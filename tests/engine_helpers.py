@@ -13,7 +13,8 @@ def tiny_arch(*, chunks: int = 1, dataflow: str = "os", rows: int = 8, cols: int
               dram_bytes_per_cycle: float = 1e6, dram_latency_cycles: int = 0,
               sram_kib: float = 1024, sram_bytes_per_cycle: float = 1e6,
               noc_bytes_per_cycle: float = 1e6, lanes: int = 8, pipeline: bool = True,
-              tile_rows: int = 0, prefetch_depth: int = 2, channels: int = 1) -> Architecture:
+              tile_rows: int = 0, prefetch_depth: int = 2, channels: int = 1,
+              activation_b_room: str = "first_tile") -> Architecture:
     """One DRAM, one SRAM, one NoC and per chunk a systolic array and a vector array.
 
     The clock is 1000 MHz, so ``dram_bytes_per_cycle`` bytes/cycle is that many GB/s and a
@@ -42,7 +43,7 @@ def tiny_arch(*, chunks: int = 1, dataflow: str = "os", rows: int = 8, cols: int
         "connections": [{"src": "dram", "dst": "sram"}, {"src": "sram", "dst": "noc"},
                         {"src": "noc", "dst": "chunk.pe"}, {"src": "noc", "dst": "chunk.vec"}],
         "mapping": {"intra_layer_pipeline": pipeline, "tile_rows": tile_rows,
-                    "prefetch_depth": prefetch_depth},
+                    "prefetch_depth": prefetch_depth, "activation_b_room": activation_b_room},
     })
 
 

@@ -117,11 +117,12 @@ def test_dram_traffic_grows_as_the_buffer_shrinks():
 @settings(max_examples=25, deadline=None)
 @given(kib=st.sampled_from([4, 6, 12, 32]), chunks=st.integers(1, 3),
        dataflow=st.sampled_from(["os", "ws", "is", "down_forward"]),
-       depth=st.integers(1, 3), heads=st.integers(1, 3))
-def test_occupancy_never_exceeds_capacity(kib, chunks, dataflow, depth, heads):
+       depth=st.integers(1, 3), heads=st.integers(1, 3),
+       room=st.sampled_from(["first_tile", "all_tiles"]))
+def test_occupancy_never_exceeds_capacity(kib, chunks, dataflow, depth, heads, room):
     g = attention_like_graph(heads=heads, n=48, d=16, layers=1)
     res = simulate(tiny_arch(sram_kib=kib, chunks=chunks, dataflow=dataflow,
-                             prefetch_depth=depth), g)
+                             prefetch_depth=depth, activation_b_room=room), g)
     s = res.summary
     # no tile moves a negative amount (small buffers spill, so operands come from DRAM)
     for t in res.plan.tiles:
@@ -240,3 +241,63 @@ def test_an_activation_b_too_wide_for_the_buffer_is_staged_in_column_blocks(data
     for region, peak in s["sram_peak_bytes"].items():
         assert peak <= s["sram_capacity_bytes"][region]
     assert s["dram_bytes"] >= 8 * 1024 + 1024 * 128 + 8 * 128
+
+
+def _level_at(series: list[tuple[int, int]], t: int) -> int:
+    """A buffer's occupancy at cycle ``t``, after every change made at that cycle."""
+    level = 0
+    for cycle, n in series:
+        if cycle > t:
+            break
+        level = n
+    return level
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_all_tiles_holds_an_activation_b_while_every_row_tile_reads_it(dataflow):
+    """``mapping.activation_b_room: all_tiles``: a product of two activations from DRAM (B:
+    64 x 256, 16 KiB) in 8 row tiles. While each row tile computes, the buffer holds B and
+    that tile's 64 x 64 rows of A; under ``first_tile`` B's room goes with the first tile
+    (docs/engine.md, Known simplifications). B is fetched from DRAM once either way."""
+    from engine_helpers import GraphBuilder
+    b_bytes, a_rows = 64 * 256, 64 * 64
+    held = {}
+    for room in ("first_tile", "all_tiles"):
+        g = GraphBuilder()
+        g.bmm("mm", None, None, 1, 512, 64, 256)
+        res = simulate(tiny_arch(sram_kib=256, dataflow=dataflow, tile_rows=64,
+                                 dram_bytes_per_cycle=8.0, activation_b_room=room), g.graph)
+        rec, tiles = res.record, res.plan.tiles
+        assert len(tiles) == 8
+        assert res.summary["dram_bytes"] == 512 * 64 + 64 * 256 + 512 * 256
+        levels = [sum(_level_at(series, rec.tile_start[t.index])
+                      for series in rec.sram_occupancy.values()) for t in tiles[1:]]
+        held[room] = min(levels)
+    assert held["all_tiles"] >= b_bytes + a_rows
+    assert held["first_tile"] < b_bytes
+
+
+def test_all_tiles_chunks_take_turns_when_their_bs_do_not_fit_together():
+    """Three heads on three chunks, each B (128 x 256, 32 KiB) read by four 64-row tiles, in a
+    64 KiB activation region that cannot hold two B's beside their tiles: under ``all_tiles``
+    the run completes (no deadlock: a request waits holding nothing), never over capacity,
+    every MAC done, the same DRAM bytes, the region holding a B and a tile at its peak, and
+    no faster than ``first_tile``, which frees each B after its first tile (and so cuts
+    every tile to one row: the row cap took B for part of every tile)."""
+    from engine_helpers import GraphBuilder
+    runs = {}
+    for room in ("first_tile", "all_tiles"):
+        g = GraphBuilder()
+        g.bmm("mm", None, None, 3, 256, 128, 256)
+        res = simulate(tiny_arch(sram_kib=128, chunks=3, tile_rows=64, dram_bytes_per_cycle=16.0,
+                                 activation_b_room=room), g.graph, keep_intervals=False)
+        s = res.summary
+        assert s["macs"] == 3 * 256 * 128 * 256
+        assert s["dram_bytes"] == 3 * (256 * 128 + 128 * 256 + 256 * 256)
+        for region, peak in s["sram_peak_bytes"].items():
+            assert peak <= s["sram_capacity_bytes"][region]
+        runs[room] = (s["cycles"], s["sram_peak_bytes"]["sram.act"], len(res.plan.tiles))
+    assert runs["all_tiles"][1] >= 128 * 256 + 64 * 128
+    assert runs["first_tile"][2] == 3 * 256  # one-row tiles
+    assert runs["all_tiles"][2] == 3 * 4
+    assert runs["all_tiles"][0] >= runs["first_tile"][0]
