@@ -451,13 +451,14 @@ class Mapping(Model):
         "mapper's estimate of the op's time (compute against bytes over each memory's "
         "bandwidth, the exposed fetch) is no longer (docs/engine.md, Reduction split)",
     )
-    activation_b_room: Literal["first_tile", "all_tiles"] = Field(
-        default="first_tile",
+    activation_b_room: Literal["all_tiles", "first_tile"] = Field(
+        default="all_tiles",
         description="input-buffer room for a matmul's B that is not a weight and is staged "
-        "from DRAM or the far level (attention's K^T and V once they spill): first_tile "
-        "holds it only while the row tile that fetched it is in flight, though every row "
-        "tile of its column block reads it (optimistic, today's default); all_tiles holds it "
-        "while any of them is (docs/engine.md, Known simplifications)",
+        "from DRAM or the far level (attention's K^T and V once they spill): all_tiles holds "
+        "it while any row tile of its column block, all of which read it, is in flight; "
+        "first_tile only while the tile that fetched it is (optimistic: the buffer holds "
+        "less than is read from it; the default before 2026-12-05) (docs/engine.md, Known "
+        "simplifications)",
     )
     weight_buffer_fraction: float = Field(
         default=0.5, gt=0, lt=1,

@@ -14,7 +14,7 @@ def tiny_arch(*, chunks: int = 1, dataflow: str = "os", rows: int = 8, cols: int
               sram_kib: float = 1024, sram_bytes_per_cycle: float = 1e6,
               noc_bytes_per_cycle: float = 1e6, lanes: int = 8, pipeline: bool = True,
               tile_rows: int = 0, prefetch_depth: int = 2, channels: int = 1,
-              activation_b_room: str = "first_tile") -> Architecture:
+              activation_b_room: str = "all_tiles") -> Architecture:
     """One DRAM, one SRAM, one NoC and per chunk a systolic array and a vector array.
 
     The clock is 1000 MHz, so ``dram_bytes_per_cycle`` bytes/cycle is that many GB/s and a
