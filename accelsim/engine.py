@@ -223,12 +223,16 @@ class Engine(Streaming):
         if nb:
             n -= t.b_stage_bytes
             refs = self.b_refs[t.b_owner] - 1
+            waiting = self.b_waiting.get(t.b_owner)
             if refs:
                 self.b_refs[t.b_owner] = refs
+            elif waiting is not None and waiting[1].triggered:
+                # the block's next tile was granted its own room and has not resumed yet:
+                # it holds B on (its loader counts it in)
+                self.b_refs[t.b_owner] = 0
             else:
                 del self.b_refs[t.b_owner]
                 n += nb
-                waiting = self.b_waiting.get(t.b_owner)
                 if waiting is not None:
                     waiting[0].grow(waiting[1], nb)
         if n:

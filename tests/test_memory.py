@@ -301,3 +301,20 @@ def test_all_tiles_chunks_take_turns_when_their_bs_do_not_fit_together():
     assert runs["first_tile"][2] == 3 * 256  # one-row tiles
     assert runs["all_tiles"][2] == 3 * 4
     assert runs["all_tiles"][0] >= runs["first_tile"][0]
+
+
+def test_all_tiles_a_granted_tile_not_yet_resumed_keeps_its_b():
+    """The block's next tile was granted its room (without B, another tile held it) and its
+    loader had not resumed when that holder finished: B must stay held for it, not be asked
+    of a request that is no longer waiting. Found in the Pareto sweep (Sanger-style, DeiT-T
+    at 448 px, os 26 x 125, 64-row tiles), which used to stop with an internal error."""
+    from arch import load
+    from workloads import resolve
+    a = load("sanger_iso", ["mapping.tile_rows=64", "chunks.units.sa_sparse.rows=26",
+                            "chunks.units.sa_sparse.cols=125", "chunks.units.sa_sparse.dataflow=os",
+                            "chunks.units.sa_predict.dataflow=os"])
+    s = simulate(a, resolve("deit_tiny", attention="sanger", img_size=448),
+                 keep_intervals=False).summary
+    for region, peak in s["sram_peak_bytes"].items():
+        assert peak <= s["sram_capacity_bytes"][region]
+    assert s["macs"] > 0

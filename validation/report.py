@@ -210,8 +210,10 @@ document goes to `out/validation/`). Do not edit by hand: rerun the command.
 {timing}
 
 Traced graphs are cached (`~/.cache/accelsim/graphs`); a cold cache adds about 1-2 s per graph
-(`docs/workloads.md`). Section 9 resumes its three sweeps from `out/pareto_*`; run from
-nothing they take about 10 minutes on 2 cores (1,224 points, docs/sweeps.md section 6).
+(`docs/workloads.md`). Section 9 resumes its three sweeps from `out/pareto_*` (the table
+above is such a run when its section 9 took seconds); run from nothing they take about 45
+minutes on 2 cores (4,284 points: 756 / 2,016 / 1,512; measured 2026-12-05, `accelsim
+validate --update-docs` from empty sweeps: section 9 in 2,684 s).
 """
     return "\n".join([head, *(s.markdown() for s in secs), tail])
 
