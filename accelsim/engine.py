@@ -281,9 +281,8 @@ class Engine(Streaming):
             c0 = deps_at[ti] = now
             # one claim per pool (never hold part of the room), in the order of pool names
             n_in, n_psum = t.staged_bytes, t.psum_hold_bytes + t.carry_take_bytes
-            nb = t.b_bytes  # an activation B: claimed unless a tile of its block holds it
-            if nb:
-                n_in += (nb if t.b_owner not in self.b_refs else 0) - t.b_stage_bytes
+            nb = t.b_bytes  # an activation B: claimed with the input room (below) unless
+            n_in -= t.b_stage_bytes  # a tile of its block holds it then
             claims: tuple[tuple[Pool, int], ...]
             if ctx.psum_local or not n_psum:
                 claims = ((ctx.pool_in, n_in),)
@@ -294,10 +293,14 @@ class Engine(Streaming):
             else:
                 claims = ((ctx.pool_psum, n_psum), (ctx.pool_in, n_in))
             for pool, nbytes in claims:
+                held = False
+                if nb and pool is ctx.pool_in:  # decided now: an earlier claim may have waited
+                    held = t.b_owner in self.b_refs
+                    nbytes += 0 if held else nb
                 if nbytes:
                     ev = pool.take(nbytes)
                     if ev is not None:
-                        if nb and pool is ctx.pool_in and t.b_owner in self.b_refs:
+                        if held:
                             self.b_waiting[t.b_owner] = (pool, ev)
                         yield ev
                         now = env.now

@@ -103,7 +103,7 @@ class Tile:
     def room_bytes(self) -> int:
         """Most input-buffer room the tile needs while it is in flight: what it stages and
         the activation B it reads there."""
-        return self.dram_in_bytes + self.far_in_bytes + self.b_hold_bytes
+        return self.staged_bytes + self.b_hold_bytes
 
     @property
     def b_bytes(self) -> int:
